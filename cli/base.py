@@ -1,0 +1,145 @@
+"""What every dynsim command shares: the group class that turns errors into one line, the global
+options, progress bars, and writing results (table / JSON / run folder / figure)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from dynsim.jsonutil import to_json
+from dynsim.params import Seed, option
+
+
+class InputError(click.UsageError):
+    """A ValueError raised by the API while a command ran, shown like a usage error."""
+
+
+def _one_line(err: click.ClickException) -> str:
+    """``dynsim walk return: error: --dims must be ..., got 0`` (no usage block, no traceback)."""
+    ctx = getattr(err, "ctx", None)
+    where = ctx.command_path if ctx is not None else "dynsim"
+    msg = err.format_message()
+    if isinstance(err, click.BadParameter) and err.param is not None:
+        opts = [o for o in getattr(err.param, "opts", []) if o.startswith("--")] or \
+            [err.param.name or "value"]
+        hint = max(opts, key=len)
+        msg = f"{hint} {err.message}" if err.message.startswith("must") else f"{hint}: {err.message}"
+    return f"{where}: error: {' '.join(msg.split())}"
+
+
+class DynsimCommand(click.Command):
+    """A command whose ValueErrors become one-line usage errors (exit code 2)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ValueError as err:
+            raise InputError(str(err), ctx=ctx) from None
+
+
+class DynsimGroup(click.Group):
+    """The group class of every dynsim group: usage errors and ValueErrors print one line on stderr
+    and exit with code 2; a traceback means a bug."""
+
+    command_class = DynsimCommand
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ValueError as err:
+            raise InputError(str(err), ctx=ctx) from None
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as err:
+            click.echo(_one_line(err), err=True)
+            sys.exit(err.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+DynsimGroup.group_class = DynsimGroup
+
+
+def quiet() -> bool:
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    return bool(root and root.obj and root.obj.get("quiet"))
+
+
+@contextmanager
+def progress_bar(label: str):
+    """Yield a ``progress(done, total)`` callback drawing a bar on stderr (or None when quiet or
+    stderr is not a terminal)."""
+    if quiet() or not sys.stderr.isatty():
+        yield None
+        return
+    state = {"bar": None, "done": 0}
+
+    def progress(done: int, total: int) -> None:
+        if state["bar"] is None:
+            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr)
+            state["bar"].__enter__()
+        state["bar"].update(done - state["done"])
+        state["done"] = done
+
+    try:
+        yield progress
+    finally:
+        if state["bar"] is not None:
+            state["bar"].__exit__(None, None, None)
+
+
+def output_options(f):
+    """--seed, --json, --out, --force, --plot: the same five on every simulating command."""
+    for deco in reversed([
+        option("--seed", "seed", Seed(), default=None, show_default=False,
+               help="Random seed [default: drawn and recorded]."),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON object, not a table."),
+        click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Save the run folder (meta.json + channels.npz) here."),
+        click.option("--force", is_flag=True, help="Replace an existing --out folder."),
+        click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Save a figure to this file (.png, .pdf or .svg)."),
+    ]):
+        f = deco(f)
+    return f
+
+
+def check_outputs(out: Path | None, force: bool, plot: Path | None) -> None:
+    """Refuse bad output paths before any work is done."""
+    from dynsim.trace import check_output
+
+    if out is not None:
+        check_output(out, force)
+    if plot is not None and plot.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise ValueError(f"--plot must end in .png, .pdf or .svg, got {str(plot)!r}")
+
+
+def save_figure(fig, path: Path) -> None:
+    """Write a matplotlib figure atomically (temporary sibling, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
+    try:
+        fig.savefig(tmp, dpi=130, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    if not quiet():
+        click.echo(f"figure: {path}", err=True)
+
+
+def emit(as_json: bool, payload, table: str) -> None:
+    click.echo(to_json(payload) if as_json else table)

@@ -1,0 +1,212 @@
+"""``dynsim walk``: random walks in high dimensions (distance, return, pca, peaks, claims)."""
+
+from __future__ import annotations
+
+import click
+
+from dynsim.cli.base import DynsimGroup, check_outputs, emit, output_options, progress_bar, save_figure
+from dynsim.params import Int, option
+from dynsim.sims.walks.landscape import PEAK_PARAMS
+from dynsim.sims.walks.pca import PARAMS as PCA_PARAMS
+from dynsim.sims.walks.walk import GAUSSIAN_PARAMS, PARAMS as WALK_PARAMS
+
+
+class DimsList(click.ParamType):
+    """Dimensions as ``3``, ``1-10`` or ``1,2,5``."""
+
+    name = "dims"
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        out = []
+        try:
+            for part in value.split(","):
+                lo, _, hi = part.strip().partition("-")
+                out.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
+        except ValueError:
+            self.fail(f"must be a dimension list such as 3, 1-10 or 1,2,5, got {value!r}", param, ctx)
+        bad = [d for d in out if not 1 <= d <= 64]
+        if not out or bad:
+            self.fail(f"must be dimensions in [1, 64], got {value!r}", param, ctx)
+        return sorted(set(out))
+
+
+def _table(measures) -> str:
+    rows = [f"{'measure':<20} {'value':>12} {'± SE':>10} {'95% CI':>25} {'reference':>12}  method"]
+    for name, r in measures.items():
+        ref = "-" if r.reference is None else f"{r.reference:.6g}"
+        ci = f"[{r.ci[0]:.6g}, {r.ci[1]:.6g}]"
+        rows.append(f"{name:<20} {r.value:>12.6g} {r.stderr:>10.2g} {ci:>25} {ref:>12}  {r.method}")
+    return "\n".join(rows)
+
+
+def _finish(trace, measures, as_json, out, force, plot, figure):
+    from dynsim.trace import save_run
+
+    if out is not None:
+        save_run(trace, out, force=force)
+    if plot is not None:
+        save_figure(figure(trace, measures), plot)
+    header = f"{trace.system}  seed={trace.seed}  " + "  ".join(f"{k}={v}" for k, v in trace.params.items())
+    emit(as_json, {"system": trace.system, "params": trace.params, "seed": trace.seed,
+                   "out": out, "measures": measures.to_dict()["measures"]},
+         header + "\n" + _table(measures) + (f"\nrun folder: {out}" if out else ""))
+
+
+@click.group(cls=DynsimGroup)
+def walk():
+    """Random walks in high dimensions: distances, returns (Polya), PCA, landscape peaks."""
+
+
+@walk.command()
+@option("--dims", "d", WALK_PARAMS["d"], default=10, help="Dimension d.")
+@option("--walkers", "walkers", WALK_PARAMS["walkers"], default=20000, help="Independent walkers.")
+@option("--steps", "steps", WALK_PARAMS["steps"], default=1000, help="Steps per walker.")
+@option("--records", "records", WALK_PARAMS["records"], default=40, help="Log-spaced record steps.")
+@click.option("--gaussian", is_flag=True, help="Gaussian steps N(0, step_std^2 I) instead of the lattice.")
+@option("--step-std", "step_std", GAUSSIAN_PARAMS["step_std"], default=None, show_default=False,
+        help="With --gaussian: step SD per coordinate [default: 1/sqrt(d), so E|X_n|^2 = n].")
+@output_options
+def distance(d, walkers, steps, records, gaussian, step_std, seed, as_json, out, force, plot):
+    """Distance from the origin after n steps: mean, median, RMS, per coordinate, L-infinity."""
+    from dynsim.analysis import measure
+    from dynsim.plots.walks import plot_distance
+    from dynsim.sims.walks import gaussian_walk, lattice_walk
+
+    check_outputs(out, force, plot)
+    if step_std is not None and not gaussian:
+        raise ValueError("--step-std applies to --gaussian walks only")
+    with progress_bar("walking") as progress:
+        if gaussian:
+            trace = gaussian_walk(d, walkers, steps, records, step_std, seed=seed, progress=progress)
+        else:
+            trace = lattice_walk(d, walkers, steps, records, seed=seed, progress=progress)
+    _finish(trace, measure(trace), as_json, out, force, plot, plot_distance)
+
+
+@walk.command("return")
+@click.option("--dims", "dims", type=DimsList(), default="1-10", show_default=True,
+              help="Dimensions: 3, 1-10 or 1,2,5 (each in [1, 64]).")
+@option("--walkers", "walkers", WALK_PARAMS["walkers"], default=20000, help="Walkers per dimension.")
+@option("--steps", "steps", WALK_PARAMS["steps"], default=10000, help="Steps per walker.")
+@output_options
+def return_(dims, walkers, steps, seed, as_json, out, force, plot):
+    """Polya: the fraction of walkers back at the origin by step n, and p(d) extrapolated.
+
+    For d >= 3 the return probability is extrapolated in n^(-(d-2)/2) with a bootstrap interval
+    over walkers, beside the exact p(d) = 1 - 1/u(d); for d <= 2 the integral u(d) diverges, so
+    p = 1, shown beside the slowly rising simulated fraction and its exact finite-n value.
+    """
+    from dynsim.analysis import measure
+    from dynsim.analysis.walks import polya_return_probability
+    from dynsim.plots.walks import plot_returns
+    from dynsim.rng import make_seed
+    from dynsim.sims.walks import lattice_walk
+    from dynsim.trace import save_runs
+
+    check_outputs(out, force, plot)
+    seed = make_seed(seed)
+    traces, measures = {}, {}
+    with progress_bar(f"walking d={','.join(map(str, dims))}") as progress:
+        done = [0]
+
+        def per_d(k, total):
+            if progress is not None:
+                progress(done[0] * walkers + k, walkers * len(dims))
+
+        for d in dims:
+            # one seed per dimension, derived from (seed, d): dimensions are independent
+            from dynsim.rng import make_rng
+            sub = int(make_rng(seed, d)[1].integers(2**62))
+            traces[d] = lattice_walk(d, walkers, steps, records=2, seed=sub, progress=per_d)
+            measures[d] = measure(traces[d], only=["return_fraction", "return_probability"])
+            done[0] += 1
+    if out is not None:
+        save_runs({f"d{d:02d}": tr for d, tr in traces.items()}, out, force=force)
+    if plot is not None:
+        save_figure(plot_returns(traces, measures), plot)
+    rows = [f"walk.lattice  walkers={walkers}  steps={steps}  seed={seed}",
+            f"{'d':>3} {'returned by n':>15} {'exact F(n)':>11} {'p extrapolated [95% CI]':>32} "
+            f"{'exact p(d)':>11}"]
+    payload = {"system": "walk.lattice", "seed": seed, "walkers": walkers, "steps": steps, "runs": []}
+    for d in dims:
+        f = measures[d]["return_fraction"]
+        p = measures[d].get("return_probability")
+        exact = polya_return_probability(d)
+        fexact = "-" if f.reference is None else f"{f.reference:.4f}"
+        if p is not None:
+            pcol = f"{p.value:.4f} [{p.ci[0]:.4f}, {p.ci[1]:.4f}]"
+        else:
+            pcol = "1 (integral diverges)" if d <= 2 else "- (needs steps >= 200)"
+        rows.append(f"{d:>3} {f.value:>8.4f}±{f.stderr:.4f} {fexact:>11} {pcol:>32} {exact:>11.6f}")
+        payload["runs"].append({"d": d, "seed": traces[d].seed, "exact_p": exact,
+                                "measures": measures[d].to_dict()["measures"]})
+    if out is not None:
+        rows.append(f"run folders: {out}/d01 ...")
+    emit(as_json, payload, "\n".join(rows))
+
+
+@walk.command()
+@option("--dims", "d", PCA_PARAMS["d"], default=10, help="Dimension d.")
+@option("--walks", "walks", PCA_PARAMS["walks"], default=100, help="Independent walks.")
+@option("--steps", "steps", PCA_PARAMS["steps"], default=1000, help="Steps per walk.")
+@option("--k", "k", PCA_PARAMS["k"], default=5, help="Principal components kept.")
+@click.option("--gaussian", is_flag=True, help="Gaussian steps instead of the lattice walk.")
+@output_options
+def pca(d, walks, steps, k, gaussian, seed, as_json, out, force, plot):
+    """PCA of walk trajectories: explained variance and the cosine (Lissajous) projections.
+
+    Theory (Antognini & Sohl-Dickstein 2018) holds for steps << d: PC k explains 6/(pi^2 k^2).
+    Try `--dims 4000 --steps 100 --gaussian` for that regime, the default for the 10-D walk.
+    """
+    from dynsim.analysis import measure
+    from dynsim.plots.walks import plot_pca
+    from dynsim.sims.walks import walk_pca
+
+    check_outputs(out, force, plot)
+    with progress_bar("walks") as progress:
+        trace = walk_pca(d, walks, steps, k, lattice=not gaussian, seed=seed, progress=progress)
+    _finish(trace, measure(trace), as_json, out, force, plot, plot_pca)
+
+
+@walk.command()
+@option("--dims", "d", PEAK_PARAMS["d"], default=10, help="Dimension d.")
+@option("--side", "side", PEAK_PARAMS["side"], default=4, help="Lattice side (periodic, >= 3).")
+@option("--levels", "levels", PEAK_PARAMS["levels"], default=0,
+        help="Discrete height levels (0: continuous heights).")
+@option("--neighbours", "neighbours", PEAK_PARAMS["neighbours"], default="all",
+        help="'all' (2d neighbours) or 'axis' (one per axis: d).")
+@click.option("--top-only", is_flag=True, help="Count only sites at the top level (needs --levels).")
+@option("--smooth", "smooth", PEAK_PARAMS["smooth"], default=0,
+        help="Smoothing passes (neighbour averages; no exact reference then).")
+@option("--landscapes", "landscapes", PEAK_PARAMS["landscapes"], default=8,
+        help="Independent landscapes (the error bar comes from their spread).")
+@output_options
+def peaks(d, side, levels, neighbours, top_only, smooth, landscapes, seed, as_json, out, force, plot):
+    """Fraction of strict local maxima ("mountain peaks") of a random landscape on (Z/side)^d."""
+    from dynsim.analysis import measure
+    from dynsim.plots.walks import plot_peaks
+    from dynsim.sims.walks import landscape_peaks
+
+    check_outputs(out, force, plot)
+    with progress_bar("landscapes") as progress:
+        trace = landscape_peaks(d, side, levels, neighbours, top_only, smooth, landscapes, seed=seed,
+                                progress=progress)
+    _finish(trace, measure(trace), as_json, out, force, plot, plot_peaks)
+
+
+@walk.command()
+@option("--seed", "seed", Int(0, 2**63 - 1), default=0, help="Random seed.")
+@click.option("--quick", is_flag=True, help="Fewer walkers: a demo in seconds, wider error bars.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object, not a table.")
+def claims(seed, quick, as_json):
+    """Test each claim of MISSION.md section 3: measured value, reference, verdict."""
+    from dynsim.claims import format_claims, walk_claims
+
+    with progress_bar("claims") as progress:
+        result = walk_claims(seed=seed, quick=quick, progress=progress)
+    emit(as_json, {"seed": seed, "quick": quick, "claims": result}, format_claims(result))
+
+
+__all__ = ["walk"]

@@ -1,0 +1,137 @@
+"""``measure(trace) -> Measures``: every measure whose channels a trace holds, by one table.
+
+Each row names a measure, the channels it needs and an adapter from the trace to the pure function
+in its analysis module.  A measure whose channels are absent is absent.  Adding a measure means
+adding one row.  Resampling measures draw from a generator seeded by (trace seed, row index), so
+``measure`` is a pure function of the trace.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+from dynsim.analysis import pca, walks
+from dynsim.analysis.results import Estimate, Measures
+from dynsim.rng import make_rng
+
+
+def _walk_theory(trace) -> tuple[float | None, float, str]:
+    """(Gaussian variance per coordinate at the last step, E|X_n|^2, source) for a walk trace."""
+    p, n = trace.params, int(trace["dist_step"][-1])
+    if trace.system == "walk.gaussian":
+        var = n * p["step_std"] ** 2
+        return var, var * p["d"], f"Gaussian steps: E|X_n|^2 = n d step_std^2 = {var * p['d']:g}"
+    return n / p["d"], float(n), "unit lattice steps: E|X_n|^2 = n"
+
+
+def _distance_exponent(tr, rng):
+    return walks.distance_exponent(tr["dist_step"], tr["dist_sq_mean"], tr["dist_sq_cov"],
+                                   tr.params["walkers"])
+
+
+def _rms_distance(tr, rng):
+    _, expected, src = _walk_theory(tr)
+    return walks.rms_distance(tr["dist_step"][-1], tr["dist_sq_mean"][-1], tr["dist_sq_cov"][-1, -1],
+                              tr.params["walkers"], expected, src)
+
+
+def _median_distance(tr, rng):
+    var, _, _ = _walk_theory(tr)
+    src = ("median of sqrt(n step_std^2) chi_d (exact)" if tr.system == "walk.gaussian"
+           else "median of sqrt(n/d) chi_d (Gaussian limit, large n)")
+    return walks.median_distance(tr["dist_step"][-1], tr["dist_median"][-1], tr["dist_median_lo"][-1],
+                                 tr["dist_median_hi"][-1], tr.params["walkers"], var,
+                                 tr.params["d"], src)
+
+
+def _coord_rms(tr, rng):
+    var, _, _ = _walk_theory(tr)
+    return walks.rms_distance(tr["dist_step"][-1], tr["coord_sq_mean"][-1], tr["coord_sq_sd"][-1] ** 2,
+                              tr.params["walkers"], var, "per-coordinate variance at step n", "x_1(n)^2")
+
+
+def _return_fraction(tr, rng):
+    return walks.return_fraction(tr["return_step"], tr.params["steps"], tr.params["d"])
+
+
+def _return_probability(tr, rng):
+    d, n = tr.params["d"], tr.params["steps"]
+    if d < 3 or n < 200:
+        return None
+    return walks.return_probability(tr["return_step"], n, d, rng=rng)
+
+
+def _pca(tr, col, name):
+    ex = tr["pca_explained"]
+    vals = ex[:, : col + 1].sum(axis=1)
+    p = tr.params
+    regime = p["d"] >= 20 * p["steps"]
+    ref = float(pca.walk_pca_theory(p["steps"], col + 1)[: col + 1].sum()) if regime else None
+    src = ("d >> n limit: lambda_k = 1/(4 sin^2(pi k/(2(n+1))))" if regime
+           else "none: the d >> n theory needs d >= 20 n")
+    return Estimate.normal(vals.mean(), vals.std(ddof=1) / math.sqrt(vals.size) if vals.size > 1 else 0.0,
+                           method=f"{name}, mean over walks", n=int(vals.size), reference=ref,
+                           reference_source=src, data={"sd_over_walks": float(vals.std()),
+                                                        "d": p["d"], "steps": p["steps"]})
+
+
+def _pca_cos(tr, rng):
+    c = tr["pca_cos_corr"][:, 0]
+    return Estimate.normal(c.mean(), c.std(ddof=1) / math.sqrt(c.size) if c.size > 1 else 0.0,
+                           method="|corr(PC1 projection, cos(pi t/n))|, mean over walks",
+                           n=int(c.size), reference=None, reference_source="1 in the d >> n limit")
+
+
+def _peak_fraction(tr, rng):
+    p = tr.params
+    if p["smooth"]:
+        ref, src = None, "none: smoothed field (no exchangeability oracle)"
+    else:
+        ref = walks.peak_probability(p["d"], p["levels"], p["neighbours"], p["top_only"])
+        src = "i.i.d. heights: exchangeability over the site and its neighbours"
+    return walks.peak_fraction(tr["peak_fraction"], ref, src)
+
+
+# name, channels needed, adapter(trace, rng) -> result or None
+TABLE = [
+    ("distance_exponent", ("dist_step", "dist_sq_mean", "dist_sq_cov"), _distance_exponent),
+    ("rms_distance", ("dist_step", "dist_sq_mean", "dist_sq_cov"), _rms_distance),
+    ("median_distance", ("dist_step", "dist_median", "dist_median_lo", "dist_median_hi"),
+     _median_distance),
+    ("coord_rms", ("dist_step", "coord_sq_mean", "coord_sq_sd"), _coord_rms),
+    ("return_fraction", ("return_step",), _return_fraction),
+    ("return_probability", ("return_step",), _return_probability),
+    ("pca_explained_1", ("pca_explained",), lambda tr, rng: _pca(tr, 0, "PC1 explained variance")),
+    ("pca_explained_12", ("pca_explained",),
+     lambda tr, rng: _pca(tr, 1, "PC1+PC2 explained variance") if tr["pca_explained"].shape[1] > 1
+     else None),
+    ("pca_cos_corr_1", ("pca_cos_corr",), _pca_cos),
+    ("peak_fraction", ("peak_fraction",), _peak_fraction),
+    ("norm_spread", ("vector_norm",), lambda tr, rng: walks.norm_spread(tr["vector_norm"],
+                                                                         tr.params["d"])),
+    ("cosine_spread", ("vector_cosine",), lambda tr, rng: walks.cosine_spread(tr["vector_cosine"],
+                                                                               tr.params["d"])),
+]
+
+
+def measure(trace, only: list[str] | None = None) -> Measures:
+    """Every measure of ``TABLE`` whose channels ``trace`` holds (or just those named in ``only``)."""
+    known = [row[0] for row in TABLE]
+    if only is not None:
+        bad = sorted(set(only) - set(known))
+        if bad:
+            raise ValueError(f"unknown measure(s) {', '.join(bad)}; known: {', '.join(known)}")
+    seed = trace.seed if isinstance(trace.seed, int) else 0
+    results = {}
+    for i, (name, needs, fn) in enumerate(TABLE):
+        if only is not None and name not in only:
+            continue
+        if all(c in trace.channels for c in needs):
+            result = fn(trace, make_rng(seed, 7919, i)[1])
+            if result is not None:
+                results[name] = result
+    return Measures(results, system=trace.system, seed=trace.seed)
+
+
+__all__ = ["TABLE", "measure"]

@@ -1,0 +1,262 @@
+"""Measures of random walks, and the exact results they are checked against.
+
+Polya (REFERENCES.md item 5): the simple walk on Z^d returns to the origin with probability
+p(d) = 1 - 1/u(d), u(d) = int_0^inf e^-t I_0(t/d)^d dt (the expected number of visits, Watson/Montroll).
+The integrand falls as (2 pi t / d)^(-d/2), so u diverges and p = 1 for d <= 2.
+
+Finite n, exactly: u_k = P(X_k = 0) follows from splitting the k steps among the axes (a binomial
+recursion over axes, below), and the first-return probabilities f_k from the renewal equation
+u_k = sum_{j=1}^{k} f_j u_{k-j}.  F(n) = f_1 + ... + f_n is the fraction returned by step n.
+
+Extrapolation: for d >= 3, 1 - F(n) - (1 - p) ~ a n^(-(d-2)/2) (the first-return tail falls as
+n^(-d/2)), so p is the intercept of F(n) against x = n^(-(d-2)/2); its interval comes from a bootstrap
+over walkers (multinomial resampling of the first-return histogram, which is the same thing).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+from numba import njit
+from scipy import integrate, special, stats
+
+from dynsim.analysis.results import Estimate
+
+EXACT_MAX_STEPS = 20_000
+
+
+# ---------------------------------------------------------------------------------------------
+# exact results
+
+
+@lru_cache(maxsize=64)
+def polya_return_probability(d: int) -> float:
+    """p(d) = 1 - 1/u(d); 1.0 for d <= 2, where u(d) diverges."""
+    if d < 1:
+        raise ValueError(f"d must be >= 1, got {d}")
+    if d <= 2:
+        return 1.0
+    # e^-t I0(t/d)^d = ive(0, t/d)^d; integrate over s = ln t up to t = T (algebraic tail ->
+    # exponential), then add the tail from ive(0, x) ~ (2 pi x)^(-1/2) (1 + 1/(8x)), x = t/d.
+    big_t = 1e7 * d
+    f = lambda s: math.exp(s + d * math.log(special.ive(0, math.exp(s) / d)))  # noqa: E731
+    edges = (-40.0, -5.0, 0.0, 3.0, 6.0, 10.0, 13.0, math.log(big_t))
+    u = sum(integrate.quad(f, a, b, epsabs=1e-15, epsrel=1e-13, limit=200)[0]
+            for a, b in zip(edges[:-1], edges[1:]))
+    c = (2 * math.pi / d) ** (-d / 2)
+    u += c * (big_t ** (1 - d / 2) / (d / 2 - 1) + d * d / 8 * big_t ** (-d / 2) / (d / 2))
+    return 1.0 - 1.0 / u
+
+
+@njit(cache=True)
+def _origin_probabilities(d, n):
+    """u[j - 1, k] = P(X_k = 0) for the simple walk on Z^j, j = 1..d, k = 0..n (odd k: 0).
+
+    A walk on Z^j puts a ~ Binomial(k, 1/j) of its k steps on axis j; so
+    u_j(k) = sum_a Binom(a; k, 1/j) u_1(a) u_{j-1}(k - a), with u_1(a) = C(a, a/2) / 2^a."""
+    lf = np.zeros(n + 1)
+    for k in range(1, n + 1):
+        lf[k] = lf[k - 1] + math.log(k)
+    log_u1 = np.full(n + 1, -np.inf)
+    for k in range(0, n + 1, 2):
+        log_u1[k] = lf[k] - 2.0 * lf[k // 2] - k * math.log(2.0)
+    u = np.zeros((d, n + 1))
+    for k in range(0, n + 1, 2):
+        u[0, k] = math.exp(log_u1[k])
+    for j in range(2, d + 1):
+        lp, lq = math.log(1.0 / j), math.log((j - 1.0) / j)
+        for k in range(0, n + 1, 2):
+            s = 0.0
+            for a in range(0, k + 1, 2):
+                prev = u[j - 2, k - a]
+                if prev > 0.0:
+                    s += math.exp(lf[k] - lf[a] - lf[k - a] + a * lp + (k - a) * lq
+                                  + log_u1[a]) * prev
+            u[j - 1, k] = s
+    return u
+
+
+@njit(cache=True)
+def _first_return(u):
+    """First-return probabilities f_k from the renewal equation (u[0] = 1)."""
+    n = u.shape[0] - 1
+    f = np.zeros(n + 1)
+    for k in range(2, n + 1, 2):
+        s = u[k]
+        for j in range(2, k, 2):
+            s -= f[j] * u[k - j]
+        f[k] = s
+    return f
+
+
+@lru_cache(maxsize=8)
+def _exact_curves(d: int, n: int) -> np.ndarray:
+    u = _origin_probabilities(d, n)
+    return np.cumsum(np.stack([_first_return(u[j]) for j in range(d)]), axis=1)
+
+
+def return_fraction_exact(d: int, n: int) -> np.ndarray:
+    """F(k) for k = 0..n: the exact probability that the walk on Z^d has returned by step k.
+
+    Cost O(d n^2 / 8); n is limited to EXACT_MAX_STEPS."""
+    if d < 1 or n < 1:
+        raise ValueError(f"d and n must be >= 1, got d={d}, n={n}")
+    if n > EXACT_MAX_STEPS:
+        raise ValueError(f"n must be <= {EXACT_MAX_STEPS} for the exact curve, got {n}")
+    return _exact_curves(int(d), int(n))[d - 1].copy()
+
+
+# ---------------------------------------------------------------------------------------------
+# measures on arrays
+
+
+def distance_exponent(steps, sq_mean, sq_cov, walkers: int) -> Estimate:
+    """Exponent b of RMS(n) = sqrt(<|X_n|^2>) ~ n^b, by least squares of log RMS on log n.
+
+    The standard error is the sandwich w^T V w, with V the covariance of log RMS across record steps
+    (delta method on the walkers' |X_n|^2 covariance): the points share their walkers, so an
+    ordinary regression error would be too small."""
+    n = np.asarray(steps, dtype=float)
+    m2 = np.asarray(sq_mean, dtype=float)
+    keep = m2 > 0
+    x, y = np.log(n[keep]), 0.5 * np.log(m2[keep])
+    if x.size < 2:
+        raise ValueError("distance_exponent needs at least two record steps with |X_n| > 0")
+    w = (x - x.mean()) / np.sum((x - x.mean()) ** 2)
+    slope = float(w @ y)
+    dinv = 1.0 / m2[keep]
+    cov = np.asarray(sq_cov, dtype=float)[np.ix_(keep, keep)]
+    var_y = 0.25 * cov * np.outer(dinv, dinv) / walkers
+    se = math.sqrt(max(float(w @ var_y @ w), 0.0))
+    return Estimate.normal(slope, se, method="least squares of log RMS on log n, sandwich SE",
+                           n=walkers, reference=0.5, reference_source="E|X_n|^2 proportional to n",
+                           data={"n_range": [float(n[keep][0]), float(n[keep][-1])],
+                                 "points": int(x.size)})
+
+
+def rms_distance(n: int, sq_mean: float, sq_var: float, walkers: int, expected_sq: float,
+                 source: str, what: str = "|X_n|^2") -> Estimate:
+    """RMS sqrt(<q>) of a squared distance q over walkers, with a delta-method standard error."""
+    rms = math.sqrt(sq_mean)
+    se = math.sqrt(sq_var / walkers) / (2 * rms) if rms > 0 else 0.0
+    return Estimate.normal(rms, se, method=f"sqrt of the mean of {what} over walkers", n=walkers,
+                           reference=math.sqrt(expected_sq), reference_source=source,
+                           data={"step": int(n)})
+
+
+def median_distance(n: int, median: float, lo: float, hi: float, walkers: int,
+                    gaussian_var: float | None, d: int, source: str) -> Estimate:
+    """Median |X_n| with its order-statistic 95% interval; the reference is the median of
+    sqrt(gaussian_var) * chi_d (exact for a Gaussian walk, the large-n limit for the lattice)."""
+    ref = None if gaussian_var is None else math.sqrt(gaussian_var * stats.chi2.median(d))
+    return Estimate(float(median), float((hi - lo) / (2 * 1.959963984540054)), (float(lo), float(hi)),
+                    method="sample median, order-statistic interval", n=walkers, reference=ref,
+                    reference_source=source, data={"step": int(n)})
+
+
+def return_curve(return_step, m) -> np.ndarray:
+    """Fraction of walkers returned by each step in ``m`` (first-return steps, 0 = not returned)."""
+    r = np.sort(np.asarray(return_step)[np.asarray(return_step) > 0])
+    return np.searchsorted(r, np.asarray(m), side="right") / np.asarray(return_step).size
+
+
+def return_fraction(return_step, n: int, d: int | None = None) -> Estimate:
+    """Fraction of walkers back at the origin by step n (binomial standard error), beside the exact
+    F(n) when d is given and n <= EXACT_MAX_STEPS."""
+    r = np.asarray(return_step)
+    frac = float(np.mean((r > 0) & (r <= n)))
+    se = math.sqrt(max(frac * (1 - frac), 1.0 / r.size) / r.size)
+    ref, src = None, ""
+    if d is not None and n <= EXACT_MAX_STEPS:
+        ref, src = float(return_fraction_exact(d, n)[n]), "exact finite-n (binomial + renewal)"
+    return Estimate.normal(frac, se, method="fraction returned by n, binomial SE", n=int(r.size),
+                           reference=ref, reference_source=src, data={"step": int(n), "d": d})
+
+
+def return_probability(return_step, n: int, d: int, *, n_lo: int | None = None, points: int = 30,
+                       boot: int = 1000, rng: np.random.Generator | None = None) -> Estimate:
+    """Polya return probability for d >= 3, extrapolated from the fraction returned by n.
+
+    Fits F(m) = p - a m^(-(d-2)/2) by least squares on ``points`` log-spaced even m in
+    [n_lo, n] (n_lo = n/100 by default); the interval is the 2.5-97.5% bootstrap percentile range
+    over walkers and the standard error the bootstrap SD."""
+    if d < 3:
+        raise ValueError(f"extrapolation needs d >= 3 (p = 1 for d <= 2), got d={d}")
+    r = np.asarray(return_step)
+    n_lo = max(2, n // 100) if n_lo is None else n_lo
+    if n_lo >= n:
+        raise ValueError(f"n_lo must be < n, got n_lo={n_lo}, n={n}")
+    m = np.unique((np.geomspace(n_lo, n, points) // 2 * 2).astype(np.int64))
+    m = m[m >= 2]
+    x = m.astype(float) ** (-(d - 2) / 2)
+    design = np.column_stack([np.ones_like(x), -x])
+    solve = np.linalg.pinv(design)  # (2, K): intercept and slope weights
+
+    # counts of walkers by bin: returned in (0, m0], (m0, m1], ..., (m_{K-2}, m_{K-1}], not by m_{K-1}
+    rr = np.where(r > 0, r, np.iinfo(np.int64).max)
+    idx = np.searchsorted(m, rr, side="left")
+    counts = np.bincount(idx, minlength=m.size + 1)[: m.size + 1]
+    counts[m.size] = r.size - counts[: m.size].sum()
+    curve = np.cumsum(counts[: m.size]) / r.size
+    p_hat = float(solve[0] @ curve)
+
+    rng = np.random.default_rng(0) if rng is None else rng
+    reps = rng.multinomial(r.size, counts / r.size, size=boot)
+    boot_p = (np.cumsum(reps[:, : m.size], axis=1) / r.size) @ solve[0]
+    lo, hi = np.percentile(boot_p, [2.5, 97.5])
+    return Estimate(p_hat, float(boot_p.std(ddof=1)), (float(lo), float(hi)),
+                    method=f"intercept of F(m) vs m^-{(d - 2) / 2:g}, bootstrap over walkers ({boot})",
+                    n=int(r.size), reference=polya_return_probability(d),
+                    reference_source="Polya: 1 - 1/u(d), Watson/Montroll integral",
+                    data={"d": d, "m_range": [int(m[0]), int(m[-1])], "points": int(m.size),
+                          "fraction_by_n": float(curve[-1])})
+
+
+# ---------------------------------------------------------------------------------------------
+# landscapes and random vectors
+
+
+def peak_probability(d: int, levels: int = 0, neighbours: str = "all", top_only: bool = False) -> float:
+    """P(strict local maximum) for i.i.d. heights with k = 2d ("all") or d ("axis") neighbours:
+    1/(k + 1) for continuous heights; (1/m) sum_h ((h - 1)/m)^k for m levels, or (1/m)((m - 1)/m)^k
+    counting only top-level sites."""
+    k = 2 * d if neighbours == "all" else d
+    if levels == 0:
+        if top_only:
+            raise ValueError("top_only needs levels > 0")
+        return 1.0 / (k + 1)
+    m = levels
+    if top_only:
+        return (1.0 / m) * ((m - 1) / m) ** k
+    return float(np.sum(((np.arange(1, m + 1) - 1) / m) ** k) / m)
+
+
+def peak_fraction(fractions, reference: float | None, source: str) -> Estimate:
+    """Mean fraction of strict local maxima over independent landscapes, SE from their spread."""
+    f = np.asarray(fractions, dtype=float)
+    return Estimate.normal(f.mean(), f.std(ddof=1) / math.sqrt(f.size),
+                           method="mean over independent landscapes", n=int(f.size),
+                           reference=reference, reference_source=source)
+
+
+def norm_spread(norms, d: int) -> Estimate:
+    """SD of |x|/sqrt(d) for x ~ N(0, I_d): the thickness of the shell (about 1/sqrt(2d))."""
+    v = np.asarray(norms, dtype=float)
+    sd = v.std(ddof=1)
+    mean_chi = math.exp(0.5 * math.log(2) + special.gammaln((d + 1) / 2) - special.gammaln(d / 2))
+    ref = math.sqrt(max(d - mean_chi**2, 0.0) / d)
+    return Estimate.normal(sd, sd / math.sqrt(2 * (v.size - 1)), method="sample SD of |x|/sqrt(d)",
+                           n=int(v.size), reference=ref, reference_source="SD of chi_d / sqrt(d)",
+                           data={"d": d, "mean": float(v.mean())})
+
+
+def cosine_spread(cosines, d: int) -> Estimate:
+    """RMS cosine between independent N(0, I_d) vectors: exactly 1/sqrt(d) (E cos^2 = 1/d)."""
+    c2 = np.asarray(cosines, dtype=float) ** 2
+    rms = math.sqrt(c2.mean())
+    se = c2.std(ddof=1) / math.sqrt(c2.size) / (2 * rms)
+    return Estimate.normal(rms, se, method="RMS of the cosine of independent pairs", n=int(c2.size),
+                           reference=1 / math.sqrt(d), reference_source="E cos^2 = 1/d",
+                           data={"d": d, "max_abs": float(np.sqrt(c2.max()))})

@@ -1,0 +1,1 @@
+"""Figures drawn from result objects, one module per family (matplotlib, no pyplot state)."""

@@ -1,0 +1,57 @@
+"""System names -> entry points and parameter schemas.
+
+Names are ``family.variant``.  Entry points are ``"module:function"`` strings imported on first use,
+so a registry line can point into ``dynsim.models`` without ``dynsim`` importing torch.  Every entry
+point has the shape ``f(**params, seed) -> Trace``; its schema maps API parameter names to the
+constraints of :mod:`dynsim.params`.  Adding a system means adding one line to ``SYSTEMS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from dynsim.params import Seed, check_params
+
+
+@dataclass(frozen=True)
+class System:
+    entry: str  # "module:function"
+    summary: str
+
+    def load(self):
+        module, _, func = self.entry.partition(":")
+        return getattr(importlib.import_module(module), func)
+
+    @property
+    def schema(self) -> dict:
+        """The entry point's parameter constraints (``PARAMS`` attribute of the function)."""
+        return {**self.load().PARAMS, "seed": Seed()}
+
+
+SYSTEMS: dict[str, System] = {
+    "walk.lattice": System("dynsim.sims.walks:lattice_walk",
+                           "simple random walk on Z^d: distances and first returns"),
+    "walk.gaussian": System("dynsim.sims.walks:gaussian_walk",
+                            "Gaussian random walk in R^d: distances"),
+    "walk.pca": System("dynsim.sims.walks:walk_pca",
+                       "PCA of random-walk trajectories (explained variance, Lissajous curves)"),
+    "walk.peaks": System("dynsim.sims.walks:landscape_peaks",
+                         "strict local maxima of random landscapes on the periodic d-lattice"),
+    "walk.vectors": System("dynsim.sims.walks:random_vectors",
+                           "norms and pairwise cosines of random Gaussian vectors in R^d"),
+}
+
+
+def get(name: str) -> System:
+    try:
+        return SYSTEMS[name]
+    except KeyError:
+        raise ValueError(f"unknown system {name!r}; known: {', '.join(sorted(SYSTEMS))}") from None
+
+
+def run(name: str, seed: int | None = None, **params):
+    """Validate ``params`` against the system's schema and call its entry point."""
+    system = get(name)
+    check_params(system.schema, {**params, "seed": seed}, caller=name)
+    return system.load()(**params, seed=seed)

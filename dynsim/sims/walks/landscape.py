@@ -1,0 +1,97 @@
+"""High-dimensional geometry: peaks of random landscapes, and random vectors.
+
+Peaks (REFERENCES.md item 7): on the periodic lattice (Z/side)^d with i.i.d. continuous heights a
+site is a strict local maximum with probability 1/(k + 1), k its number of neighbours (exchangeability:
+each of the k + 1 values is equally likely the largest).  With ``levels`` discrete heights ties make
+peaks rarer: P = (1/m) sum_h ((h - 1)/m)^k, or (1/m) ((m - 1)/m)^k counting only top-level sites.
+A smoothed field has no such oracle; it is measured and reported as such.
+
+Random vectors: x ~ N(0, I_d) has |x|/sqrt(d) -> 1 with SD ~ 1/sqrt(2d) (a thin shell), and the
+cosine between two independent ones has mean 0 and SD exactly 1/sqrt(d) (near-orthogonality).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dynsim.params import Bool, Choice, Int, check_params
+from dynsim.rng import make_seed
+from dynsim.sims.walks import kernels
+from dynsim.trace import Timer, Trace, make_trace
+
+PEAK_PARAMS = {
+    "d": Int(1, 64),
+    "side": Int(3, 10**6),
+    "levels": Int(0, 10**6),
+    "neighbours": Choice(("all", "axis")),
+    "top_only": Bool(),
+    "smooth": Int(0, 100),
+    "landscapes": Int(2, 10**4),
+}
+MAX_SITES = 2**26
+
+
+def landscape_peaks(d: int = 10, side: int = 4, levels: int = 0, neighbours: str = "all",
+                    top_only: bool = False, smooth: int = 0, landscapes: int = 8, *,
+                    seed: int | None = None, progress=None) -> Trace:
+    """Fraction of strict local maxima of random landscapes on the periodic lattice (Z/side)^d.
+
+    levels: 0 for continuous U(0, 1) heights, m > 0 for heights uniform on {1, ..., m}.
+    neighbours: "all" (2d neighbours) or "axis" (only the +1 neighbour along each axis: d).
+    top_only: count only sites at the top level (needs levels > 0).
+    smooth: passes of averaging each site with its 2d neighbours (continuous heights only).
+    Channel ``peak_fraction`` (landscapes,): one value per independent landscape.
+    """
+    p = check_params(PEAK_PARAMS, dict(d=d, side=side, levels=levels, neighbours=neighbours,
+                                       top_only=top_only, smooth=smooth, landscapes=landscapes),
+                     "walk.peaks")
+    if p["top_only"] and p["levels"] == 0:
+        raise ValueError("top_only needs discrete heights (levels > 0), got levels=0")
+    if p["smooth"] and p["levels"]:
+        raise ValueError(f"smooth needs continuous heights (levels=0), got levels={p['levels']}")
+    sites = p["side"] ** p["d"]
+    if sites > MAX_SITES:
+        raise ValueError(f"side**d = {p['side']}**{p['d']} = {sites} sites; at most {MAX_SITES} "
+                         "are allowed: lower side or d")
+    seed = make_seed(seed)
+    field = np.empty(sites)
+    spare = np.empty(sites) if p["smooth"] else None
+    top = float(p["levels"]) if p["top_only"] else 0.0
+    fractions = np.empty(p["landscapes"])
+    timer = Timer()
+    for j in range(p["landscapes"]):
+        with timer.phase("simulate"):
+            kernels.uniform_field_kernel(seed, j * sites, p["levels"], field)
+            for _ in range(p["smooth"]):
+                kernels.smooth_field_kernel(field, p["side"], p["d"], spare)
+                field, spare = spare, field
+            count = kernels.count_peaks_kernel(field, p["side"], p["d"],
+                                               p["neighbours"] == "all", top)
+        fractions[j] = count / sites
+        if progress is not None:
+            progress(j + 1, p["landscapes"])
+    return make_trace("walk.peaks", p, seed, {"peak_fraction": fractions}, timings=timer.timings)
+
+
+VECTOR_PARAMS = {"d": Int(1, 10**6), "pairs": Int(2, 10**7)}
+
+
+def random_vectors(d: int = 1000, pairs: int = 2000, *, seed: int | None = None) -> Trace:
+    """Norms and cosines of ``2 * pairs`` independent N(0, I_d) vectors taken in pairs.
+
+    Channels ``vector_norm`` (2 pairs,) = |x|/sqrt(d) and ``vector_cosine`` (pairs,)."""
+    p = check_params(VECTOR_PARAMS, dict(d=d, pairs=pairs), "walk.vectors")
+    if 2 * p["pairs"] * p["d"] > 2**28:
+        raise ValueError(f"2 * pairs * d = {2 * p['pairs'] * p['d']} numbers; at most 2**28: "
+                         "lower pairs or d")
+    seed = make_seed(seed)
+    x = np.empty((2 * p["pairs"], p["d"]))
+    kernels.gaussian_vectors_kernel(seed, 0, x)
+    norms = np.linalg.norm(x, axis=1)
+    cosine = np.einsum("ij,ij->i", x[0::2], x[1::2]) / (norms[0::2] * norms[1::2])
+    channels = {"vector_norm": norms / np.sqrt(p["d"]), "vector_cosine": cosine}
+    return make_trace("walk.vectors", p, seed, channels)
+
+
+landscape_peaks.PARAMS = PEAK_PARAMS
+random_vectors.PARAMS = VECTOR_PARAMS

@@ -1,0 +1,140 @@
+"""Lattice and Gaussian random walks: distance from the origin and first returns.
+
+Normalisation (REFERENCES.md item 15): a lattice step has length 1, so E|X_n|^2 = n in every d and the
+per-coordinate RMS is sqrt(n/d).  Gaussian steps N(0, step_std^2 I) give E|X_n|^2 = n d step_std^2;
+the default step_std = 1/sqrt(d) matches the lattice walk (E|X_n|^2 = n).  Only step_std = 1 gives the
+often quoted "sqrt(n d)".
+
+The trace keeps summaries at ``records`` log-spaced steps (not the walkers' states) plus each
+lattice walker's first-return step; see the channel table in :mod:`dynsim.trace`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from dynsim.params import Float, Int, check_params
+from dynsim.rng import make_seed
+from dynsim.sims.walks import kernels
+from dynsim.trace import Timer, Trace, make_trace
+
+Progress = Callable[[int, int], None]
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+MAX_BYTES = 4 * 2**30  # per-walker records held in memory before they are summarised
+
+PARAMS = {
+    "d": Int(1, 4096),
+    "walkers": Int(2, 10**8),
+    "steps": Int(1, 10**9),
+    "records": Int(2, 1000),
+}
+
+
+def record_steps(steps: int, records: int) -> np.ndarray:
+    """About ``records`` log-spaced steps in [1, steps], unique, always ending at ``steps``."""
+    rec = np.unique(np.round(np.geomspace(1, steps, records)).astype(np.int64))
+    return rec if rec[-1] == steps else np.append(rec, steps)
+
+
+def _chunks(n: int, min_size: int = 2048, parts: int = 20):
+    size = max(min_size, -(-n // parts))
+    return [(lo, min(n, lo + size)) for lo in range(0, n, size)]
+
+
+def _check_memory(walkers: int, n_rec: int) -> None:
+    need = 3 * 8 * walkers * n_rec
+    if need > MAX_BYTES:
+        raise ValueError(f"walkers x records = {walkers} x {n_rec} needs {need / 2**30:.1f} GiB of "
+                         f"records (limit {MAX_BYTES / 2**30:.0f} GiB); lower walkers or records")
+
+
+def _summarise(r2: np.ndarray, c2: np.ndarray, linf: np.ndarray) -> dict:
+    """Per-record-step summaries over walkers (rows), computed serially in numpy."""
+    n = r2.shape[0]
+    dist = np.sqrt(r2)
+    srt = np.sort(dist, axis=0)
+    half = 1.959963984540054 * math.sqrt(n) / 2  # order statistics bracketing the median at 95%
+    lo, hi = max(0, math.floor(n / 2 - half) - 1), min(n - 1, math.ceil(n / 2 + half))
+    return {
+        "dist_mean": dist.mean(axis=0),
+        "dist_sd": dist.std(axis=0, ddof=1),
+        "dist_median": np.median(srt, axis=0),
+        "dist_median_lo": srt[lo],
+        "dist_median_hi": srt[hi],
+        "dist_quantiles": np.quantile(srt, QUANTILES, axis=0).T,
+        "dist_sq_mean": r2.mean(axis=0),
+        "dist_sq_cov": np.atleast_2d(np.cov(r2, rowvar=False)),
+        "coord_sq_mean": c2.mean(axis=0),
+        "coord_sq_sd": c2.std(axis=0, ddof=1),
+        "linf_mean": linf.mean(axis=0),
+        "linf_median": np.median(linf, axis=0),
+    }
+
+
+def _run_walkers(kernel, walkers, rec, extra_args, progress, with_returns, pos_dtype, d):
+    n_rec = rec.shape[0]
+    r2, c2, linf = (np.empty((walkers, n_rec)) for _ in range(3))
+    ret = np.zeros(walkers, dtype=np.int64) if with_returns else None
+    done = 0
+    for lo, hi in _chunks(walkers):
+        pos = np.zeros((hi - lo, d), dtype=pos_dtype)
+        outs = (r2[lo:hi], c2[lo:hi], linf[lo:hi]) + ((ret[lo:hi],) if with_returns else ())
+        kernel(*extra_args(lo), rec, pos, *outs)
+        done += hi - lo
+        if progress is not None:
+            progress(done, walkers)
+    return r2, c2, linf, ret
+
+
+def lattice_walk(d: int = 10, walkers: int = 10_000, steps: int = 1000, records: int = 40, *,
+                 seed: int | None = None, progress: Progress | None = None) -> Trace:
+    """Simple random walk on Z^d, ``walkers`` independent copies of ``steps`` steps.
+
+    Each step picks one of the d axes uniformly, then a direction +-1: 2d equally likely moves.
+    Channels: the ``dist_*``, ``coord_*``, ``linf_*`` summaries at the steps ``dist_step`` and
+    ``return_step`` (first return to the origin, 0 if none by ``steps``).
+    """
+    p = check_params(PARAMS, dict(d=d, walkers=walkers, steps=steps, records=records), "walk.lattice")
+    seed = make_seed(seed)
+    rec = record_steps(p["steps"], p["records"])
+    _check_memory(p["walkers"], rec.shape[0])
+    timer = Timer()
+    with timer.phase("simulate"):
+        r2, c2, linf, ret = _run_walkers(
+            kernels.lattice_distance_kernel, p["walkers"], rec, lambda lo: (seed, lo), progress,
+            True, np.int64, p["d"])
+    with timer.phase("summarise"):
+        channels = {"dist_step": rec, **_summarise(r2, c2, linf), "return_step": ret}
+    return make_trace("walk.lattice", p, seed, channels, timings=timer.timings)
+
+
+GAUSSIAN_PARAMS = {**PARAMS, "step_std": Float(0.0, None, lo_open=True)}
+
+
+def gaussian_walk(d: int = 10, walkers: int = 10_000, steps: int = 1000, records: int = 40,
+                  step_std: float | None = None, *, seed: int | None = None,
+                  progress: Progress | None = None) -> Trace:
+    """Gaussian walk in R^d with steps N(0, step_std^2 I); step_std defaults to 1/sqrt(d), so that
+    E|X_n|^2 = n as for the lattice walk.  Same distance channels as :func:`lattice_walk`."""
+    if step_std is None:
+        step_std = 1.0 / math.sqrt(d) if isinstance(d, (int, np.integer)) and d >= 1 else 1.0
+    p = check_params(GAUSSIAN_PARAMS, dict(d=d, walkers=walkers, steps=steps, records=records,
+                                           step_std=step_std), "walk.gaussian")
+    seed = make_seed(seed)
+    rec = record_steps(p["steps"], p["records"])
+    _check_memory(p["walkers"], rec.shape[0])
+    timer = Timer()
+    with timer.phase("simulate"):
+        r2, c2, linf, _ = _run_walkers(
+            kernels.gaussian_distance_kernel, p["walkers"], rec,
+            lambda lo: (seed, lo, p["step_std"]), progress, False, np.float64, p["d"])
+    with timer.phase("summarise"):
+        channels = {"dist_step": rec, **_summarise(r2, c2, linf)}
+    return make_trace("walk.gaussian", p, seed, channels, timings=timer.timings)
+
+
+lattice_walk.PARAMS = PARAMS
+gaussian_walk.PARAMS = GAUSSIAN_PARAMS

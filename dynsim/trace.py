@@ -1,0 +1,273 @@
+"""The Trace: the one data type every simulator and trainer emits, and its run folder.
+
+A :class:`Trace` is ``meta`` (a JSON-able dict) plus ``channels`` (name -> numpy array).  A run folder
+holds ``meta.json`` and ``channels.npz`` and is readable with plain ``json`` and ``numpy.load``.
+
+Meta keys
+---------
+``schema`` (int), ``system`` (registry name), ``params`` (every argument under the API's names),
+``seed``, ``status`` (``ok``, ``diverged``, ``interrupted``, ``failed``), ``versions`` (dynsim, numpy,
+numba, torch), ``timings`` (seconds by phase), ``created`` (ISO time), and where they apply
+``threshold_convention`` and ``stationary_from``.
+
+Channels
+--------
+A per-step channel has the step as its first axis; a channel ``X`` sampled at sparse steps comes with
+``X_step``.  A channel a system can't produce is absent, never NaN-filled.  The table below is the
+authoritative list: add a row when you add a channel.
+
+=====================  ==================  ==============================================================
+name                   shape               meaning (producer)
+=====================  ==================  ==============================================================
+dist_step              (R,) int            steps n at which the ``dist_*`` summaries were taken (walk.*)
+dist_mean, dist_sd     (R,)                mean and SD over walkers of the Euclidean distance |X_n|
+dist_median            (R,)                median of |X_n|
+dist_median_lo/_hi     (R,)                95% order-statistic interval of that median
+dist_quantiles         (R, 5)              |X_n| quantiles at 0.05, 0.25, 0.5, 0.75, 0.95
+dist_sq_mean           (R,)                mean of |X_n|^2 over walkers
+dist_sq_cov            (R, R)              covariance over walkers of |X_n|^2 between record steps
+coord_sq_mean          (R,)                mean of x_1(n)^2 (one coordinate) over walkers
+coord_sq_sd            (R,)                its SD over walkers
+linf_mean, linf_median (R,)                mean and median of the L-infinity distance max_i |x_i(n)|
+return_step            (walkers,) int      first step at which a walker is back at the origin, 0 if it
+                                           has not returned by the last step (walk.lattice)
+pca_explained          (walks, k)          explained-variance ratio of the first k principal
+                                           components of each walk's trajectory (walk.pca)
+pca_cos_corr           (walks, k)          |corr| of the projection on PC i with cos(pi i t / n)
+proj                   (steps + 1, k)      projection of the first walk on its first k PCs
+peak_fraction          (landscapes,)       fraction of sites that are strict local maxima (walk.peaks)
+vector_norm            (vectors,)          |x| / sqrt(d) of random Gaussian vectors (walk.vectors)
+vector_cosine          (pairs,)            cosine between independent pairs of them
+=====================  ==================  ==============================================================
+Reserved by ARCHITECTURE.md for later producers: loss, test_loss, accuracy, test_accuracy, lr,
+sharpness, precond_sharpness, threshold, hessian_top, hessian_bottom, hessian_trace, hessian_density
+(+ _grid), jacobian, update_norm, update_hist (+ _edges, _layers), update_sample,
+update_interval_hist (+ _edges), grad_noise_norm, events_size, events_duration, events_area,
+events_time, height_mean, layer_norm_<layer>, grad_norm_<layer>.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from dynsim.jsonutil import to_jsonable
+
+SCHEMA = 1
+STATUSES = ("ok", "diverged", "interrupted", "failed")
+REQUIRED_META = ("schema", "system", "params", "seed", "status", "versions", "timings", "created")
+META_FILE, CHANNELS_FILE = "meta.json", "channels.npz"
+
+
+@dataclass
+class Trace:
+    """What a run produced: ``meta`` (JSON-able) and ``channels`` (name -> numpy array)."""
+
+    meta: dict
+    channels: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        try:
+            return self.channels[name]
+        except KeyError:
+            raise KeyError(f"trace of {self.system!r} has no channel {name!r}; "
+                           f"it has: {', '.join(sorted(self.channels)) or 'none'}") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.channels
+
+    @property
+    def system(self) -> str:
+        return self.meta.get("system", "?")
+
+    @property
+    def params(self) -> dict:
+        return self.meta.get("params", {})
+
+    @property
+    def seed(self) -> int:
+        return self.meta.get("seed")
+
+    def save(self, path, *, force: bool = False) -> Path:
+        return save_run(self, path, force=force)
+
+    def __repr__(self) -> str:
+        chans = ", ".join(f"{k}{tuple(v.shape)}" for k, v in self.channels.items())
+        return f"Trace({self.system!r}, seed={self.seed}, status={self.meta.get('status')!r}, [{chans}])"
+
+
+def versions() -> dict:
+    """Versions of dynsim and the numeric stack, read without importing torch."""
+    out = {}
+    for name in ("dynsim", "numpy", "numba", "torch"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def make_trace(system: str, params: dict, seed: int | None, channels: dict, *,
+               status: str = "ok", timings: dict | None = None, **extra_meta) -> Trace:
+    """Build a Trace with the common meta keys filled in (schema, versions, created, ...)."""
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+    meta = {
+        "schema": SCHEMA,
+        "system": system,
+        "params": to_jsonable(params),
+        "seed": seed,
+        "status": status,
+        "versions": versions(),
+        "timings": {k: float(v) for k, v in (timings or {}).items()},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **to_jsonable(extra_meta),
+    }
+    chans = {name: np.asarray(value) for name, value in channels.items()}
+    for name, value in chans.items():
+        if value.dtype == object:
+            raise ValueError(f"channel {name!r} must be a numeric array, got dtype object")
+    return Trace(meta, chans)
+
+
+# ---------------------------------------------------------------------------------------------
+# run folders
+
+
+def check_output(path, force: bool = False) -> Path:
+    """Refuse an existing output unless ``force``; call it before long work, not only at the end."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise ValueError(f"output {str(path)!r} exists; pass --force (force=True) to replace it")
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"output {str(path)!r} exists and is not a folder")
+    return path
+
+
+def write_atomic(path, write, *, force: bool = False) -> Path:
+    """Create folder ``path`` atomically: ``write(tmp)`` fills a sibling temporary folder, which is
+    then renamed into place (``os.replace``).  A process killed midway leaves no folder at ``path``."""
+    path = check_output(path, force)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _clean_stale(path)
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        write(tmp)
+        if path.exists():  # force: move the old run aside, put the new one in place, then delete
+            old = path.parent / f".{path.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _clean_stale(path: Path) -> None:
+    """Remove temporary siblings left by writers that were killed (their pid is gone)."""
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+        try:
+            pid = int(stale.name.rsplit(".tmp-", 1)[1].split("-")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(stale, ignore_errors=True)
+        except (ValueError, PermissionError, OSError):
+            pass
+
+
+def _write_trace(trace: Trace, folder: Path) -> None:
+    with open(folder / CHANNELS_FILE, "wb") as fh:
+        np.savez(fh, **trace.channels)
+        fh.flush()
+        os.fsync(fh.fileno())
+    with open(folder / META_FILE, "w") as fh:
+        json.dump(to_jsonable(trace.meta), fh, indent=1, allow_nan=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def save_run(trace: Trace, path, *, force: bool = False) -> Path:
+    """Write ``trace`` as a run folder (``meta.json`` + ``channels.npz``), atomically."""
+    return write_atomic(path, lambda tmp: _write_trace(trace, tmp), force=force)
+
+
+def save_runs(traces: dict[str, Trace], path, *, force: bool = False) -> Path:
+    """Write several traces as run folders ``path/<name>/``, all or nothing."""
+    def write(tmp):
+        for name, trace in traces.items():
+            (tmp / name).mkdir()
+            _write_trace(trace, tmp / name)
+    return write_atomic(path, write, force=force)
+
+
+def load_run(path) -> Trace:
+    """Read a run folder, checking that it is one and that its schema is this version's."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ValueError(f"{str(path)!r} is not a run folder (no such folder)")
+    meta_file, chan_file = path / META_FILE, path / CHANNELS_FILE
+    if not meta_file.is_file():
+        subruns = sorted(p.name for p in path.iterdir() if (p / META_FILE).is_file())
+        hint = f"; it holds runs {', '.join(subruns)}" if subruns else ""
+        raise ValueError(f"{str(path)!r} is not a run folder (no {META_FILE}){hint}")
+    try:
+        meta = json.loads(meta_file.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{str(meta_file)!r} is not valid JSON: {err}") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{str(meta_file)!r} must hold a JSON object")
+    missing = [k for k in REQUIRED_META if k not in meta]
+    if missing:
+        raise ValueError(f"{str(meta_file)!r} lacks meta key(s) {', '.join(missing)}")
+    if meta["schema"] != SCHEMA:
+        raise ValueError(f"run {str(path)!r} has schema {meta['schema']!r}; this dynsim "
+                         f"({versions()['dynsim']}) reads schema {SCHEMA}")
+    if meta["status"] not in STATUSES:
+        raise ValueError(f"run {str(path)!r} has unknown status {meta['status']!r}")
+    if not chan_file.is_file():
+        raise ValueError(f"run {str(path)!r} lacks {CHANNELS_FILE}")
+    with np.load(chan_file, allow_pickle=False) as npz:
+        channels = {name: npz[name] for name in npz.files}
+    return Trace(meta, channels)
+
+
+def load_runs(path) -> dict[str, Trace]:
+    """Read a run folder, or a folder of run folders (as written by :func:`save_runs`)."""
+    path = Path(path)
+    if (path / META_FILE).is_file():
+        return {path.name: load_run(path)}
+    if not path.is_dir():
+        raise ValueError(f"{str(path)!r} is not a run folder (no such folder)")
+    runs = {p.name: load_run(p) for p in sorted(path.iterdir()) if (p / META_FILE).is_file()}
+    if not runs:
+        raise ValueError(f"{str(path)!r} is not a run folder and holds none (no {META_FILE})")
+    return runs
+
+
+class Timer:
+    """Collects wall-clock seconds by phase for ``meta['timings']``."""
+
+    def __init__(self):
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0

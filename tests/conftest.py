@@ -1,0 +1,18 @@
+"""Shared fixtures: compile the numba kernels once per session, before any timed or statistical test."""
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def warm_numba():
+    from dynsim.analysis.walks import return_fraction_exact
+    from dynsim.sims.walks import landscape_peaks, lattice_walk, random_vectors, walk_pca
+    from dynsim.sims.walks import gaussian_walk
+
+    lattice_walk(d=2, walkers=4, steps=4, seed=0)
+    gaussian_walk(d=2, walkers=4, steps=4, seed=0)
+    walk_pca(d=3, walks=2, steps=4, k=2, seed=0)
+    walk_pca(d=3, walks=2, steps=4, k=2, lattice=False, seed=0)
+    landscape_peaks(d=2, side=3, landscapes=2, smooth=1, seed=0)
+    random_vectors(d=3, pairs=2, seed=0)
+    return_fraction_exact(2, 4)

@@ -1,0 +1,94 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from dynsim.cli.main import cli
+from dynsim.trace import load_run, load_runs
+
+
+def run(*args):
+    result = CliRunner().invoke(cli, list(args), prog_name="dynsim", catch_exceptions=False)
+    return result
+
+
+def test_version_and_help():
+    r = run("--version")
+    assert r.exit_code == 0 and "dynsim" in r.output and "0.1.0" in r.output
+    assert run("walk", "--help").exit_code == 0
+
+
+def test_info_json():
+    r = run("info", "--json")
+    assert r.exit_code == 0
+    info = json.loads(r.output)
+    for key in ("numpy", "numba", "torch", "cuda", "numba_threads"):
+        assert key in info
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["walk", "distance", "--dims", "0"], "--dims"),
+    (["walk", "distance", "--walkers", "-5"], "--walkers"),
+    (["walk", "distance", "--steps", "nan"], "--steps"),
+    (["walk", "distance", "--steps", "ten"], "--steps"),
+    (["walk", "distance", "--gaussian", "--step-std", "nan"], "--step-std"),
+    (["walk", "distance", "--gaussian", "--step-std", "0"], "--step-std"),
+    (["walk", "distance", "--seed", "-1"], "--seed"),
+    (["walk", "return", "--dims", "0"], "--dims"),
+    (["walk", "return", "--dims", "x-3"], "--dims"),
+    (["walk", "pca", "--k", "0"], "--k"),
+    (["walk", "peaks", "--side", "2"], "--side"),
+    (["walk", "peaks", "--neighbours", "some"], "--neighbours"),
+    (["walk", "distance", "--bogus"], "--bogus"),
+])
+def test_bad_options_one_line_exit_2(args, flag):
+    proc = subprocess.run([sys.executable, "-m", "dynsim.cli.main", *args], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("dynsim") and "error:" in lines[0] and flag in lines[0]
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_api_value_error_is_one_line():
+    # a combination only the API can judge: top_only needs levels > 0
+    r = run("walk", "peaks", "--dims", "2", "--top-only")
+    assert r.exit_code == 2
+    assert r.output.strip().count("\n") == 0 and "top_only needs discrete heights" in r.output
+
+
+def test_distance_json_out_and_plot(tmp_path):
+    out, fig = tmp_path / "run", tmp_path / "fig.png"
+    r = run("--quiet", "walk", "distance", "--dims", "3", "--walkers", "500", "--steps", "100",
+            "--seed", "1", "--json", "--out", str(out), "--plot", str(fig))
+    assert r.exit_code == 0, r.output
+    payload = json.loads(r.output)
+    assert payload["seed"] == 1 and payload["params"]["d"] == 3
+    assert payload["measures"]["rms_distance"]["reference"] == pytest.approx(10.0)
+    tr = load_run(out)
+    assert tr.system == "walk.lattice" and tr.params["walkers"] == 500
+    assert fig.stat().st_size > 10_000
+    # existing output refused before any work, then replaced with --force
+    r = run("walk", "distance", "--walkers", "500", "--steps", "10", "--out", str(out))
+    assert r.exit_code == 2 and "exists" in r.output
+    r = run("--quiet", "walk", "distance", "--walkers", "500", "--steps", "10", "--out", str(out),
+            "--force")
+    assert r.exit_code == 0 and load_run(out).params["steps"] == 10
+
+
+def test_plot_suffix_checked_first(tmp_path):
+    r = run("walk", "distance", "--plot", str(tmp_path / "fig.txt"))
+    assert r.exit_code == 2 and "--plot must end in" in r.output
+
+
+def test_return_table_and_runs(tmp_path):
+    r = run("--quiet", "walk", "return", "--dims", "1-3", "--walkers", "400", "--steps", "400",
+            "--seed", "2", "--out", str(tmp_path / "ret"), "--plot", str(tmp_path / "ret.png"))
+    assert r.exit_code == 0, r.output
+    assert "integral diverges" in r.output and "0.340537" in r.output
+    assert sorted(load_runs(tmp_path / "ret")) == ["d01", "d02", "d03"]
+    assert os.path.getsize(tmp_path / "ret.png") > 10_000
