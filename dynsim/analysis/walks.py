@@ -234,11 +234,14 @@ def peak_probability(d: int, levels: int = 0, neighbours: str = "all", top_only:
 
 
 def peak_fraction(fractions, reference: float | None, source: str) -> Estimate:
-    """Mean fraction of strict local maxima over independent landscapes, SE from their spread."""
+    """Mean fraction of strict local maxima over independent landscapes; SE from their spread and a
+    Student-t 95% interval (few landscapes: the SE is itself uncertain)."""
     f = np.asarray(fractions, dtype=float)
-    return Estimate.normal(f.mean(), f.std(ddof=1) / math.sqrt(f.size),
-                           method="mean over independent landscapes", n=int(f.size),
-                           reference=reference, reference_source=source)
+    se = f.std(ddof=1) / math.sqrt(f.size)
+    half = stats.t.ppf(0.975, f.size - 1) * se
+    return Estimate(float(f.mean()), float(se), (float(f.mean() - half), float(f.mean() + half)),
+                    method="mean over independent landscapes, Student-t interval", n=int(f.size),
+                    reference=reference, reference_source=source, data={"dof": int(f.size - 1)})
 
 
 def norm_spread(norms, d: int) -> Estimate:

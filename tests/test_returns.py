@@ -1,0 +1,84 @@
+"""Polya return probabilities: the package's exact values, exact finite-n curves and the estimator."""
+
+import math
+
+import numpy as np
+import pytest
+
+from dynsim.analysis import measure
+from dynsim.analysis.walks import (polya_return_probability, return_curve, return_fraction_exact,
+                                   return_probability)
+from dynsim.sims.walks import lattice_walk
+
+K = 3.0
+# REFERENCES.md item 5 (mpmath, 12 digits)
+POLYA = {3: 0.340537329551, 4: 0.193201673225, 5: 0.135178609821, 6: 0.104715495629,
+         7: 0.085844934113, 8: 0.072912649959, 9: 0.063447749653, 10: 0.056197535974}
+
+
+@pytest.mark.parametrize("d", sorted(POLYA))
+def test_polya_integral_matches_table(d):
+    assert polya_return_probability(d) == pytest.approx(POLYA[d], abs=2e-12)
+
+
+def test_polya_low_dimensions_and_large_d():
+    assert polya_return_probability(1) == polya_return_probability(2) == 1.0
+    # p ~ 1/(2d) + O(d^-2)
+    p = polya_return_probability(40)
+    assert abs(p - 1 / 80) < 2 / 40**2
+
+
+def test_exact_finite_n_closed_forms():
+    n = 400
+    # 1-D: P(first return by 2m) = 1 - C(2m, m) / 4^m
+    f1 = return_fraction_exact(1, n)
+    m = np.arange(0, n // 2 + 1)
+    from scipy.special import gammaln
+    u1 = np.exp(gammaln(2 * m + 1) - 2 * gammaln(m + 1) - 2 * m * math.log(2))
+    np.testing.assert_allclose(f1[::2], 1 - u1, atol=1e-12)
+    # 2-D: u_2m = (C(2m, m)/4^m)^2, so F follows from the renewal equation with that u
+    f2 = return_fraction_exact(2, 10_000)
+    assert f2[10_000] == pytest.approx(0.739, abs=5e-4)  # REFERENCES.md item 15: 73.9% by 1e4
+    assert np.all(np.diff(f2) >= -1e-14)
+    np.testing.assert_array_equal(f2[1::2], f2[0:-1:2])  # returns happen at even steps only
+
+
+def test_exact_curve_converges_to_polya():
+    for d in (3, 5, 10):
+        f = return_fraction_exact(d, 4000)
+        assert -1e-11 < POLYA[d] - f[-1] < 1.0 * 4000 ** (-(d - 2) / 2) + 1e-11
+
+
+def test_extrapolation_is_unbiased_on_the_exact_curve():
+    # feed the estimator a "population" whose first-return histogram is the exact one
+    d, n, walkers = 3, 10_000, 10**7
+    f = return_fraction_exact(d, n)
+    probs = np.diff(f, prepend=0.0)
+    counts = np.round(probs * walkers).astype(np.int64)
+    steps = np.repeat(np.arange(n + 1), counts)
+    ret = np.concatenate([steps, np.zeros(walkers - steps.size, dtype=np.int64)])
+    est = return_probability(ret, n, d, boot=50)
+    assert abs(est.value - POLYA[3]) < 1e-3
+
+
+@pytest.mark.parametrize("d", range(1, 11))
+def test_simulated_fraction_matches_exact_finite_n(d):
+    tr = lattice_walk(d=d, walkers=20000, steps=2000, records=2, seed=40 + d)
+    est = measure(tr)["return_fraction"]
+    assert est.reference == pytest.approx(return_fraction_exact(d, 2000)[2000])
+    assert abs(est.value - est.reference) <= K * est.stderr
+    # the whole curve, at a few steps
+    exact = return_fraction_exact(d, 2000)
+    m = np.array([2, 10, 100, 1000])
+    sim = return_curve(tr["return_step"], m)
+    se = np.sqrt(np.maximum(exact[m] * (1 - exact[m]), 1e-4) / 20000)
+    assert np.all(np.abs(sim - exact[m]) <= K * se + 1e-12)
+
+
+def test_done_when_3d_interval_holds_exact():
+    # the issue's check: 1e5 walkers x 1e4 steps in 3-D; the interval holds p(3)
+    m = measure(lattice_walk(d=3, walkers=100_000, steps=10_000, records=2, seed=0))
+    est = m["return_probability"]
+    assert est.ci[0] < POLYA[3] < est.ci[1]
+    assert 0.001 < est.stderr < 0.005
+    assert est.data["m_range"] == [100, 10_000]
