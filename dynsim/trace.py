@@ -29,6 +29,7 @@ dist_sq_cov            (R, R)              covariance over walkers of |X_n|^2 be
 coord_sq_mean          (R,)                mean of x_1(n)^2 (one coordinate) over walkers
 coord_sq_sd            (R,)                its SD over walkers
 linf_mean, linf_median (R,)                mean and median of the L-infinity distance max_i |x_i(n)|
+linf_sd                (R,)                its SD over walkers
 return_step            (walkers,) int      first step at which a walker is back at the origin, 0 if it
                                            has not returned by the last step (walk.lattice)
 pca_explained          (walks, k)          explained-variance ratio of the first k principal

@@ -36,13 +36,31 @@ def _rms_distance(tr, rng):
                               tr.params["walkers"], expected, src)
 
 
+def _limit_source(tr, what: str) -> str:
+    if tr.system == "walk.gaussian":
+        return f"{what} of X_n ~ N(0, n step_std^2 I) (exact)"
+    return f"{what} of X_n ~ N(0, (n/d) I) (Gaussian limit, large n)"
+
+
+def _mean_distance(tr, rng):
+    var, _, _ = _walk_theory(tr)
+    return walks.mean_distance(tr["dist_step"][-1], tr["dist_mean"][-1], tr["dist_sd"][-1],
+                               tr.params["walkers"], var, tr.params["d"],
+                               _limit_source(tr, "mean |X_n|"))
+
+
 def _median_distance(tr, rng):
     var, _, _ = _walk_theory(tr)
-    src = ("median of sqrt(n step_std^2) chi_d (exact)" if tr.system == "walk.gaussian"
-           else "median of sqrt(n/d) chi_d (Gaussian limit, large n)")
     return walks.median_distance(tr["dist_step"][-1], tr["dist_median"][-1], tr["dist_median_lo"][-1],
                                  tr["dist_median_hi"][-1], tr.params["walkers"], var,
-                                 tr.params["d"], src)
+                                 tr.params["d"], _limit_source(tr, "median |X_n|"))
+
+
+def _linf_distance(tr, rng):
+    var, _, _ = _walk_theory(tr)
+    return walks.linf_distance(tr["dist_step"][-1], tr["linf_mean"][-1], tr["linf_sd"][-1],
+                               tr.params["walkers"], var, tr.params["d"],
+                               _limit_source(tr, "mean max_i |x_i|"))
 
 
 def _coord_rms(tr, rng):
@@ -97,9 +115,11 @@ def _peak_fraction(tr, rng):
 TABLE = [
     ("distance_exponent", ("dist_step", "dist_sq_mean", "dist_sq_cov"), _distance_exponent),
     ("rms_distance", ("dist_step", "dist_sq_mean", "dist_sq_cov"), _rms_distance),
+    ("mean_distance", ("dist_step", "dist_mean", "dist_sd"), _mean_distance),
     ("median_distance", ("dist_step", "dist_median", "dist_median_lo", "dist_median_hi"),
      _median_distance),
     ("coord_rms", ("dist_step", "coord_sq_mean", "coord_sq_sd"), _coord_rms),
+    ("linf_distance", ("dist_step", "linf_mean", "linf_sd"), _linf_distance),
     ("return_fraction", ("return_step",), _return_fraction),
     ("return_probability", ("return_step",), _return_probability),
     ("pca_explained_1", ("pca_explained",), lambda tr, rng: _pca(tr, 0, "PC1 explained variance")),

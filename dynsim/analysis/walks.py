@@ -146,6 +146,32 @@ def rms_distance(n: int, sq_mean: float, sq_var: float, walkers: int, expected_s
                            data={"step": int(n)})
 
 
+def mean_distance(n: int, mean: float, sd: float, walkers: int, gaussian_var: float | None, d: int,
+                  source: str) -> Estimate:
+    """Mean |X_n| with its standard error; the reference is the mean of sqrt(gaussian_var) chi_d,
+    sqrt(2 var) Gamma((d+1)/2) / Gamma(d/2)."""
+    ref = None
+    if gaussian_var is not None:
+        ref = math.sqrt(2 * gaussian_var) * math.exp(special.gammaln((d + 1) / 2)
+                                                     - special.gammaln(d / 2))
+    return Estimate.normal(mean, sd / math.sqrt(walkers), method="sample mean over walkers",
+                           n=walkers, reference=ref, reference_source=source, data={"step": int(n)})
+
+
+def expected_max_abs_normal(d: int) -> float:
+    """E max_i |Z_i| for d independent standard normals: int_0^inf 1 - (2 Phi(x) - 1)^d dx."""
+    f = lambda x: -math.expm1(d * math.log1p(-2 * stats.norm.sf(x)))  # noqa: E731
+    return integrate.quad(f, 0, np.inf, epsabs=1e-12, limit=200)[0]
+
+
+def linf_distance(n: int, mean: float, sd: float, walkers: int, gaussian_var: float | None, d: int,
+                  source: str) -> Estimate:
+    """Mean L-infinity distance max_i |x_i(n)|; reference sqrt(gaussian_var) E max_i |Z_i|."""
+    ref = None if gaussian_var is None else math.sqrt(gaussian_var) * expected_max_abs_normal(d)
+    return Estimate.normal(mean, sd / math.sqrt(walkers), method="sample mean over walkers",
+                           n=walkers, reference=ref, reference_source=source, data={"step": int(n)})
+
+
 def median_distance(n: int, median: float, lo: float, hi: float, walkers: int,
                     gaussian_var: float | None, d: int, source: str) -> Estimate:
     """Median |X_n| with its order-statistic 95% interval; the reference is the median of

@@ -70,6 +70,7 @@ def _summarise(r2: np.ndarray, c2: np.ndarray, linf: np.ndarray) -> dict:
         "coord_sq_mean": c2.mean(axis=0),
         "coord_sq_sd": c2.std(axis=0, ddof=1),
         "linf_mean": linf.mean(axis=0),
+        "linf_sd": linf.std(axis=0, ddof=1),
         "linf_median": np.median(linf, axis=0),
     }
 

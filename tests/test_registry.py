@@ -1,0 +1,47 @@
+import math
+
+import pytest
+
+from dynsim import registry
+from dynsim.analysis import measure
+from dynsim.analysis.walks import expected_max_abs_normal
+from dynsim.params import Seed
+
+SMALL = {
+    "walk.lattice": dict(d=2, walkers=50, steps=20),
+    "walk.gaussian": dict(d=2, walkers=50, steps=20),
+    "walk.pca": dict(d=5, walks=3, steps=20, k=2),
+    "walk.peaks": dict(d=2, side=5, landscapes=2),
+    "walk.vectors": dict(d=5, pairs=10),
+}
+
+
+def test_every_system_is_registered_and_runs():
+    assert set(SMALL) == set(registry.SYSTEMS)
+    for name, params in SMALL.items():
+        system = registry.get(name)
+        assert set(params) <= set(system.schema) and isinstance(system.schema["seed"], Seed)
+        trace = registry.run(name, seed=1, **params)
+        assert trace.system == name and trace.seed == 1
+        assert trace.params.items() >= params.items()
+        assert len(measure(trace)) > 0
+
+
+def test_registry_errors():
+    with pytest.raises(ValueError, match="unknown system 'walk.levy'"):
+        registry.get("walk.levy")
+    with pytest.raises(ValueError, match="unknown parameter"):
+        registry.run("walk.lattice", dims=3)
+    with pytest.raises(ValueError, match="walkers must be"):
+        registry.run("walk.lattice", walkers=0)
+
+
+def test_seed_none_is_drawn_and_recorded():
+    trace = registry.run("walk.vectors", d=3, pairs=5)
+    assert isinstance(trace.seed, int)
+    again = registry.run("walk.vectors", d=3, pairs=5, seed=trace.seed)
+    assert (again["vector_cosine"] == trace["vector_cosine"]).all()
+
+
+def test_expected_max_abs_normal():
+    assert expected_max_abs_normal(1) == pytest.approx(math.sqrt(2 / math.pi), rel=1e-10)
