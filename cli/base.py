@@ -143,3 +143,13 @@ def save_figure(fig, path: Path) -> None:
 
 def emit(as_json: bool, payload, table: str) -> None:
     click.echo(to_json(payload) if as_json else table)
+
+
+def measures_table(measures) -> str:
+    """One row per measure: value, standard error, 95% interval, reference, method."""
+    rows = [f"{'measure':<20} {'value':>12} {'± SE':>10} {'95% CI':>25} {'reference':>12}  method"]
+    for name, r in measures.items():
+        ref = "-" if r.reference is None else f"{r.reference:.6g}"
+        ci = f"[{r.ci[0]:.6g}, {r.ci[1]:.6g}]"
+        rows.append(f"{name:<20} {r.value:>12.6g} {r.stderr:>10.2g} {ci:>25} {ref:>12}  {r.method}")
+    return "\n".join(rows)

@@ -10,6 +10,7 @@ import click
 
 import dynsim
 from dynsim.cli.base import DynsimGroup, emit
+from dynsim.cli.analyze import analyze
 from dynsim.cli.walk import walk
 
 
@@ -59,6 +60,7 @@ def info(as_json):
 
 
 cli.add_command(walk)
+cli.add_command(analyze)
 
 
 def main():

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from dynsim.cli.base import DynsimGroup, check_outputs, emit, output_options, progress_bar, save_figure
+from dynsim.cli.base import (DynsimGroup, check_outputs, emit, measures_table, output_options,
+                             progress_bar, save_figure)
 from dynsim.params import Int, option
 from dynsim.sims.walks.landscape import PEAK_PARAMS
 from dynsim.sims.walks.pca import PARAMS as PCA_PARAMS
@@ -32,15 +33,6 @@ class DimsList(click.ParamType):
         return sorted(set(out))
 
 
-def _table(measures) -> str:
-    rows = [f"{'measure':<20} {'value':>12} {'± SE':>10} {'95% CI':>25} {'reference':>12}  method"]
-    for name, r in measures.items():
-        ref = "-" if r.reference is None else f"{r.reference:.6g}"
-        ci = f"[{r.ci[0]:.6g}, {r.ci[1]:.6g}]"
-        rows.append(f"{name:<20} {r.value:>12.6g} {r.stderr:>10.2g} {ci:>25} {ref:>12}  {r.method}")
-    return "\n".join(rows)
-
-
 def _finish(trace, measures, as_json, out, force, plot, figure):
     from dynsim.trace import save_run
 
@@ -51,7 +43,7 @@ def _finish(trace, measures, as_json, out, force, plot, figure):
     header = f"{trace.system}  seed={trace.seed}  " + "  ".join(f"{k}={v}" for k, v in trace.params.items())
     emit(as_json, {"system": trace.system, "params": trace.params, "seed": trace.seed,
                    "out": out, "measures": measures.to_dict()["measures"]},
-         header + "\n" + _table(measures) + (f"\nrun folder: {out}" if out else ""))
+         header + "\n" + measures_table(measures) + (f"\nrun folder: {out}" if out else ""))
 
 
 @click.group(cls=DynsimGroup)

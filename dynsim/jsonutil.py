@@ -12,6 +12,8 @@ import numpy as np
 
 def to_jsonable(obj):
     """Recursively convert ``obj`` to plain JSON types (non-finite floats become None)."""
+    if hasattr(obj, "to_dict") and not isinstance(obj, type):
+        return to_jsonable(obj.to_dict())
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, dict):
@@ -26,8 +28,6 @@ def to_jsonable(obj):
         return None
     if isinstance(obj, Path):
         return str(obj)
-    if hasattr(obj, "to_dict"):
-        return to_jsonable(obj.to_dict())
     return obj
 
 

@@ -9,9 +9,11 @@ adding one row.  Resampling measures draw from a generator seeded by (trace seed
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 
-from dynsim.analysis import pca, walks
+from dynsim.analysis import pca, powerlaw, walks
+from dynsim.analysis.powerlaw.binned import fit_binned
 from dynsim.analysis.results import Estimate, Measures
 from dynsim.rng import make_rng
 
@@ -25,12 +27,12 @@ def _walk_theory(trace) -> tuple[float | None, float, str]:
     return n / p["d"], float(n), "unit lattice steps: E|X_n|^2 = n"
 
 
-def _distance_exponent(tr, rng):
+def _distance_exponent(tr, ctx):
     return walks.distance_exponent(tr["dist_step"], tr["dist_sq_mean"], tr["dist_sq_cov"],
                                    tr.params["walkers"])
 
 
-def _rms_distance(tr, rng):
+def _rms_distance(tr, ctx):
     _, expected, src = _walk_theory(tr)
     return walks.rms_distance(tr["dist_step"][-1], tr["dist_sq_mean"][-1], tr["dist_sq_cov"][-1, -1],
                               tr.params["walkers"], expected, src)
@@ -42,42 +44,42 @@ def _limit_source(tr, what: str) -> str:
     return f"{what} of X_n ~ N(0, (n/d) I) (Gaussian limit, large n)"
 
 
-def _mean_distance(tr, rng):
+def _mean_distance(tr, ctx):
     var, _, _ = _walk_theory(tr)
     return walks.mean_distance(tr["dist_step"][-1], tr["dist_mean"][-1], tr["dist_sd"][-1],
                                tr.params["walkers"], var, tr.params["d"],
                                _limit_source(tr, "mean |X_n|"))
 
 
-def _median_distance(tr, rng):
+def _median_distance(tr, ctx):
     var, _, _ = _walk_theory(tr)
     return walks.median_distance(tr["dist_step"][-1], tr["dist_median"][-1], tr["dist_median_lo"][-1],
                                  tr["dist_median_hi"][-1], tr.params["walkers"], var,
                                  tr.params["d"], _limit_source(tr, "median |X_n|"))
 
 
-def _linf_distance(tr, rng):
+def _linf_distance(tr, ctx):
     var, _, _ = _walk_theory(tr)
     return walks.linf_distance(tr["dist_step"][-1], tr["linf_mean"][-1], tr["linf_sd"][-1],
                                tr.params["walkers"], var, tr.params["d"],
                                _limit_source(tr, "mean max_i |x_i|"))
 
 
-def _coord_rms(tr, rng):
+def _coord_rms(tr, ctx):
     var, _, _ = _walk_theory(tr)
     return walks.rms_distance(tr["dist_step"][-1], tr["coord_sq_mean"][-1], tr["coord_sq_sd"][-1] ** 2,
                               tr.params["walkers"], var, "per-coordinate variance at step n", "x_1(n)^2")
 
 
-def _return_fraction(tr, rng):
+def _return_fraction(tr, ctx):
     return walks.return_fraction(tr["return_step"], tr.params["steps"], tr.params["d"])
 
 
-def _return_probability(tr, rng):
+def _return_probability(tr, ctx):
     d, n = tr.params["d"], tr.params["steps"]
     if d < 3 or n < 200:
         return None
-    return walks.return_probability(tr["return_step"], n, d, rng=rng)
+    return walks.return_probability(tr["return_step"], n, d, rng=ctx.rng)
 
 
 def _pca(tr, col, name):
@@ -94,14 +96,14 @@ def _pca(tr, col, name):
                                                         "d": p["d"], "steps": p["steps"]})
 
 
-def _pca_cos(tr, rng):
+def _pca_cos(tr, ctx):
     c = tr["pca_cos_corr"][:, 0]
     return Estimate.normal(c.mean(), c.std(ddof=1) / math.sqrt(c.size) if c.size > 1 else 0.0,
                            method="|corr(PC1 projection, cos(pi t/n))|, mean over walks",
                            n=int(c.size), reference=None, reference_source="1 in the d >> n limit")
 
 
-def _peak_fraction(tr, rng):
+def _peak_fraction(tr, ctx):
     p = tr.params
     if p["smooth"]:
         ref, src = None, "none: smoothed field (no exchangeability oracle)"
@@ -111,7 +113,27 @@ def _peak_fraction(tr, rng):
     return walks.peak_fraction(tr["peak_fraction"], ref, src)
 
 
-# name, channels needed, adapter(trace, rng) -> result or None
+def _stationary_events(tr, name):
+    """Event channel restricted to the stationary part (events_time >= meta stationary_from)."""
+    x = tr[name]
+    start = tr.meta.get("stationary_from")
+    if start is not None and "events_time" in tr.channels:
+        x = x[tr["events_time"] >= start]
+    return x
+
+
+def _events_power_law(name):
+    def adapter(tr, ctx):
+        x = _stationary_events(tr, name)
+        return powerlaw.analyze_power_law(x, boot=ctx.boot, seed=ctx.seed)
+    return adapter
+
+
+def _update_hist(tr, ctx):
+    return fit_binned(tr["update_hist"], tr["update_hist_edges"])
+
+
+# name, channels needed, adapter(trace, ctx) -> result or None; ctx: rng, boot, seed
 TABLE = [
     ("distance_exponent", ("dist_step", "dist_sq_mean", "dist_sq_cov"), _distance_exponent),
     ("rms_distance", ("dist_step", "dist_sq_mean", "dist_sq_cov"), _rms_distance),
@@ -122,21 +144,28 @@ TABLE = [
     ("linf_distance", ("dist_step", "linf_mean", "linf_sd"), _linf_distance),
     ("return_fraction", ("return_step",), _return_fraction),
     ("return_probability", ("return_step",), _return_probability),
-    ("pca_explained_1", ("pca_explained",), lambda tr, rng: _pca(tr, 0, "PC1 explained variance")),
+    ("pca_explained_1", ("pca_explained",), lambda tr, ctx: _pca(tr, 0, "PC1 explained variance")),
     ("pca_explained_12", ("pca_explained",),
-     lambda tr, rng: _pca(tr, 1, "PC1+PC2 explained variance") if tr["pca_explained"].shape[1] > 1
+     lambda tr, ctx: _pca(tr, 1, "PC1+PC2 explained variance") if tr["pca_explained"].shape[1] > 1
      else None),
     ("pca_cos_corr_1", ("pca_cos_corr",), _pca_cos),
     ("peak_fraction", ("peak_fraction",), _peak_fraction),
-    ("norm_spread", ("vector_norm",), lambda tr, rng: walks.norm_spread(tr["vector_norm"],
+    ("size_exponent", ("events_size",), _events_power_law("events_size")),
+    ("duration_exponent", ("events_duration",), _events_power_law("events_duration")),
+    ("area_exponent", ("events_area",), _events_power_law("events_area")),
+    ("update_exponent", ("update_hist", "update_hist_edges"), _update_hist),
+    ("norm_spread", ("vector_norm",), lambda tr, ctx: walks.norm_spread(tr["vector_norm"],
                                                                          tr.params["d"])),
-    ("cosine_spread", ("vector_cosine",), lambda tr, rng: walks.cosine_spread(tr["vector_cosine"],
+    ("cosine_spread", ("vector_cosine",), lambda tr, ctx: walks.cosine_spread(tr["vector_cosine"],
                                                                                tr.params["d"])),
 ]
 
 
-def measure(trace, only: list[str] | None = None) -> Measures:
-    """Every measure of ``TABLE`` whose channels ``trace`` holds (or just those named in ``only``)."""
+def measure(trace, only: list[str] | None = None, *, boot: int = 0) -> Measures:
+    """Every measure of ``TABLE`` whose channels ``trace`` holds (or just those named in ``only``).
+
+    boot: bootstrap replicates for the power-law goodness of fit (0: fit and likelihood-ratio tests
+    only, which is fast)."""
     known = [row[0] for row in TABLE]
     if only is not None:
         bad = sorted(set(only) - set(known))
@@ -148,7 +177,9 @@ def measure(trace, only: list[str] | None = None) -> Measures:
         if only is not None and name not in only:
             continue
         if all(c in trace.channels for c in needs):
-            result = fn(trace, make_rng(seed, 7919, i)[1])
+            rng = make_rng(seed, 7919, i)[1]
+            ctx = SimpleNamespace(rng=rng, boot=boot, seed=int(rng.integers(2**62)))
+            result = fn(trace, ctx)
             if result is not None:
                 results[name] = result
     return Measures(results, system=trace.system, seed=trace.seed)
