@@ -8,6 +8,11 @@ small p (CSN: p <= 0.1) rules the power law out; a large p only fails to rule it
 Replicate r draws from its own generator SeedSequence([seed, r]), so the result depends on the seed
 alone; the xmin scans inside run in parallel (numba prange).  The refitted alphas and xmins give
 bootstrap intervals for both, which include the variance of choosing xmin.
+
+Calibration (measured here, true power laws): discrete samples give uniform p-values (KS test over
+200 samples, tests/test_powerlaw.py).  Continuous samples give slightly conservative p-values (mean
+0.57-0.60 at n = 300-1500, xmin rescanned): the resampled body below xmin has ties a continuous
+sample lacks, which makes the synthetic scans fit a little worse.
 """
 
 from __future__ import annotations

@@ -1,0 +1,213 @@
+"""Power-law fits against known exponents, exact normalisations and the `powerlaw` package."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from scipy import integrate, special, stats
+
+from dynsim.analysis.fss import collapse, moment_analysis
+from dynsim.analysis.powerlaw import (analyze_power_law, compare, fit_power_law, gof_bootstrap,
+                                      sample_power_law)
+from dynsim.analysis.powerlaw.binned import fit_binned
+from dynsim.analysis.powerlaw.window import log_norm, window_cdf
+from dynsim.analysis.powerlaw.zeta import hurwitz, hurwitz_d2
+
+K = 3.0
+
+
+def rng(seed):
+    return np.random.default_rng(seed)
+
+
+@pytest.mark.parametrize("s,q", [(1.2, 1.0), (2.5, 1.0), (2.5, 7.0), (3.7, 55.0), (1.05, 3.0)])
+def test_hurwitz_zeta_and_derivatives(s, q):
+    assert hurwitz(s, q) == pytest.approx(special.zeta(s, q), rel=1e-13)
+    z0, z1, z2 = hurwitz_d2(s, q)
+    h = 1e-5
+    d1 = (special.zeta(s + h, q) - special.zeta(s - h, q)) / (2 * h)
+    d2 = (special.zeta(s + h, q) - 2 * special.zeta(s, q) + special.zeta(s - h, q)) / h**2
+    assert z1 == pytest.approx(d1, rel=1e-7) and z2 == pytest.approx(d2, rel=1e-4)
+
+
+def test_discrete_sampler_matches_pmf():
+    x = sample_power_law(200_000, 2.2, 3.0, True, rng(0))
+    for v in (3, 4, 7, 20):
+        p = v**-2.2 / special.zeta(2.2, 3)
+        assert abs(np.mean(x == v) - p) < K * math.sqrt(p * (1 - p) / x.size)
+
+
+@pytest.mark.parametrize("alpha,xmin,discrete", [(2.5, 1, True), (1.8, 5, True), (3.2, 2, True),
+                                                 (2.5, 1.0, False), (1.6, 10.0, False)])
+def test_recovers_known_exponent_at_fixed_xmin(alpha, xmin, discrete):
+    x = sample_power_law(10_000, alpha, xmin, discrete, rng(int(alpha * 10 + xmin)))
+    fit = fit_power_law(x.astype(np.int64) if discrete else x, xmin=xmin)
+    assert fit.ok and fit.discrete is discrete and fit.n_tail == 10_000
+    assert abs(fit.alpha - alpha) < K * fit.stderr, fit
+
+
+def test_discrete_standard_error_is_the_fisher_one():
+    # the SD of alpha over replicates matches the Fisher SE; the continuous (alpha-1)/sqrt(n) is too small
+    alphas = [fit_power_law(sample_power_law(1000, 2.5, 1, True, rng(s)).astype(int), xmin=1).alpha
+              for s in range(300)]
+    fit = fit_power_law(sample_power_law(1000, 2.5, 1, True, rng(1)).astype(int), xmin=1)
+    sd = np.std(alphas, ddof=1)
+    # the SD of an SD from 300 replicates has relative error 1/sqrt(2 * 299) ~ 4%
+    assert abs(sd / fit.stderr - 1) < K * 0.041
+    assert fit.stderr > 1.1 * (fit.alpha - 1) / math.sqrt(1000)
+
+
+def test_xmin_scan_finds_the_tail_above_a_lognormal_body():
+    r = rng(7)
+    body = np.exp(r.normal(1.0, 0.8, 30_000))
+    body = body[body < 30][:15_000]
+    tail = sample_power_law(5_000, 2.3, 30.0, False, r)
+    fit = fit_power_law(np.concatenate([body, tail]))
+    assert 20 <= fit.xmin <= 45 and abs(fit.alpha - 2.3) < K * fit.stderr + 0.03, fit
+    assert "quantile-spaced" in fit.candidates_rule and len(fit.scan["xmin"]) <= 200
+    disc = np.concatenate([np.round(body).astype(int) + 1, sample_power_law(5_000, 2.3, 40, True, r)
+                           .astype(int)])
+    fitd = fit_power_law(disc)
+    assert fitd.discrete and 30 <= fitd.xmin <= 55 and abs(fitd.alpha - 2.3) < K * fitd.stderr + 0.03
+
+
+def test_failures_are_results_not_exceptions():
+    fit = fit_power_law(np.array([1, 2, 3]))
+    assert fit.status == "failed" and "tail" in fit.reason and math.isnan(fit.alpha)
+    fit = fit_power_law(np.full(100, 4), xmin=4)
+    assert fit.status == "failed" and "equal xmin" in fit.reason
+    fit = fit_power_law(np.arange(1, 100), xmin=1000)
+    assert fit.status == "failed" and "xmin=1000" in fit.reason
+    for bad, msg in [(dict(x=[1.0, np.nan]), "finite"), (dict(x=[1.5, 2], discrete=True), "integer"),
+                     (dict(x=[1, 2], xmin=-1), "xmin"), (dict(x=[1, 2], xmin=3, xmax=2), "xmax")]:
+        with pytest.raises(ValueError, match=msg):
+            fit_power_law(**bad)
+
+
+def test_approximation_only_on_request_with_warning():
+    x = sample_power_law(20_000, 2.5, 1, True, rng(3)).astype(int)
+    exact = fit_power_law(x, xmin=1)
+    with pytest.warns(UserWarning, match="off by more than 1%"):
+        approx = fit_power_law(x, xmin=1, method="approx")
+    assert "approximation" in approx.method and "Hurwitz" in exact.method
+    assert abs(approx.alpha - exact.alpha) > 0.01  # the approximation is visibly off at xmin = 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        far = fit_power_law(x, xmin=10, method="approx")
+    assert abs(far.alpha - fit_power_law(x, xmin=10).alpha) < 0.02 * far.alpha
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 1.7, 3.0])
+def test_window_normalisation_against_numerical_integration(alpha):
+    z = math.exp(log_norm(alpha, 2.0, 300.0, False))
+    assert z == pytest.approx(integrate.quad(lambda x: x**-alpha, 2, 300)[0], rel=1e-10)
+    zd = math.exp(log_norm(alpha, 2.0, 300.0, True))
+    assert zd == pytest.approx(sum(x**-alpha for x in range(2, 301)), rel=1e-12)
+    cdf = window_cdf(np.array([2.0, 50.0, 300.0]), alpha, 2.0, 300.0, False)
+    assert cdf[0] == 0 and cdf[2] == pytest.approx(1) and \
+        cdf[1] == pytest.approx(integrate.quad(lambda x: x**-alpha, 2, 50)[0] / z, rel=1e-10)
+
+
+def test_window_fit_recovers_exponent_that_a_plain_fit_misses():
+    x = sample_power_law(100_000, 2.0, 1.0, False, rng(1))
+    xw = x[x <= 100]
+    win = fit_power_law(xw, xmin=1.0, xmax=100.0)
+    plain = fit_power_law(xw, xmin=1.0)
+    assert abs(win.alpha - 2.0) < K * win.stderr and abs(plain.alpha - 2.0) > 10 * plain.stderr
+    xd = sample_power_law(100_000, 1.7, 1.0, True, rng(2)).astype(int)
+    wind = fit_power_law(xd[xd <= 40], xmin=1, xmax=40)
+    assert abs(wind.alpha - 1.7) < K * wind.stderr
+
+
+def test_binned_mle_recovers_exponent():
+    x = sample_power_law(100_000, 2.3, 1.0, False, rng(4))
+    edges = np.geomspace(0.5, 1e5, 50)
+    counts, _ = np.histogram(x, edges)
+    fit = fit_binned(counts, edges)
+    assert abs(fit.alpha - 2.3) < K * fit.stderr and "Virkar" in fit.method
+    # pooled over layers on shared edges: the same exponent from (windows x layers x bins)
+    stacked = np.stack([np.histogram(sample_power_law(20_000, 2.3, 1.0, False, rng(s)), edges)[0]
+                        for s in range(6)]).reshape(2, 3, -1)
+    pooled = fit_binned(stacked, edges)
+    assert pooled.n_total == 120_000 and abs(pooled.alpha - 2.3) < K * pooled.stderr
+    with pytest.raises(ValueError, match="bins"):
+        fit_binned(counts[:-1], edges)
+
+
+def test_bootstrap_p_values_are_uniform_for_true_power_laws():
+    # 200 discrete power-law samples (alpha 2.5, xmin 1, n = 500), xmin rescanned in every replicate
+    ps = []
+    for s in range(200):
+        x = sample_power_law(500, 2.5, 1.0, True, rng(1000 + s)).astype(np.int64)
+        ps.append(gof_bootstrap(x, boot=60, seed=s).p)
+    # p from 60 replicates lives on a grid: spread each value uniformly over its grid cell
+    jitter = (np.array(ps) * 60 + rng(9).random(200)) / 61
+    assert stats.kstest(jitter, "uniform").pvalue > 0.01
+
+
+def test_bootstrap_is_seeded_and_gives_intervals():
+    x = sample_power_law(2000, 2.5, 1, True, rng(5)).astype(int)
+    a = gof_bootstrap(x, boot=40, seed=3)
+    b = gof_bootstrap(x, boot=40, seed=3)
+    assert a == b and "small" not in a.direction and "rules the power law out" in a.direction
+    assert a.alpha_ci[0] < 2.5 < a.alpha_ci[1]
+
+
+def test_exponential_and_lognormal_are_not_called_power_laws():
+    r = rng(11)
+    exp = analyze_power_law(r.exponential(10.0, 5000) + 1.0, boot=50, seed=1)  # scale 10, n=5000
+    logn = analyze_power_law(np.exp(r.normal(2.0, 0.7, 5000)), boot=50, seed=1)  # mu 2, sigma 0.7
+    assert exp.verdict == "not a power law" and logn.verdict == "not a power law"
+    pl = analyze_power_law(sample_power_law(5000, 2.5, 1.0, False, r), boot=50, seed=1)
+    assert pl.verdict == "plausible power law", pl
+    comps = pl.comparisons
+    assert comps["exponential"].favours == "power law"
+    cut = analyze_power_law(r.exponential(1000, 20000).astype(int) + 1, boot=0).comparisons
+    assert cut["truncated_power_law"].p < 0.1 and cut["exponential"].favours == "exponential"
+
+
+def test_likelihood_ratio_on_discrete_data_uses_discrete_alternatives():
+    # geometric data (exponential scale 20, floored, n = 5000) over the whole range: the discrete
+    # exponential (geometric) alternative must win clearly
+    x = (rng(12).exponential(20.0, 5000)).astype(int) + 1
+    fit = fit_power_law(x, xmin=1)
+    c = compare(x, fit)
+    assert c["exponential"].R < 0 and c["exponential"].p < 1e-3
+    assert c["exponential"].params["lambda"] == pytest.approx(-math.log(1 - 1 / 20.5), rel=0.05)
+    with pytest.raises(ValueError, match="unknown alternative"):
+        compare(x, fit, ("pareto",))
+
+
+def test_agreement_with_powerlaw_package():
+    powerlaw = pytest.importorskip("powerlaw")
+    x = sample_power_law(20_000, 2.4, 1, True, rng(21)).astype(int)
+    body = (rng(22).exponential(3, 5000)).astype(int) + 1
+    for data in (x, np.concatenate([body, sample_power_law(8000, 2.4, 8, True, rng(23)).astype(int)])):
+        ours = fit_power_law(data, xmin=2)
+        theirs = powerlaw.Fit(data, discrete=True, xmin=2, estimate_discrete=False, verbose=0)
+        assert abs(ours.alpha - theirs.power_law.alpha) < 1e-3, powerlaw.__version__
+        ours = fit_power_law(data)
+        theirs = powerlaw.Fit(data, discrete=True, estimate_discrete=False, verbose=0)
+        if ours.xmin != theirs.xmin:
+            assert abs(ours.ks - theirs.power_law.D) < 1e-3
+        else:
+            assert abs(ours.alpha - theirs.power_law.alpha) < 0.01
+
+
+def test_finite_size_scaling_recovers_d_and_tau():
+    # P(s; L) = s^-1.5 exp(-s / L^2) on s >= 1: tau = 1.5, D = 2.  Moments of heavy-tailed samples
+    # need many avalanches: 2e5 per size, L = 16..128, q in [1, 3] (the default window)
+    r = rng(31)
+
+    def sizes(L, n, tau=1.5, D=2.0):
+        s = sample_power_law(int(1.5 * n), tau, 1.0, False, r)
+        return s[r.random(s.size) < np.exp(-s / L**D)][:n]
+
+    data = {L: sizes(L, 200_000) for L in (16, 32, 64, 128)}
+    res = moment_analysis(data, seed=1, boot=30)
+    assert abs(res.D - 2.0) < K * res.D_stderr and abs(res.tau - 1.5) < K * res.tau_stderr, res
+    cl = collapse(data, res.tau, res.D)
+    assert set(cl) == set(data)
+    with pytest.raises(ValueError, match="at least 3"):
+        moment_analysis({8: data[16], 16: data[32]})
