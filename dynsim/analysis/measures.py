@@ -12,7 +12,9 @@ import math
 from types import SimpleNamespace
 
 
-from dynsim.analysis import pca, powerlaw, walks
+import numpy as np
+
+from dynsim.analysis import events, pca, powerlaw, tails, walks
 from dynsim.analysis.powerlaw.binned import fit_binned
 from dynsim.analysis.results import Estimate, Measures
 from dynsim.rng import make_rng
@@ -129,6 +131,37 @@ def _events_power_law(name):
     return adapter
 
 
+def _waiting(tr):
+    t = np.sort(_stationary_events(tr, "events_time").astype(float))
+    w = np.diff(t)
+    return w[w > 0]
+
+
+def _waiting_burstiness(tr, ctx):
+    w = _waiting(tr)
+    return events.burstiness(w) if w.size >= 3 else None
+
+
+def _waiting_memory(tr, ctx):
+    w = _waiting(tr)
+    return events.memory_coefficient(w) if w.size >= 5 else None
+
+
+def _interval_hist_ls(tr, ctx):
+    counts, edges = tr["update_interval_hist"], tr["update_interval_hist_edges"]
+    try:
+        return events.interval_hist_fit_ls(np.asarray(counts).reshape(-1, counts.shape[-1]).sum(0),
+                                           edges)
+    except ValueError:
+        return None  # too few non-empty bins for the recipe
+
+
+def _update_hill(tr, ctx):
+    x = np.abs(np.asarray(tr["update_sample"], dtype=float)).ravel()
+    x = x[x > 0]
+    return tails.hill_estimator(x).estimate() if x.size >= 20 else None
+
+
 def _update_hist(tr, ctx):
     return fit_binned(tr["update_hist"], tr["update_hist_edges"])
 
@@ -153,7 +186,12 @@ TABLE = [
     ("size_exponent", ("events_size",), _events_power_law("events_size")),
     ("duration_exponent", ("events_duration",), _events_power_law("events_duration")),
     ("area_exponent", ("events_area",), _events_power_law("events_area")),
+    ("waiting_burstiness", ("events_time",), _waiting_burstiness),
+    ("waiting_memory", ("events_time",), _waiting_memory),
     ("update_exponent", ("update_hist", "update_hist_edges"), _update_hist),
+    ("update_tail_hill", ("update_sample",), _update_hill),
+    ("interval_exponent_ls", ("update_interval_hist", "update_interval_hist_edges"),
+     _interval_hist_ls),
     ("norm_spread", ("vector_norm",), lambda tr, ctx: walks.norm_spread(tr["vector_norm"],
                                                                          tr.params["d"])),
     ("cosine_spread", ("vector_cosine",), lambda tr, ctx: walks.cosine_spread(tr["vector_cosine"],
