@@ -32,14 +32,24 @@ def _one_line(err: click.ClickException) -> str:
     return f"{where}: error: {' '.join(msg.split())}"
 
 
+def _as_input_error(err: Exception, ctx) -> InputError:
+    if isinstance(err, MemoryError):
+        return InputError("not enough memory for this run; lower its size (walkers, steps, ...)",
+                          ctx=ctx)
+    if isinstance(err, OSError):
+        where = f" {err.filename!r}" if getattr(err, "filename", None) else ""
+        return InputError(f"cannot write or read{where}: {err.strerror or err}", ctx=ctx)
+    return InputError(str(err), ctx=ctx)
+
+
 class DynsimCommand(click.Command):
-    """A command whose ValueErrors become one-line usage errors (exit code 2)."""
+    """A command whose ValueErrors (and OSError / MemoryError) become one-line errors, exit 2."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except ValueError as err:
-            raise InputError(str(err), ctx=ctx) from None
+        except (ValueError, OSError, MemoryError) as err:
+            raise _as_input_error(err, ctx) from None
 
 
 class DynsimGroup(click.Group):
@@ -51,14 +61,17 @@ class DynsimGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except ValueError as err:
-            raise InputError(str(err), ctx=ctx) from None
+        except (ValueError, OSError, MemoryError) as err:
+            raise _as_input_error(err, ctx) from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as err:  # `dynsim` alone: show the help
+            click.echo(err.ctx.get_help())
+            sys.exit(0)
         except click.ClickException as err:
             click.echo(_one_line(err), err=True)
             sys.exit(err.exit_code)
@@ -122,8 +135,18 @@ def check_outputs(out: Path | None, force: bool, plot: Path | None) -> None:
 
     if out is not None:
         check_output(out, force)
-    if plot is not None and plot.suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise ValueError(f"--plot must end in .png, .pdf or .svg, got {str(plot)!r}")
+    if plot is not None:
+        if plot.suffix.lower() not in (".png", ".pdf", ".svg"):
+            raise ValueError(f"--plot must end in .png, .pdf or .svg, got {str(plot)!r}")
+        if plot.is_dir():
+            raise ValueError(f"--plot {str(plot)!r} is a folder; give a file name")
+        try:  # fail now, not after the run: the folder must exist (or be creatable) and writable
+            plot.parent.mkdir(parents=True, exist_ok=True)
+            probe = plot.with_name(f".{plot.name}.probe-{uuid.uuid4().hex[:8]}")
+            probe.touch()
+            probe.unlink()
+        except OSError as err:
+            raise ValueError(f"cannot write --plot {str(plot)!r}: {err.strerror or err}") from None
 
 
 def save_figure(fig, path: Path) -> None:

@@ -33,17 +33,26 @@ class DimsList(click.ParamType):
         return sorted(set(out))
 
 
+def _run(name: str, label: str, **params):
+    """Run a registered system with a progress bar (the CLI finds systems in the registry)."""
+    from dynsim import registry
+
+    with progress_bar(label) as progress:
+        return registry.run(name, progress=progress, **params)
+
+
 def _finish(trace, measures, as_json, out, force, plot, figure):
+    """Print the table (or JSON), then write the run folder and the figure."""
     from dynsim.trace import save_run
 
-    if out is not None:
-        save_run(trace, out, force=force)
-    if plot is not None:
-        save_figure(figure(trace, measures), plot)
     header = f"{trace.system}  seed={trace.seed}  " + "  ".join(f"{k}={v}" for k, v in trace.params.items())
     emit(as_json, {"system": trace.system, "params": trace.params, "seed": trace.seed,
                    "out": out, "measures": measures.to_dict()["measures"]},
          header + "\n" + measures_table(measures) + (f"\nrun folder: {out}" if out else ""))
+    if out is not None:
+        save_run(trace, out, force=force)
+    if plot is not None:
+        save_figure(figure(trace, measures), plot)
 
 
 @click.group(cls=DynsimGroup)
@@ -64,16 +73,15 @@ def distance(d, walkers, steps, records, gaussian, step_std, seed, as_json, out,
     """Distance from the origin after n steps: mean, median, RMS, per coordinate, L-infinity."""
     from dynsim.analysis import measure
     from dynsim.plots.walks import plot_distance
-    from dynsim.sims.walks import gaussian_walk, lattice_walk
 
     check_outputs(out, force, plot)
     if step_std is not None and not gaussian:
         raise ValueError("--step-std applies to --gaussian walks only")
-    with progress_bar("walking") as progress:
-        if gaussian:
-            trace = gaussian_walk(d, walkers, steps, records, step_std, seed=seed, progress=progress)
-        else:
-            trace = lattice_walk(d, walkers, steps, records, seed=seed, progress=progress)
+    params = dict(d=d, walkers=walkers, steps=steps, records=records, seed=seed)
+    if gaussian:
+        trace = _run("walk.gaussian", "walking", step_std=step_std, **params)
+    else:
+        trace = _run("walk.lattice", "walking", **params)
     _finish(trace, measure(trace), as_json, out, force, plot, plot_distance)
 
 
@@ -90,11 +98,11 @@ def return_(dims, walkers, steps, seed, as_json, out, force, plot):
     over walkers, beside the exact p(d) = 1 - 1/u(d); for d <= 2 the integral u(d) diverges, so
     p = 1, shown beside the slowly rising simulated fraction and its exact finite-n value.
     """
+    from dynsim import registry
     from dynsim.analysis import measure
-    from dynsim.analysis.walks import polya_return_probability
+    from dynsim.analysis.walks import EXACT_MAX_STEPS, expected_visits, polya_return_probability
     from dynsim.plots.walks import plot_returns
-    from dynsim.rng import make_seed
-    from dynsim.sims.walks import lattice_walk
+    from dynsim.rng import child_seed, make_seed
     from dynsim.trace import save_runs
 
     check_outputs(out, force, plot)
@@ -107,17 +115,11 @@ def return_(dims, walkers, steps, seed, as_json, out, force, plot):
             if progress is not None:
                 progress(done[0] * walkers + k, walkers * len(dims))
 
-        for d in dims:
-            # one seed per dimension, derived from (seed, d): dimensions are independent
-            from dynsim.rng import make_rng
-            sub = int(make_rng(seed, d)[1].integers(2**62))
-            traces[d] = lattice_walk(d, walkers, steps, records=2, seed=sub, progress=per_d)
+        for d in dims:  # one seed per dimension, derived from (seed, d): dimensions are independent
+            traces[d] = registry.run("walk.lattice", d=d, walkers=walkers, steps=steps, records=2,
+                                     seed=child_seed(seed, d), progress=per_d)
             measures[d] = measure(traces[d], only=["return_fraction", "return_probability"])
             done[0] += 1
-    if out is not None:
-        save_runs({f"d{d:02d}": tr for d, tr in traces.items()}, out, force=force)
-    if plot is not None:
-        save_figure(plot_returns(traces, measures), plot)
     rows = [f"walk.lattice  walkers={walkers}  steps={steps}  seed={seed}",
             f"{'d':>3} {'returned by n':>15} {'exact F(n)':>11} {'p extrapolated [95% CI]':>32} "
             f"{'exact p(d)':>11}"]
@@ -129,21 +131,32 @@ def return_(dims, walkers, steps, seed, as_json, out, force, plot):
         fexact = "-" if f.reference is None else f"{f.reference:.4f}"
         if p is not None:
             pcol = f"{p.value:.4f} [{p.ci[0]:.4f}, {p.ci[1]:.4f}]"
+        elif d <= 2 and steps <= EXACT_MAX_STEPS:
+            u = expected_visits(d, steps)
+            pcol = f"1: visits U(n)={u[-1]:.3g} diverge"
         else:
-            pcol = "1 (integral diverges)" if d <= 2 else "- (needs steps >= 200)"
+            pcol = "1: integral diverges" if d <= 2 else "- (needs steps >= 200)"
         rows.append(f"{d:>3} {f.value:>8.4f}±{f.stderr:.4f} {fexact:>11} {pcol:>32} {exact:>11.6f}")
         payload["runs"].append({"d": d, "seed": traces[d].seed, "exact_p": exact,
                                 "measures": measures[d].to_dict()["measures"]})
     if out is not None:
         rows.append(f"run folders: {out}/d01 ...")
+    if any(d <= 2 for d in dims):
+        rows.append("d <= 2: U(n) = sum_k<=n P(X_k = 0), the expected visits to the origin, grows "
+                    "without bound (~ sqrt(n) in 1-D, ~ ln(n)/pi in 2-D), so p = 1")
     emit(as_json, payload, "\n".join(rows))
+    if out is not None:
+        save_runs({f"d{d:02d}": tr for d, tr in traces.items()}, out, force=force)
+    if plot is not None:
+        save_figure(plot_returns(traces, measures), plot)
 
 
 @walk.command()
 @option("--dims", "d", PCA_PARAMS["d"], default=10, help="Dimension d.")
 @option("--walks", "walks", PCA_PARAMS["walks"], default=100, help="Independent walks.")
 @option("--steps", "steps", PCA_PARAMS["steps"], default=1000, help="Steps per walk.")
-@option("--k", "k", PCA_PARAMS["k"], default=5, help="Principal components kept.")
+@option("--k", "k", PCA_PARAMS["k"], default=None, show_default=False,
+        help="Principal components kept [default: min(5, d, steps)].")
 @click.option("--gaussian", is_flag=True, help="Gaussian steps instead of the lattice walk.")
 @output_options
 def pca(d, walks, steps, k, gaussian, seed, as_json, out, force, plot):
@@ -154,11 +167,10 @@ def pca(d, walks, steps, k, gaussian, seed, as_json, out, force, plot):
     """
     from dynsim.analysis import measure
     from dynsim.plots.walks import plot_pca
-    from dynsim.sims.walks import walk_pca
 
     check_outputs(out, force, plot)
-    with progress_bar("walks") as progress:
-        trace = walk_pca(d, walks, steps, k, lattice=not gaussian, seed=seed, progress=progress)
+    trace = _run("walk.pca", "walks", d=d, walks=walks, steps=steps, k=k, lattice=not gaussian,
+                 seed=seed)
     _finish(trace, measure(trace), as_json, out, force, plot, plot_pca)
 
 
@@ -179,12 +191,10 @@ def peaks(d, side, levels, neighbours, top_only, smooth, landscapes, seed, as_js
     """Fraction of strict local maxima ("mountain peaks") of a random landscape on (Z/side)^d."""
     from dynsim.analysis import measure
     from dynsim.plots.walks import plot_peaks
-    from dynsim.sims.walks import landscape_peaks
 
     check_outputs(out, force, plot)
-    with progress_bar("landscapes") as progress:
-        trace = landscape_peaks(d, side, levels, neighbours, top_only, smooth, landscapes, seed=seed,
-                                progress=progress)
+    trace = _run("walk.peaks", "landscapes", d=d, side=side, levels=levels, neighbours=neighbours,
+                 top_only=top_only, smooth=smooth, landscapes=landscapes, seed=seed)
     _finish(trace, measure(trace), as_json, out, force, plot, plot_peaks)
 
 

@@ -136,12 +136,14 @@ class Seed:
 
 
 def check_params(schema: dict, params: dict, caller: str = "") -> dict:
-    """Validate ``params`` against ``schema``; return the normalised values (ValueError otherwise)."""
+    """Validate ``params`` against ``schema``; return the normalised values (ValueError otherwise).
+    A value of None means "the default" and is passed through unchecked."""
     unknown = sorted(set(params) - set(schema))
     if unknown:
         raise ValueError(f"{caller or 'call'}: unknown parameter(s) {', '.join(unknown)}; "
                          f"allowed: {', '.join(schema)}")
-    return {name: schema[name].check(name, value) for name, value in params.items()}
+    return {name: None if value is None else schema[name].check(name, value)
+            for name, value in params.items()}
 
 
 class ClickParam(click.ParamType):

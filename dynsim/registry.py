@@ -50,8 +50,17 @@ def get(name: str) -> System:
         raise ValueError(f"unknown system {name!r}; known: {', '.join(sorted(SYSTEMS))}") from None
 
 
-def run(name: str, seed: int | None = None, **params):
-    """Validate ``params`` against the system's schema and call its entry point."""
+def run(name: str, seed: int | None = None, progress=None, **params):
+    """Validate ``params`` against the system's schema and call its entry point (``progress``, a
+    ``(done, total)`` callback, is passed on to entry points that report progress)."""
     system = get(name)
     check_params(system.schema, {**params, "seed": seed}, caller=name)
-    return system.load()(**params, seed=seed)
+    fn = system.load()
+    extra = {"progress": progress} if progress is not None and _takes_progress(fn) else {}
+    return fn(**params, seed=seed, **extra)
+
+
+def _takes_progress(fn) -> bool:
+    import inspect
+
+    return "progress" in inspect.signature(fn).parameters

@@ -48,6 +48,11 @@ def make_rng(seed: int | None, *key: int) -> tuple[int, np.random.Generator]:
     return seed, np.random.default_rng(np.random.SeedSequence([seed, *key]))
 
 
+def child_seed(seed: int | None, *key: int) -> int:
+    """A seed for an independent child run (a dimension, a replicate), derived from (seed, key)."""
+    return int(make_rng(seed, *key)[1].integers(2**62))
+
+
 @njit(cache=True, inline="always")
 def _mix64(z):
     z = (z ^ (z >> _U30)) * _MIX1

@@ -13,7 +13,8 @@ numba, torch), ``timings`` (seconds by phase), ``created`` (ISO time), and where
 Channels
 --------
 A per-step channel has the step as its first axis; a channel ``X`` sampled at sparse steps comes with
-``X_step``.  A channel a system can't produce is absent, never NaN-filled.  The table below is the
+``X_step``; a group of channels sampled together shares one: the ``dist_*``, ``coord_*`` and
+``linf_*`` summaries of a walk all use ``dist_step``.  A channel a system can't produce is absent, never NaN-filled.  The table below is the
 authoritative list: add a row when you add a channel.
 
 =====================  ==================  ==============================================================
@@ -30,7 +31,7 @@ coord_sq_mean          (R,)                mean of x_1(n)^2 (one coordinate) ove
 coord_sq_sd            (R,)                its SD over walkers
 linf_mean, linf_median (R,)                mean and median of the L-infinity distance max_i |x_i(n)|
 linf_sd                (R,)                its SD over walkers
-return_step            (walkers,) int      first step at which a walker is back at the origin, 0 if it
+first_return           (walkers,) int      first step at which a walker is back at the origin, 0 if it
                                            has not returned by the last step (walk.lattice)
 pca_explained          (walks, k)          explained-variance ratio of the first k principal
                                            components of each walk's trajectory (walk.pca)
@@ -145,13 +146,39 @@ def make_trace(system: str, params: dict, seed: int | None, channels: dict, *,
 # run folders
 
 
+def _is_run_or_runs(path: Path) -> bool:
+    """A run folder, a folder of run folders (:func:`save_runs`), or an empty folder."""
+    if (path / META_FILE).is_file():
+        return True
+    entries = list(path.iterdir())
+    return all(p.is_dir() and (p / META_FILE).is_file() for p in entries)
+
+
 def check_output(path, force: bool = False) -> Path:
-    """Refuse an existing output unless ``force``; call it before long work, not only at the end."""
+    """Refuse an existing output unless ``force``; call it before long work, not only at the end.
+
+    ``force`` replaces only what dynsim wrote: a run folder, a folder of runs, or an empty folder
+    (never another folder, whose files would be lost).  The parent must be writable: a probe
+    folder is created and removed next to the target."""
     path = Path(path)
-    if path.exists() and not force:
-        raise ValueError(f"output {str(path)!r} exists; pass --force (force=True) to replace it")
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"output {str(path)!r} exists and is not a folder")
+    if path.exists():
+        if not path.is_dir():
+            raise ValueError(f"output {str(path)!r} exists and is not a folder")
+        if not force:
+            raise ValueError(f"output {str(path)!r} exists; pass --force (force=True) to replace it")
+        if path.resolve() in (Path.cwd().resolve(), *Path.cwd().resolve().parents):
+            raise ValueError(f"output {str(path)!r} is the current folder or one above it")
+        if not _is_run_or_runs(path):
+            raise ValueError(f"output {str(path)!r} holds files that are not dynsim runs; "
+                             "--force replaces only run folders: choose another --out")
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        probe = parent / f".{path.name}.probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as err:
+        raise ValueError(f"cannot write output {str(path)!r}: {err.strerror or err}") from None
     return path
 
 
@@ -179,10 +206,11 @@ def write_atomic(path, write, *, force: bool = False) -> Path:
 
 
 def _clean_stale(path: Path) -> None:
-    """Remove temporary siblings left by writers that were killed (their pid is gone)."""
-    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+    """Remove temporary and replaced siblings left by writers that were killed (pid gone)."""
+    for stale in [*path.parent.glob(f".{path.name}.tmp-*"), *path.parent.glob(f".{path.name}.old-*")]:
         try:
-            pid = int(stale.name.rsplit(".tmp-", 1)[1].split("-")[0])
+            pid = int(stale.name.rsplit(".tmp-" if ".tmp-" in stale.name else ".old-", 1)[1]
+                      .split("-")[0])
             os.kill(pid, 0)
         except ProcessLookupError:
             shutil.rmtree(stale, ignore_errors=True)

@@ -13,6 +13,6 @@ def warm_numba():
     gaussian_walk(d=2, walkers=4, steps=4, seed=0)
     walk_pca(d=3, walks=2, steps=4, k=2, seed=0)
     walk_pca(d=3, walks=2, steps=4, k=2, lattice=False, seed=0)
-    landscape_peaks(d=2, side=3, landscapes=2, smooth=1, seed=0)
+    landscape_peaks(d=2, side=5, landscapes=2, smooth=1, seed=0)
     random_vectors(d=3, pairs=2, seed=0)
     return_fraction_exact(2, 4)

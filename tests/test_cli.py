@@ -36,6 +36,8 @@ def test_info_json():
     (["walk", "distance", "--steps", "ten"], "--steps"),
     (["walk", "distance", "--gaussian", "--step-std", "nan"], "--step-std"),
     (["walk", "distance", "--gaussian", "--step-std", "0"], "--step-std"),
+    (["walk", "distance", "--gaussian", "--step-std", "inf"], "--step-std"),
+    (["walk", "distance", "--walkers", "1e5"], "--walkers"),
     (["walk", "distance", "--seed", "-1"], "--seed"),
     (["walk", "return", "--dims", "0"], "--dims"),
     (["walk", "return", "--dims", "x-3"], "--dims"),
@@ -80,6 +82,28 @@ def test_distance_json_out_and_plot(tmp_path):
     assert r.exit_code == 0 and load_run(out).params["steps"] == 10
 
 
+def test_force_never_replaces_foreign_folders(tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("data")
+    r = run("walk", "distance", "--walkers", "200", "--steps", "5", "--out", str(precious), "--force")
+    assert r.exit_code == 2 and "not dynsim runs" in r.output
+    assert (precious / "thesis.txt").read_text() == "data"
+
+
+def test_unwritable_outputs_refused_before_the_run(tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    for args in (["--out", str(blocker / "run")], ["--plot", str(blocker / "fig.png")]):
+        r = run("walk", "distance", "--walkers", "200", "--steps", "5", *args)
+        assert r.exit_code == 2 and "cannot write" in r.output and r.output.count("\n") == 1
+
+
+def test_no_subcommand_shows_help():
+    proc = subprocess.run([sys.executable, "-m", "dynsim.cli.main"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "Usage:" in proc.stdout and "walk" in proc.stdout
+
+
 def test_plot_suffix_checked_first(tmp_path):
     r = run("walk", "distance", "--plot", str(tmp_path / "fig.txt"))
     assert r.exit_code == 2 and "--plot must end in" in r.output
@@ -89,6 +113,6 @@ def test_return_table_and_runs(tmp_path):
     r = run("--quiet", "walk", "return", "--dims", "1-3", "--walkers", "400", "--steps", "400",
             "--seed", "2", "--out", str(tmp_path / "ret"), "--plot", str(tmp_path / "ret.png"))
     assert r.exit_code == 0, r.output
-    assert "integral diverges" in r.output and "0.340537" in r.output
+    assert "diverge" in r.output and "0.340537" in r.output
     assert sorted(load_runs(tmp_path / "ret")) == ["d01", "d02", "d03"]
     assert os.path.getsize(tmp_path / "ret.png") > 10_000

@@ -70,7 +70,7 @@ def test_simulated_fraction_matches_exact_finite_n(d):
     # the whole curve, at a few steps
     exact = return_fraction_exact(d, 2000)
     m = np.array([2, 10, 100, 1000])
-    sim = return_curve(tr["return_step"], m)
+    sim = return_curve(tr["first_return"], m)
     se = np.sqrt(np.maximum(exact[m] * (1 - exact[m]), 1e-4) / 20000)
     assert np.all(np.abs(sim - exact[m]) <= K * se + 1e-12)
 

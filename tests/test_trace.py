@@ -98,7 +98,7 @@ def test_bad_status_and_object_channels_refused():
 WRITER = textwrap.dedent("""
     import sys, numpy as np
     from dynsim.trace import make_trace, save_run
-    big = {f"c{i}": np.ones(4_000_000) for i in range(24)}   # ~770 MB: the write takes a while
+    big = {f"c{i}": np.ones(1_000) for i in range(20_000)}  # 160 MB in 20000 members: a slow write
     tr = make_trace("walk.lattice", {}, 0, big)
     print("writing", flush=True)
     save_run(tr, sys.argv[1])

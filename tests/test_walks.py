@@ -91,8 +91,9 @@ def test_same_seed_same_trace_with_1_or_2_threads():
         print(h.hexdigest())
     """)
     digests = set()
-    for threads in ("1", "2"):
-        env = {**os.environ, "NUMBA_NUM_THREADS": threads}
+    for threads in ("1", "2"):  # numba and BLAS (covariance, eigh in the summaries) alike
+        env = {**os.environ, "NUMBA_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
+               "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                              check=True).stdout.strip()
         digests.add(out)
@@ -103,19 +104,28 @@ def test_chunking_does_not_change_results():
     a = lattice_walk(d=3, walkers=5000, steps=100, seed=4)  # several chunks of 2048
     b = lattice_walk(d=3, walkers=2048, steps=100, seed=4)  # the first chunk alone
     c = lattice_walk(d=3, walkers=5000, steps=100, seed=5)
-    assert np.array_equal(a["return_step"][:2048], b["return_step"])
-    assert not np.array_equal(a["return_step"], c["return_step"])
+    assert np.array_equal(a["first_return"][:2048], b["first_return"])
+    assert not np.array_equal(a["first_return"], c["first_return"])
     assert _digest(a) == _digest(lattice_walk(d=3, walkers=5000, steps=100, seed=4))
 
 
 def test_walkers_are_uncorrelated():
-    # neighbouring streams must not be shifted copies: correlation of final |X|^2 across walkers
+    # streams that were shifted copies of one sequence would correlate walker w at step t with
+    # walker w' at step t + lag: check all neighbour pairs at lags -3..3, and the variance of the
+    # mean position over walkers, which correlation of any kind would inflate
     from dynsim.sims.walks.kernels import lattice_paths_kernel
-    paths = np.zeros((2000, 101, 1))
+    paths = np.zeros((2000, 201, 1))
     lattice_paths_kernel(1, 0, paths)
-    steps = np.diff(paths[:, :, 0], axis=1)
-    corr = np.corrcoef(steps[:-1].ravel(), steps[1:].ravel())[0, 1]
-    assert abs(corr) < K / math.sqrt(steps[1:].size)
+    steps = np.diff(paths[:, :, 0], axis=1)  # (walkers, 200) of +-1
+    for lag in range(-3, 4):
+        a = steps[:-1, max(0, lag): steps.shape[1] + min(0, lag)]
+        b = steps[1:, max(0, -lag): steps.shape[1] - max(0, lag)]
+        corr = np.mean(a * b)
+        assert abs(corr) < 4.0 / math.sqrt(a.size), lag
+    final = paths[:, -1, 0]  # Var(X_200) = 200 for each walker; the mean of 2000 has Var 0.1
+    assert abs(final.mean()) < K * math.sqrt(200 / 2000)
+    chi2 = np.sum(final**2) / 200  # ~ chi^2 with 2000 dof if walkers are independent
+    assert abs(chi2 - 2000) < K * math.sqrt(2 * 2000)
 
 
 def test_bad_arguments_raise_value_error():

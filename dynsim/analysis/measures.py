@@ -20,8 +20,8 @@ from dynsim.analysis.results import Estimate, Measures
 from dynsim.rng import make_rng
 
 
-def _walk_theory(trace) -> tuple[float | None, float, str]:
-    """(Gaussian variance per coordinate at the last step, E|X_n|^2, source) for a walk trace."""
+def _walk_theory(trace) -> tuple[float, float, str]:
+    """(variance per coordinate at the last step, E|X_n|^2, source) for a walk trace."""
     p, n = trace.params, int(trace["dist_step"][-1])
     if trace.system == "walk.gaussian":
         var = n * p["step_std"] ** 2
@@ -43,13 +43,17 @@ def _rms_distance(tr, ctx):
 def _limit_source(tr, what: str) -> str:
     if tr.system == "walk.gaussian":
         return f"{what} of X_n ~ N(0, n step_std^2 I) (exact)"
-    return f"{what} of X_n ~ N(0, (n/d) I) (Gaussian limit, large n)"
+    return f"Gaussian large-n limit of the {what}"
+
+
+def _coordinate_args(tr, mean_key, spread_key):
+    var, _, _ = _walk_theory(tr)
+    return (tr["dist_step"][-1], tr[mean_key][-1], tr[spread_key][-1], tr.params["walkers"], var,
+            tr.params["d"], tr.system == "walk.gaussian")
 
 
 def _mean_distance(tr, ctx):
-    var, _, _ = _walk_theory(tr)
-    return walks.mean_distance(tr["dist_step"][-1], tr["dist_mean"][-1], tr["dist_sd"][-1],
-                               tr.params["walkers"], var, tr.params["d"],
+    return walks.mean_distance(*_coordinate_args(tr, "dist_mean", "dist_sd"),
                                _limit_source(tr, "mean |X_n|"))
 
 
@@ -57,13 +61,12 @@ def _median_distance(tr, ctx):
     var, _, _ = _walk_theory(tr)
     return walks.median_distance(tr["dist_step"][-1], tr["dist_median"][-1], tr["dist_median_lo"][-1],
                                  tr["dist_median_hi"][-1], tr.params["walkers"], var,
-                                 tr.params["d"], _limit_source(tr, "median |X_n|"))
+                                 tr.params["d"], tr.system == "walk.gaussian",
+                                 _limit_source(tr, "median |X_n|"))
 
 
 def _linf_distance(tr, ctx):
-    var, _, _ = _walk_theory(tr)
-    return walks.linf_distance(tr["dist_step"][-1], tr["linf_mean"][-1], tr["linf_sd"][-1],
-                               tr.params["walkers"], var, tr.params["d"],
+    return walks.linf_distance(*_coordinate_args(tr, "linf_mean", "linf_sd"),
                                _limit_source(tr, "mean max_i |x_i|"))
 
 
@@ -74,35 +77,49 @@ def _coord_rms(tr, ctx):
 
 
 def _return_fraction(tr, ctx):
-    return walks.return_fraction(tr["return_step"], tr.params["steps"], tr.params["d"])
+    return walks.return_fraction(tr["first_return"], tr.params["steps"], tr.params["d"])
 
 
 def _return_probability(tr, ctx):
     d, n = tr.params["d"], tr.params["steps"]
     if d < 3 or n < 200:
         return None
-    return walks.return_probability(tr["return_step"], n, d, rng=ctx.rng)
+    return walks.return_probability(tr["first_return"], n, d, rng=ctx.rng)
 
 
-def _pca(tr, col, name):
-    ex = tr["pca_explained"]
-    vals = ex[:, : col + 1].sum(axis=1)
-    p = tr.params
+def _mean_over_walks(vals, **kw) -> Estimate:
+    se = vals.std(ddof=1) / math.sqrt(vals.size) if vals.size > 1 else math.nan
+    return Estimate.normal(vals.mean(), se, n=int(vals.size),
+                           data={"sd_over_walks": float(vals.std(ddof=1)) if vals.size > 1
+                                 else math.nan, **kw.pop("data", {})}, **kw)
+
+
+def _pca(tr, ctx) -> dict:
+    """Per component k: explained-variance ratio and |corr| with cos(pi k t/n), mean over walks,
+    against the d >> n theory where it applies (d >= 20 n); also PC1 + PC2."""
+    ex, cc, p = tr["pca_explained"], tr["pca_cos_corr"], tr.params
+    k = ex.shape[1]
     regime = p["d"] >= 20 * p["steps"]
-    ref = float(pca.walk_pca_theory(p["steps"], col + 1)[: col + 1].sum()) if regime else None
-    src = ("d >> n limit: lambda_k = 1/(4 sin^2(pi k/(2(n+1))))" if regime
+    theory = pca.walk_pca_theory(p["steps"], k)
+    limit = pca.walk_pca_limit(k)
+    src = ("d >> n theory: lambda_k = 1/(4 sin^2(pi k/(2(n+1))))" if regime
            else "none: the d >> n theory needs d >= 20 n")
-    return Estimate.normal(vals.mean(), vals.std(ddof=1) / math.sqrt(vals.size) if vals.size > 1 else 0.0,
-                           method=f"{name}, mean over walks", n=int(vals.size), reference=ref,
-                           reference_source=src, data={"sd_over_walks": float(vals.std()),
-                                                        "d": p["d"], "steps": p["steps"]})
-
-
-def _pca_cos(tr, ctx):
-    c = tr["pca_cos_corr"][:, 0]
-    return Estimate.normal(c.mean(), c.std(ddof=1) / math.sqrt(c.size) if c.size > 1 else 0.0,
-                           method="|corr(PC1 projection, cos(pi t/n))|, mean over walks",
-                           n=int(c.size), reference=None, reference_source="1 in the d >> n limit")
+    out = {}
+    for j in range(k):
+        out[f"pca_explained_{j + 1}"] = _mean_over_walks(
+            ex[:, j], method=f"PC{j + 1} explained-variance ratio, mean over walks",
+            reference=float(theory[j]) if regime else None, reference_source=src,
+            data={"theory_at_n": float(theory[j]), "limit_6_over_pi2k2": float(limit[j])})
+    if k > 1:
+        out["pca_explained_12"] = _mean_over_walks(
+            ex[:, :2].sum(axis=1), method="PC1+PC2 explained variance, mean over walks",
+            reference=float(theory[:2].sum()) if regime else None, reference_source=src,
+            data={"theory_at_n": float(theory[:2].sum()), "limit": float(limit[:2].sum())})
+    for j in range(k):
+        out[f"pca_cos_corr_{j + 1}"] = _mean_over_walks(
+            cc[:, j], method=f"|corr(PC{j + 1} projection, cos(pi {j + 1} t/n))|, mean over walks",
+            reference=None, reference_source="tends to 1 in the d >> n limit (no finite-n value)")
+    return out
 
 
 def _peak_fraction(tr, ctx):
@@ -166,7 +183,7 @@ def _update_hist(tr, ctx):
     return fit_binned(tr["update_hist"], tr["update_hist_edges"])
 
 
-# name, channels needed, adapter(trace, ctx) -> result or None; ctx: rng, boot, seed
+# name, channels needed, adapter(trace, ctx) -> result, {name: result} or None; ctx: rng, boot, seed
 TABLE = [
     ("distance_exponent", ("dist_step", "dist_sq_mean", "dist_sq_cov"), _distance_exponent),
     ("rms_distance", ("dist_step", "dist_sq_mean", "dist_sq_cov"), _rms_distance),
@@ -175,13 +192,9 @@ TABLE = [
      _median_distance),
     ("coord_rms", ("dist_step", "coord_sq_mean", "coord_sq_sd"), _coord_rms),
     ("linf_distance", ("dist_step", "linf_mean", "linf_sd"), _linf_distance),
-    ("return_fraction", ("return_step",), _return_fraction),
-    ("return_probability", ("return_step",), _return_probability),
-    ("pca_explained_1", ("pca_explained",), lambda tr, ctx: _pca(tr, 0, "PC1 explained variance")),
-    ("pca_explained_12", ("pca_explained",),
-     lambda tr, ctx: _pca(tr, 1, "PC1+PC2 explained variance") if tr["pca_explained"].shape[1] > 1
-     else None),
-    ("pca_cos_corr_1", ("pca_cos_corr",), _pca_cos),
+    ("return_fraction", ("first_return",), _return_fraction),
+    ("return_probability", ("first_return",), _return_probability),
+    ("pca", ("pca_explained", "pca_cos_corr"), _pca),  # pca_explained_<k>, _12, pca_cos_corr_<k>
     ("peak_fraction", ("peak_fraction",), _peak_fraction),
     ("size_exponent", ("events_size",), _events_power_law("events_size")),
     ("duration_exponent", ("events_duration",), _events_power_law("events_duration")),
@@ -218,7 +231,9 @@ def measure(trace, only: list[str] | None = None, *, boot: int = 0) -> Measures:
             rng = make_rng(seed, 7919, i)[1]
             ctx = SimpleNamespace(rng=rng, boot=boot, seed=int(rng.integers(2**62)))
             result = fn(trace, ctx)
-            if result is not None:
+            if isinstance(result, dict):  # a row that yields a family of measures
+                results.update(result)
+            elif result is not None:
                 results[name] = result
     return Measures(results, system=trace.system, seed=trace.seed)
 

@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 from scipy import integrate, special, stats
 
-from dynsim.analysis.results import Estimate
+from dynsim.analysis.results import Z95, Estimate
 
 EXACT_MAX_STEPS = 20_000
 
@@ -31,11 +31,18 @@ EXACT_MAX_STEPS = 20_000
 # exact results
 
 
+def _check_d(d, name: str = "d", hi: int = 4096) -> int:
+    if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or not 1 <= d <= hi:
+        raise ValueError(f"{name} must be an integer in [1, {hi}], got {d!r}")
+    return int(d)
+
+
 @lru_cache(maxsize=64)
 def polya_return_probability(d: int) -> float:
-    """p(d) = 1 - 1/u(d); 1.0 for d <= 2, where u(d) diverges."""
-    if d < 1:
-        raise ValueError(f"d must be >= 1, got {d}")
+    """p(d) = 1 - 1/u(d) for d >= 3.  For d <= 2 the integrand decays as (2 pi t/d)^(-d/2), which is
+    not integrable (u = infinity), so p = 1: :func:`expected_visits` shows the divergence of the
+    partial sums at finite n (~ sqrt(2n/pi) in 1-D, ~ ln(n)/pi in 2-D)."""
+    d = _check_d(d)
     if d <= 2:
         return 1.0
     # e^-t I0(t/d)^d = ive(0, t/d)^d; integrate over s = ln t up to t = T (algebraic tail ->
@@ -91,21 +98,45 @@ def _first_return(u):
     return f
 
 
-@lru_cache(maxsize=8)
-def _exact_curves(d: int, n: int) -> np.ndarray:
-    u = _origin_probabilities(d, n)
-    return np.cumsum(np.stack([_first_return(u[j]) for j in range(d)]), axis=1)
+_CURVES: dict = {}  # n -> (u, F) for dimensions 1..d_max computed so far (one recursion serves all)
+
+
+def _exact(d: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(u[j-1, k], F[j-1, k]) for j = 1..d': P(X_k = 0) and P(returned by k), k = 0..n."""
+    have = _CURVES.get(n)
+    if have is None or have[0].shape[0] < d:
+        u = _origin_probabilities(max(d, 10 if d <= 10 else d), n)
+        f = np.cumsum(np.stack([_first_return(u[j]) for j in range(u.shape[0])]), axis=1)
+        if len(_CURVES) > 8:
+            _CURVES.clear()
+        _CURVES[n] = have = (u, f)
+    return have
+
+
+def _check_exact(d, n) -> tuple[int, int]:
+    d = _check_d(d)
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or \
+            not 1 <= n <= EXACT_MAX_STEPS:
+        raise ValueError(f"n must be an integer in [1, {EXACT_MAX_STEPS}] for the exact curve, "
+                         f"got {n!r}")
+    return d, int(n)
 
 
 def return_fraction_exact(d: int, n: int) -> np.ndarray:
     """F(k) for k = 0..n: the exact probability that the walk on Z^d has returned by step k.
 
-    Cost O(d n^2 / 8); n is limited to EXACT_MAX_STEPS."""
-    if d < 1 or n < 1:
-        raise ValueError(f"d and n must be >= 1, got d={d}, n={n}")
-    if n > EXACT_MAX_STEPS:
-        raise ValueError(f"n must be <= {EXACT_MAX_STEPS} for the exact curve, got {n}")
-    return _exact_curves(int(d), int(n))[d - 1].copy()
+    Cost O(d n^2 / 8) once per n (dimensions 1..10 are computed together and cached); n is limited
+    to EXACT_MAX_STEPS."""
+    d, n = _check_exact(d, n)
+    return _exact(d, n)[1][d - 1].copy()
+
+
+def expected_visits(d: int, n: int) -> np.ndarray:
+    """U(k) = sum_{j=0}^{k} P(X_j = 0), k = 0..n: the expected number of visits to the origin by
+    step k, the finite-n partial sum of Polya's u(d).  It converges to u(d) = 1/(1 - p) for d >= 3
+    and diverges for d <= 2 (~ sqrt(2k/pi) in 1-D, ~ ln(k)/pi in 2-D): the reason p = 1 there."""
+    d, n = _check_exact(d, n)
+    return np.cumsum(_exact(d, n)[0][d - 1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,16 +177,22 @@ def rms_distance(n: int, sq_mean: float, sq_var: float, walkers: int, expected_s
                            data={"step": int(n)})
 
 
-def mean_distance(n: int, mean: float, sd: float, walkers: int, gaussian_var: float | None, d: int,
+def _limit(value: float, exact: bool, source: str) -> dict:
+    """Reference fields: the Gaussian value is exact for a Gaussian walk; for the lattice walk it is
+    only the large-n limit, kept in ``data`` (not offered as a reference to test against)."""
+    if exact:
+        return {"reference": value, "reference_source": source}
+    return {"reference": None, "reference_source": f"none exact; {source}: {value:.6g}"}
+
+
+def mean_distance(n: int, mean: float, sd: float, walkers: int, var: float, d: int, exact: bool,
                   source: str) -> Estimate:
-    """Mean |X_n| with its standard error; the reference is the mean of sqrt(gaussian_var) chi_d,
-    sqrt(2 var) Gamma((d+1)/2) / Gamma(d/2)."""
-    ref = None
-    if gaussian_var is not None:
-        ref = math.sqrt(2 * gaussian_var) * math.exp(special.gammaln((d + 1) / 2)
-                                                     - special.gammaln(d / 2))
+    """Mean |X_n| with its standard error, beside the mean of sqrt(var) chi_d,
+    sqrt(2 var) Gamma((d+1)/2) / Gamma(d/2) (exact for a Gaussian walk, the lattice's large-n limit)."""
+    ref = math.sqrt(2 * var) * math.exp(special.gammaln((d + 1) / 2) - special.gammaln(d / 2))
     return Estimate.normal(mean, sd / math.sqrt(walkers), method="sample mean over walkers",
-                           n=walkers, reference=ref, reference_source=source, data={"step": int(n)})
+                           n=walkers, data={"step": int(n), "gaussian_limit": ref},
+                           **_limit(ref, exact, source))
 
 
 def expected_max_abs_normal(d: int) -> float:
@@ -164,34 +201,48 @@ def expected_max_abs_normal(d: int) -> float:
     return integrate.quad(f, 0, np.inf, epsabs=1e-12, limit=200)[0]
 
 
-def linf_distance(n: int, mean: float, sd: float, walkers: int, gaussian_var: float | None, d: int,
+def linf_distance(n: int, mean: float, sd: float, walkers: int, var: float, d: int, exact: bool,
                   source: str) -> Estimate:
-    """Mean L-infinity distance max_i |x_i(n)|; reference sqrt(gaussian_var) E max_i |Z_i|."""
-    ref = None if gaussian_var is None else math.sqrt(gaussian_var) * expected_max_abs_normal(d)
+    """Mean L-infinity distance max_i |x_i(n)| beside sqrt(var) E max_i |Z_i| (exact for a Gaussian
+    walk, the lattice's large-n limit)."""
+    ref = math.sqrt(var) * expected_max_abs_normal(d)
     return Estimate.normal(mean, sd / math.sqrt(walkers), method="sample mean over walkers",
-                           n=walkers, reference=ref, reference_source=source, data={"step": int(n)})
+                           n=walkers, data={"step": int(n), "gaussian_limit": ref},
+                           **_limit(ref, exact, source))
 
 
-def median_distance(n: int, median: float, lo: float, hi: float, walkers: int,
-                    gaussian_var: float | None, d: int, source: str) -> Estimate:
-    """Median |X_n| with its order-statistic 95% interval; the reference is the median of
-    sqrt(gaussian_var) * chi_d (exact for a Gaussian walk, the large-n limit for the lattice)."""
-    ref = None if gaussian_var is None else math.sqrt(gaussian_var * stats.chi2.median(d))
-    return Estimate(float(median), float((hi - lo) / (2 * 1.959963984540054)), (float(lo), float(hi)),
-                    method="sample median, order-statistic interval", n=walkers, reference=ref,
-                    reference_source=source, data={"step": int(n)})
+def median_distance(n: int, median: float, lo: float, hi: float, walkers: int, var: float, d: int,
+                    exact: bool, source: str) -> Estimate:
+    """Median |X_n| with its distribution-free 95% interval (order statistics around rank n/2),
+    beside the median of sqrt(var) chi_d (exact for a Gaussian walk, the lattice's large-n limit).
+
+    Lattice distances take few distinct values at small n: when both order statistics are the same
+    value the interval has zero width and no standard error can be given (stderr NaN)."""
+    ref = math.sqrt(var * stats.chi2.median(d))
+    se = (hi - lo) / (2 * Z95) if hi > lo else math.nan
+    data = {"step": int(n), "gaussian_limit": ref}
+    if not hi > lo:
+        data["note"] = "discrete distances: the order statistics around the median coincide"
+    return Estimate(float(median), float(se), (float(lo), float(hi)),
+                    method="sample median, order-statistic interval", n=walkers, data=data,
+                    **_limit(ref, exact, source))
 
 
-def return_curve(return_step, m) -> np.ndarray:
+def return_curve(first_return, m) -> np.ndarray:
     """Fraction of walkers returned by each step in ``m`` (first-return steps, 0 = not returned)."""
-    r = np.sort(np.asarray(return_step)[np.asarray(return_step) > 0])
-    return np.searchsorted(r, np.asarray(m), side="right") / np.asarray(return_step).size
+    r = np.sort(np.asarray(first_return)[np.asarray(first_return) > 0])
+    return np.searchsorted(r, np.asarray(m), side="right") / np.asarray(first_return).size
 
 
-def return_fraction(return_step, n: int, d: int | None = None) -> Estimate:
+def return_fraction(first_return, n: int, d: int | None = None) -> Estimate:
     """Fraction of walkers back at the origin by step n (binomial standard error), beside the exact
     F(n) when d is given and n <= EXACT_MAX_STEPS."""
-    r = np.asarray(return_step)
+    r = np.asarray(first_return)
+    if r.ndim != 1 or r.size < 2 or r.dtype.kind not in "iu":
+        raise ValueError(f"first_return must be a 1-D integer array of >= 2 walkers, got "
+                         f"{r.dtype} of shape {r.shape}")
+    if d is not None:
+        d = _check_d(d)
     frac = float(np.mean((r > 0) & (r <= n)))
     se = math.sqrt(max(frac * (1 - frac), 1.0 / r.size) / r.size)
     ref, src = None, ""
@@ -201,16 +252,19 @@ def return_fraction(return_step, n: int, d: int | None = None) -> Estimate:
                            reference=ref, reference_source=src, data={"step": int(n), "d": d})
 
 
-def return_probability(return_step, n: int, d: int, *, n_lo: int | None = None, points: int = 30,
+def return_probability(first_return, n: int, d: int, *, n_lo: int | None = None, points: int = 30,
                        boot: int = 1000, rng: np.random.Generator | None = None) -> Estimate:
     """Polya return probability for d >= 3, extrapolated from the fraction returned by n.
 
     Fits F(m) = p - a m^(-(d-2)/2) by least squares on ``points`` log-spaced even m in
     [n_lo, n] (n_lo = n/100 by default); the interval is the 2.5-97.5% bootstrap percentile range
     over walkers and the standard error the bootstrap SD."""
+    d = _check_d(d)
     if d < 3:
         raise ValueError(f"extrapolation needs d >= 3 (p = 1 for d <= 2), got d={d}")
-    r = np.asarray(return_step)
+    if boot < 2 or points < 3:
+        raise ValueError(f"boot must be >= 2 and points >= 3, got boot={boot}, points={points}")
+    r = np.asarray(first_return)
     n_lo = max(2, n // 100) if n_lo is None else n_lo
     if n_lo >= n:
         raise ValueError(f"n_lo must be < n, got n_lo={n_lo}, n={n}")
@@ -248,6 +302,11 @@ def peak_probability(d: int, levels: int = 0, neighbours: str = "all", top_only:
     """P(strict local maximum) for i.i.d. heights with k = 2d ("all") or d ("axis") neighbours:
     1/(k + 1) for continuous heights; (1/m) sum_h ((h - 1)/m)^k for m levels, or (1/m)((m - 1)/m)^k
     counting only top-level sites."""
+    d = _check_d(d)
+    if isinstance(levels, (bool, np.bool_)) or not isinstance(levels, (int, np.integer)) or levels < 0:
+        raise ValueError(f"levels must be an integer >= 0 (0: continuous), got {levels!r}")
+    if neighbours not in ("all", "axis"):
+        raise ValueError(f"neighbours must be 'all' or 'axis', got {neighbours!r}")
     k = 2 * d if neighbours == "all" else d
     if levels == 0:
         if top_only:

@@ -56,7 +56,7 @@ def plot_returns(traces: dict, measures: dict) -> Figure:
         n = tr.params["steps"]
         m = np.unique(np.round(np.geomspace(2, n, 60)).astype(int))
         color = f"C{i % 10}"
-        ax.plot(m, theory.return_curve(tr["return_step"], m), "o", ms=2.5, color=color,
+        ax.plot(m, theory.return_curve(tr["first_return"], m), "o", ms=2.5, color=color,
                 label=f"d={d}")
         if n <= theory.EXACT_MAX_STEPS:
             exact = theory.return_fraction_exact(d, n)

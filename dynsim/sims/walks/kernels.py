@@ -27,6 +27,19 @@ def _normal_pair(s0, s1, s2, s3):
     return r * math.cos(a), r * math.sin(a), s0, s1, s2, s3
 
 
+@njit(cache=True, inline="always")
+def _lattice_move(t, spare, twod, s0, s1, s2, s3):
+    """Move index in [0, 2d) for step t: odd steps draw 64 bits and keep the low half for the next.
+    Returns (move, spare, state); the move is axis = move >> 1, sign = 2 (move & 1) - 1."""
+    if t & 1:
+        x, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
+        u = hi32(x)
+        spare = lo32(x)
+    else:
+        u = spare
+    return np.int64(below(u, twod)), spare, s0, s1, s2, s3
+
+
 @njit(cache=True, parallel=True)
 def lattice_distance_kernel(seed, first, rec_steps, pos, r2_out, c2_out, linf_out, ret_out):
     """Simple random walk on Z^d (each step: axis uniform in d, then +-1: 2d equally likely moves).
@@ -47,13 +60,7 @@ def lattice_distance_kernel(seed, first, rec_steps, pos, r2_out, c2_out, linf_ou
         nxt = rec_steps[0]
         spare = np.uint64(0)
         for t in range(1, steps + 1):
-            if t & 1:
-                x, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
-                u = hi32(x)
-                spare = lo32(x)
-            else:
-                u = spare
-            m = np.int64(below(u, twod))
+            m, spare, s0, s1, s2, s3 = _lattice_move(t, spare, twod, s0, s1, s2, s3)
             axis = m >> 1
             sign = 2 * (m & 1) - 1
             p = pos[w, axis]
@@ -112,13 +119,7 @@ def lattice_paths_kernel(seed, first, out):
         s0, s1, s2, s3 = stream_state(seed, first + w)
         spare = np.uint64(0)
         for t in range(1, n1):
-            if t & 1:
-                x, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
-                u = hi32(x)
-                spare = lo32(x)
-            else:
-                u = spare
-            m = np.int64(below(u, twod))
+            m, spare, s0, s1, s2, s3 = _lattice_move(t, spare, twod, s0, s1, s2, s3)
             for i in range(d):
                 out[w, t, i] = out[w, t - 1, i]
             out[w, t, m >> 1] += 2 * (m & 1) - 1

@@ -49,6 +49,10 @@ def landscape_peaks(d: int = 10, side: int = 4, levels: int = 0, neighbours: str
         raise ValueError("top_only needs discrete heights (levels > 0), got levels=0")
     if p["smooth"] and p["levels"]:
         raise ValueError(f"smooth needs continuous heights (levels=0), got levels={p['levels']}")
+    if p["smooth"] and p["side"] < 5:
+        raise ValueError(f"smooth needs side >= 5 (on side {p['side']} a site and its neighbours "
+                         "overlap so much that the smoothed values stay exchangeable), got "
+                         f"side={p['side']}")
     sites = p["side"] ** p["d"]
     if sites > MAX_SITES:
         raise ValueError(f"side**d = {p['side']}**{p['d']} = {sites} sites; at most {MAX_SITES} "
@@ -85,12 +89,14 @@ def random_vectors(d: int = 1000, pairs: int = 2000, *, seed: int | None = None)
         raise ValueError(f"2 * pairs * d = {2 * p['pairs'] * p['d']} numbers; at most 2**28: "
                          "lower pairs or d")
     seed = make_seed(seed)
-    x = np.empty((2 * p["pairs"], p["d"]))
-    kernels.gaussian_vectors_kernel(seed, 0, x)
-    norms = np.linalg.norm(x, axis=1)
-    cosine = np.einsum("ij,ij->i", x[0::2], x[1::2]) / (norms[0::2] * norms[1::2])
+    timer = Timer()
+    with timer.phase("simulate"):
+        x = np.empty((2 * p["pairs"], p["d"]))
+        kernels.gaussian_vectors_kernel(seed, 0, x)
+        norms = np.linalg.norm(x, axis=1)
+        cosine = np.einsum("ij,ij->i", x[0::2], x[1::2]) / (norms[0::2] * norms[1::2])
     channels = {"vector_norm": norms / np.sqrt(p["d"]), "vector_cosine": cosine}
-    return make_trace("walk.vectors", p, seed, channels)
+    return make_trace("walk.vectors", p, seed, channels, timings=timer.timings)
 
 
 landscape_peaks.PARAMS = PEAK_PARAMS

@@ -16,7 +16,7 @@ from dynsim.analysis.pca import cosine_fidelity, principal_components
 from dynsim.params import Bool, Float, Int, check_params
 from dynsim.rng import make_seed
 from dynsim.sims.walks import kernels
-from dynsim.sims.walks.walk import Progress
+from dynsim.sims.walks.walk import Progress, default_step_std
 from dynsim.trace import Timer, Trace, make_trace
 
 PARAMS = {
@@ -25,28 +25,32 @@ PARAMS = {
     "steps": Int(2, 10**6),
     "k": Int(1, 50),
     "lattice": Bool(),
-    "step_std": Float(0.0, None, lo_open=True),
 }
+PARAMS_STEP = Float(0.0, None, lo_open=True)
 CHUNK_BYTES = 256 * 2**20
 
 
-def walk_pca(d: int = 10, walks: int = 100, steps: int = 1000, k: int = 5, lattice: bool = True,
+def walk_pca(d: int = 10, walks: int = 100, steps: int = 1000, k: int | None = None,
+             lattice: bool = True,
              step_std: float | None = None, *, seed: int | None = None,
              progress: Progress | None = None) -> Trace:
     """PCA of ``walks`` independent walks of ``steps`` steps in d dimensions.
 
-    ``lattice=True``: the simple random walk on Z^d; else Gaussian steps N(0, step_std^2 I) with
-    step_std = 1/sqrt(d) by default (the scale does not change explained-variance ratios).
+    ``lattice=True``: the simple random walk on Z^d (``step_std`` must be None); else Gaussian
+    steps N(0, step_std^2 I) with step_std = 1/sqrt(d) by default (the scale does not change
+    explained-variance ratios).  k: components kept, min(5, d, steps) by default.
     Channels ``pca_explained`` and ``pca_cos_corr`` (walks, k), and ``proj`` (steps + 1, k) of walk 0.
     """
-    if step_std is None:
-        step_std = 1.0 / math.sqrt(d) if isinstance(d, (int, np.integer)) and d >= 1 else 1.0
-    p = check_params(PARAMS, dict(d=d, walks=walks, steps=steps, k=k, lattice=lattice,
-                                  step_std=step_std), "walk.pca")
+    if lattice is True and step_std is not None:
+        raise ValueError(f"step_std applies to Gaussian walks (lattice=False), got {step_std!r}")
+    if not lattice:
+        step_std = default_step_std(d, step_std)
+    if k is None and isinstance(d, (int, np.integer)) and isinstance(steps, (int, np.integer)):
+        k = max(1, min(5, d, steps))
+    p = check_params(PARAMS, dict(d=d, walks=walks, steps=steps, k=k, lattice=lattice), "walk.pca")
+    p["step_std"] = None if lattice else PARAMS_STEP.check("step_std", step_std)
     if p["k"] > min(p["d"], p["steps"]):
         raise ValueError(f"k must be <= min(d, steps) = {min(p['d'], p['steps'])}, got {p['k']}")
-    if lattice:
-        p.pop("step_std")
     seed = make_seed(seed)
     n1, dd = p["steps"] + 1, p["d"]
     per_walk = 8 * n1 * dd
@@ -79,4 +83,4 @@ def walk_pca(d: int = 10, walks: int = 100, steps: int = 1000, k: int = 5, latti
     return make_trace("walk.pca", p, seed, channels, timings=timer.timings)
 
 
-walk_pca.PARAMS = PARAMS
+walk_pca.PARAMS = {**PARAMS, "step_std": PARAMS_STEP}

@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 
+from dynsim.analysis.results import Z95
 from dynsim.params import Float, Int, check_params
 from dynsim.rng import make_seed
 from dynsim.sims.walks import kernels
@@ -33,22 +34,37 @@ PARAMS = {
 }
 
 
+def default_step_std(d, step_std):
+    """step_std, or 1/sqrt(d) when None (so that E|X_n|^2 = n); invalid d is left to validation."""
+    if step_std is not None:
+        return step_std
+    return 1.0 / math.sqrt(d) if isinstance(d, (int, np.integer)) and d >= 1 else 1.0
+
+
 def record_steps(steps: int, records: int) -> np.ndarray:
     """About ``records`` log-spaced steps in [1, steps], unique, always ending at ``steps``."""
     rec = np.unique(np.round(np.geomspace(1, steps, records)).astype(np.int64))
     return rec if rec[-1] == steps else np.append(rec, steps)
 
 
-def _chunks(n: int, min_size: int = 2048, parts: int = 20):
-    size = max(min_size, -(-n // parts))
+CHUNK_BYTES = 64 * 2**20  # positions of one chunk of walkers
+
+
+def _chunks(n: int, d: int, parts: int = 20):
+    """Walker ranges: about ``parts`` chunks (progress), at least 2048 walkers each (threads busy),
+    at most CHUNK_BYTES of positions."""
+    size = max(2048, -(-n // parts))
+    size = max(1, min(size, CHUNK_BYTES // (8 * d)))
     return [(lo, min(n, lo + size)) for lo in range(0, n, size)]
 
 
 def _check_memory(walkers: int, n_rec: int) -> None:
-    need = 3 * 8 * walkers * n_rec
+    """Peak memory: 3 per-walker record arrays plus about 4 same-sized temporaries while
+    summarising (distances, their sort, quantile and covariance work)."""
+    need = 7 * 8 * walkers * n_rec
     if need > MAX_BYTES:
-        raise ValueError(f"walkers x records = {walkers} x {n_rec} needs {need / 2**30:.1f} GiB of "
-                         f"records (limit {MAX_BYTES / 2**30:.0f} GiB); lower walkers or records")
+        raise ValueError(f"walkers x records = {walkers} x {n_rec} needs about {need / 2**30:.1f} GiB "
+                         f"(limit {MAX_BYTES / 2**30:.0f} GiB); lower walkers or records")
 
 
 def _summarise(r2: np.ndarray, c2: np.ndarray, linf: np.ndarray) -> dict:
@@ -56,7 +72,7 @@ def _summarise(r2: np.ndarray, c2: np.ndarray, linf: np.ndarray) -> dict:
     n = r2.shape[0]
     dist = np.sqrt(r2)
     srt = np.sort(dist, axis=0)
-    half = 1.959963984540054 * math.sqrt(n) / 2  # order statistics bracketing the median at 95%
+    half = Z95 * math.sqrt(n) / 2  # order statistics bracketing the median at 95%
     lo, hi = max(0, math.floor(n / 2 - half) - 1), min(n - 1, math.ceil(n / 2 + half))
     return {
         "dist_mean": dist.mean(axis=0),
@@ -80,7 +96,7 @@ def _run_walkers(kernel, walkers, rec, extra_args, progress, with_returns, pos_d
     r2, c2, linf = (np.empty((walkers, n_rec)) for _ in range(3))
     ret = np.zeros(walkers, dtype=np.int64) if with_returns else None
     done = 0
-    for lo, hi in _chunks(walkers):
+    for lo, hi in _chunks(walkers, d):
         pos = np.zeros((hi - lo, d), dtype=pos_dtype)
         outs = (r2[lo:hi], c2[lo:hi], linf[lo:hi]) + ((ret[lo:hi],) if with_returns else ())
         kernel(*extra_args(lo), rec, pos, *outs)
@@ -96,7 +112,7 @@ def lattice_walk(d: int = 10, walkers: int = 10_000, steps: int = 1000, records:
 
     Each step picks one of the d axes uniformly, then a direction +-1: 2d equally likely moves.
     Channels: the ``dist_*``, ``coord_*``, ``linf_*`` summaries at the steps ``dist_step`` and
-    ``return_step`` (first return to the origin, 0 if none by ``steps``).
+    ``first_return`` (first return to the origin, 0 if none by ``steps``).
     """
     p = check_params(PARAMS, dict(d=d, walkers=walkers, steps=steps, records=records), "walk.lattice")
     seed = make_seed(seed)
@@ -108,7 +124,7 @@ def lattice_walk(d: int = 10, walkers: int = 10_000, steps: int = 1000, records:
             kernels.lattice_distance_kernel, p["walkers"], rec, lambda lo: (seed, lo), progress,
             True, np.int64, p["d"])
     with timer.phase("summarise"):
-        channels = {"dist_step": rec, **_summarise(r2, c2, linf), "return_step": ret}
+        channels = {"dist_step": rec, **_summarise(r2, c2, linf), "first_return": ret}
     return make_trace("walk.lattice", p, seed, channels, timings=timer.timings)
 
 
@@ -120,8 +136,7 @@ def gaussian_walk(d: int = 10, walkers: int = 10_000, steps: int = 1000, records
                   progress: Progress | None = None) -> Trace:
     """Gaussian walk in R^d with steps N(0, step_std^2 I); step_std defaults to 1/sqrt(d), so that
     E|X_n|^2 = n as for the lattice walk.  Same distance channels as :func:`lattice_walk`."""
-    if step_std is None:
-        step_std = 1.0 / math.sqrt(d) if isinstance(d, (int, np.integer)) and d >= 1 else 1.0
+    step_std = default_step_std(d, step_std)
     p = check_params(GAUSSIAN_PARAMS, dict(d=d, walkers=walkers, steps=steps, records=records,
                                            step_std=step_std), "walk.gaussian")
     seed = make_seed(seed)
