@@ -40,6 +40,11 @@ SYSTEMS: dict[str, System] = {
                          "strict local maxima of random landscapes on the periodic d-lattice"),
     "walk.vectors": System("dynsim.sims.walks:random_vectors",
                            "norms and pairwise cosines of random Gaussian vectors in R^d"),
+    "map.henon": System("dynsim.sims.maps:henon", "Henon map: trajectory and one-step Jacobians"),
+    "map.logistic": System("dynsim.sims.maps:logistic",
+                           "logistic map: trajectory and one-step Jacobians"),
+    "map.lorenz": System("dynsim.sims.maps:lorenz",
+                         "Lorenz flow by fixed-step RK4: trajectory and Jacobians of the step map"),
 }
 
 

@@ -36,14 +36,16 @@ first_return           (walkers,) int      first step at which a walker is back 
 pca_explained          (walks, k)          explained-variance ratio of the first k principal
                                            components of each walk's trajectory (walk.pca)
 pca_cos_corr           (walks, k)          |corr| of the projection on PC i with cos(pi i t / n)
-proj                   (steps + 1, k)      projection of the first walk on its first k PCs
+proj                   (steps + 1, k)      projection of the first walk on its first k PCs (walk.pca);
+                       (n, dim)            the trajectory itself (map.*)
+jacobian               (n, dim, dim)       one-step Jacobians Df(proj[t]) (map.*; low-d systems only)
 peak_fraction          (landscapes,)       fraction of sites that are strict local maxima (walk.peaks)
 vector_norm            (vectors,)          |x| / sqrt(d) of random Gaussian vectors (walk.vectors)
 vector_cosine          (pairs,)            cosine between independent pairs of them
 =====================  ==================  ==============================================================
 Reserved by ARCHITECTURE.md for later producers: loss, test_loss, accuracy, test_accuracy, lr,
 sharpness, precond_sharpness, threshold, hessian_top, hessian_bottom, hessian_trace, hessian_density
-(+ _grid), jacobian, update_norm, update_hist (+ _edges, _layers), update_sample,
+(+ _grid), update_norm, update_hist (+ _edges, _layers), update_sample,
 update_interval_hist (+ _edges), grad_noise_norm, events_size, events_duration, events_area,
 events_time, height_mean, layer_norm_<layer>, grad_norm_<layer>.
 """

@@ -16,3 +16,9 @@ def warm_numba():
     landscape_peaks(d=2, side=5, landscapes=2, smooth=1, seed=0)
     random_vectors(d=3, pairs=2, seed=0)
     return_fraction_exact(2, 4)
+    from dynsim.analysis.lyapunov import lyapunov_spectrum
+    from dynsim.sims.maps import henon, logistic, lorenz
+
+    lyapunov_spectrum(henon(n=50, transient=10, seed=0)["jacobian"])
+    logistic(n=50, transient=10, seed=0)
+    lorenz(n=50, transient=10, seed=0)

@@ -13,6 +13,9 @@ SMALL = {
     "walk.pca": dict(d=5, walks=3, steps=20, k=2),
     "walk.peaks": dict(d=2, side=5, landscapes=2),
     "walk.vectors": dict(d=5, pairs=10),
+    "map.henon": dict(n=300, transient=10),
+    "map.logistic": dict(n=300, transient=10),
+    "map.lorenz": dict(n=300, transient=10),
 }
 
 

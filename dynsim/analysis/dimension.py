@@ -1,0 +1,304 @@
+"""Attractor dimensions: Grassberger-Procaccia, participation ratio, Rosenstein's largest exponent.
+
+* Correlation dimension (Grassberger & Procaccia, Phys. Rev. Lett. 50:346, 1983; Physica D 9:189,
+  1983): C(r) = fraction of pairs of points closer than r, C(r) ~ r^D2 in the scaling region.
+  Pairs closer in time than a Theiler window are excluded (Theiler, Phys. Rev. A 34:2427, 1986).
+  Counting uses KD-trees (scipy.spatial.cKDTree.count_neighbors), never an N x N matrix; above
+  ``max_pairs`` pairs, C(r) is estimated from M random reference points against all N points
+  (Theiler 1987, Phys. Rev. A 36:4456).
+* Scalar series are delay-embedded by :mod:`dynsim.analysis.embedding` (``delay_embed``,
+  ``choose_delay``, ``false_nearest_neighbours``; re-exported here).
+* Largest Lyapunov exponent from a series (Rosenstein, Collins & De Luca, Physica D 65:117, 1993).
+* Participation ratio of a spectrum, (sum lambda)^2 / sum lambda^2 (e.g. Gao et al., bioRxiv 2017).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from dynsim.analysis.embedding import (DelayChoice, DimensionChoice, _iv_int, _iv_points,
+                                      _nearest_outside, choose_delay, delay_embed,
+                                      false_nearest_neighbours)
+from dynsim.analysis.results import Z95, Estimate
+from dynsim.rng import make_rng
+
+__all__ = ["DelayChoice", "DimensionChoice", "DimensionEstimate", "choose_delay",
+           "correlation_dimension", "correlation_sum", "delay_embed", "false_nearest_neighbours",
+           "largest_lyapunov_rosenstein", "participation_ratio"]
+
+GP = "Grassberger-Procaccia correlation sum, least squares in the scaling region"
+
+
+@dataclass(frozen=True)
+class DimensionEstimate(Estimate):
+    """A correlation dimension: ``stderr`` is the regression SE of the slope, ``spread`` the SD of
+    the local slopes d ln C / d ln r in the fitted window (lacunarity, curvature); ``ci`` and
+    :meth:`agrees` use their sum.  ``data`` holds the curve (radii, corr_sum, local slopes) and the
+    rule that chose the window."""
+
+    spread: float = math.nan
+    r_range: tuple[float, float] = (math.nan, math.nan)
+    n_pairs: int = 0
+    n_points: int = 0
+    theiler: int = 0
+
+    @property
+    def uncertainty(self) -> float:
+        return self.stderr + self.spread
+
+    @property
+    def z(self) -> float:
+        if self.reference is None or not self.uncertainty > 0:
+            return math.nan
+        return (self.value - self.reference) / self.uncertainty
+
+    def agrees(self, k: float = 3.0) -> bool | None:
+        if self.reference is None:
+            return None
+        return abs(self.value - self.reference) <= k * self.uncertainty
+
+    def __str__(self) -> str:
+        ref = "" if self.reference is None else f"  ref {self.reference:.4g}"
+        return (f"{self.value:.4g} ± {self.stderr:.2g} (fit) ± {self.spread:.2g} (local slopes)  "
+                f"r∈[{self.r_range[0]:.3g}, {self.r_range[1]:.3g}]  pairs={self.n_pairs}{ref}"
+                f"  ({self.method})")
+
+
+# ---------------------------------------------------------------------------------------------
+# correlation dimension
+
+
+def _near_in_time(x, centres, theiler, radii) -> np.ndarray:
+    """Ordered pairs (c, j), c in centres, 1 <= |c - j| <= theiler, closer than each radius: O(M w)."""
+    n, counts = x.shape[0], np.zeros(radii.size, dtype=np.int64)
+    for k in range(1, theiler + 1):
+        for sign in (1, -1):
+            c = centres[(centres + sign * k >= 0) & (centres + sign * k < n)]
+            dist = np.sort(np.linalg.norm(x[c] - x[c + sign * k], axis=1))
+            counts += np.searchsorted(dist, radii, side="right")
+    return counts
+
+
+def correlation_sum(points, radii, *, theiler: int = 0, centres=None) -> tuple[np.ndarray, np.ndarray]:
+    """(pairs within each radius, pairs examined), ordered pairs (c, j), c in ``centres`` (default
+    all points), j != c, |c - j| > theiler; C(r) = first / second."""
+    x = _iv_points(points, min_n=2)
+    radii = np.asarray(radii, dtype=float)
+    n = x.shape[0]
+    centres = np.arange(n) if centres is None else np.asarray(centres, dtype=np.int64)
+    tree = cKDTree(x)
+    sub = tree if centres.size == n else cKDTree(x[centres])
+    within = sub.count_neighbors(tree, radii).astype(np.int64) - centres.size
+    within -= _near_in_time(x, centres, theiler, radii)
+    excluded = np.minimum(centres, theiler) + np.minimum(n - 1 - centres, theiler)
+    return within, int(np.sum(n - 1 - excluded))
+
+
+def _default_radii(x, theiler, n_radii, rng) -> np.ndarray:
+    """From the 10th percentile of nearest-neighbour distances (outside the Theiler window, over up
+    to 1000 random points) to the diagonal of the bounding box, log-spaced."""
+    sample = rng.choice(x.shape[0], size=min(1000, x.shape[0]), replace=False)
+    d, _ = _nearest_outside(cKDTree(x), x, theiler, sample)
+    d = d[np.isfinite(d) & (d > 0)]
+    r_max = float(np.linalg.norm(x.max(axis=0) - x.min(axis=0)))
+    if d.size == 0 or r_max <= 0:
+        raise ValueError("points are all identical (or pairs outside the Theiler window coincide)")
+    return np.geomspace(min(float(np.quantile(d, 0.1)), r_max / 10), r_max, n_radii)
+
+
+MAX_FRACTION = 0.5  # radii where C(r) exceeds this fraction of all pairs are saturated, not scaling
+
+
+def _scaling_window(log_r, log_c, counts, min_pairs, tol, min_decades):
+    """Choose radii a..b (inclusive) for the fit; returns (a, b, rule).  Radii need >= min_pairs
+    pairs and C(r) <= MAX_FRACTION (beyond, C saturates towards 1 and its slope towards 0)."""
+    slopes = np.diff(log_c) / np.diff(log_r)
+    valid = (counts >= min_pairs) & (log_c <= math.log(MAX_FRACTION))
+    n = log_r.size
+    best, rule = None, ""
+    for a in range(n - 1):
+        for b in range(a + 1, n):
+            if not valid[a: b + 1].all():
+                break
+            if (log_r[b] - log_r[a]) / math.log(10) < min_decades:
+                continue
+            s = slopes[a:b]
+            med = np.median(s)
+            if med > 0 and np.max(np.abs(s - med)) <= tol * med:
+                key = (log_r[b] - log_r[a], -np.std(s))
+                if best is None or key > best[0]:
+                    best = (key, a, b)
+    if best is not None:
+        rule = (f"longest window of >= {min_decades:g} decades where every local slope is within "
+                f"{tol:.0%} of their median (pairs >= {min_pairs} at each radius)")
+        return best[1], best[2], rule
+    for a in range(n - 1):  # fallback: the flattest window of the minimal span
+        for b in range(a + 1, n):
+            if not valid[a: b + 1].all():
+                break
+            if (log_r[b] - log_r[a]) / math.log(10) >= min_decades or b == n - 1:
+                s = slopes[a:b]
+                key = -np.std(s) / max(abs(np.median(s)), 1e-12)
+                if best is None or key > best[0]:
+                    best = (key, a, b)
+                break
+    if best is None:
+        raise ValueError(f"no radius has >= {min_pairs} pairs below saturation (C <= "
+                         f"{MAX_FRACTION:g}); offer more points or lower min_pairs")
+    rule = (f"fallback: no window of >= {min_decades:g} decades had local slopes within {tol:.0%} of "
+            f"their median; took the window of that span with the smallest relative SD of slopes")
+    return best[1], best[2], rule
+
+
+def correlation_dimension(points, *, theiler: int = 0, n_radii: int = 30, radii=None,
+                          fit_range=None, max_pairs: int | None = 10**9, min_pairs: int = 100,
+                          tol: float = 0.1, min_decades: float = 1.0, seed: int | None = None,
+                          reference: float | None = None, reference_source: str = ""
+                          ) -> DimensionEstimate:
+    """Correlation dimension D2 of a point cloud or trajectory (N, dim) by Grassberger-Procaccia.
+
+    C(r) = (ordered pairs (i, j), i != j, |i - j| > ``theiler``, with |x_i - x_j| <= r) / (pairs
+    examined), Euclidean distance, at ``n_radii`` log-spaced radii from the 10th percentile of
+    nearest-neighbour distances to the bounding-box diagonal (or the given ``radii``).  When
+    N (N - 1) exceeds ``max_pairs``, M = max_pairs // (N - 1) reference points drawn with ``seed``
+    are counted against all N points.
+
+    Scaling region (unless ``fit_range`` = (r_lo, r_hi) fixes it): among windows of consecutive
+    radii, each with >= ``min_pairs`` pairs and C(r) <= MAX_FRACTION (unsaturated), spanning >= ``min_decades`` decades, the longest whose
+    local slopes d ln C / d ln r all lie within ``tol`` (relative) of their median; else (stated in
+    ``data["rule"]``) the flattest window of that span.  D2 = least-squares slope of ln C on ln r in
+    the window; ``stderr`` its regression SE (an underestimate: C(r) at different r share pairs),
+    ``spread`` the SD of the local slopes in the window.
+    """
+    x = _iv_points(points)
+    n = x.shape[0]
+    theiler = _iv_int("theiler", theiler, 0, n // 2 - 1)
+    n_radii = _iv_int("n_radii", n_radii, 4, 10**4)
+    min_pairs = _iv_int("min_pairs", min_pairs, 1)
+    if max_pairs is not None:
+        max_pairs = _iv_int("max_pairs", max_pairs, n - 1)
+    if not (isinstance(tol, (int, float)) and 0 < tol < 1):
+        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+    if not (isinstance(min_decades, (int, float)) and 0 <= min_decades <= 10):
+        raise ValueError(f"min_decades must be a number in [0, 10], got {min_decades!r}")
+    seed, rng = make_rng(seed)
+    if radii is None:
+        radii = _default_radii(x, theiler, n_radii, rng)
+    else:
+        radii = np.asarray(radii, dtype=float)
+        if radii.ndim != 1 or radii.size < 3 or not np.all(radii > 0) or np.any(np.diff(radii) <= 0):
+            raise ValueError(f"radii must be >= 3 increasing positive numbers, got {radii!r}")
+    m = n if max_pairs is None or n * (n - 1) <= max_pairs else max(1, max_pairs // (n - 1))
+    centres = np.arange(n) if m == n else np.sort(rng.choice(n, size=m, replace=False))
+    counts, total = correlation_sum(x, radii, theiler=theiler, centres=centres)
+    keep = counts > 0
+    if keep.sum() < 3:
+        raise ValueError(f"fewer than 3 radii hold any pair (radii {radii[0]:.3g}..{radii[-1]:.3g})")
+    r, cnt = radii[keep], counts[keep]
+    log_r, log_c = np.log(r), np.log(cnt / total)
+    if fit_range is None:
+        a, b, rule = _scaling_window(log_r, log_c, cnt // (2 if m == n else 1), min_pairs, tol,
+                                     min_decades)
+    else:
+        lo, hi = fit_range
+        sel = np.nonzero((r >= lo) & (r <= hi))[0]
+        if sel.size < 3:
+            raise ValueError(f"fit_range {fit_range!r} holds {sel.size} radii with pairs; need >= 3")
+        a, b, rule = int(sel[0]), int(sel[-1]), f"fixed fit_range [{lo:g}, {hi:g}]"
+    coef, cov = np.polyfit(log_r[a: b + 1], log_c[a: b + 1], 1, cov=True) if b - a >= 3 else \
+        (np.polyfit(log_r[a: b + 1], log_c[a: b + 1], 1), np.full((2, 2), np.nan))
+    slope, se = float(coef[0]), float(math.sqrt(max(cov[0, 0], 0.0)))
+    local = np.diff(log_c) / np.diff(log_r)
+    spread = float(np.std(local[a:b], ddof=1)) if b - a >= 2 else 0.0
+    half = Z95 * ((se if math.isfinite(se) else 0.0) + spread)
+    return DimensionEstimate(
+        slope, se, (slope - half, slope + half), GP, int(total), reference, reference_source,
+        data={"radii": r, "corr_sum": cnt / total, "pair_counts": cnt, "local_slopes": local,
+              "local_slope_radii": np.sqrt(r[1:] * r[:-1]), "window": (a, b), "rule": rule,
+              "reference_points": int(m), "seed": seed if m < n else None, "tol": tol,
+              "min_decades": min_decades, "min_pairs": min_pairs},
+        spread=spread, r_range=(float(r[a]), float(r[b])), n_pairs=int(total), n_points=n,
+        theiler=theiler)
+
+
+# ---------------------------------------------------------------------------------------------
+# participation ratio, Rosenstein
+
+
+def participation_ratio(explained_variance) -> Estimate:
+    """PR = (sum lambda)^2 / sum lambda^2 of a spectrum (1-D), or its mean over rows of a 2-D array
+    (e.g. one spectrum per walk) with SE = SD / sqrt(rows).  Computed from the eigenvalues given:
+    a truncated spectrum (the top k only) gives the PR of that truncation, between 1 and k."""
+    ev = np.asarray(explained_variance, dtype=float)
+    if ev.ndim not in (1, 2) or ev.shape[-1] < 1 or not np.all(np.isfinite(ev)) or np.any(ev < 0):
+        raise ValueError(f"explained_variance must be a 1-D or 2-D array of finite values >= 0, "
+                         f"got shape {ev.shape}")
+    rows = np.atleast_2d(ev)
+    sq = (rows**2).sum(axis=1)
+    if np.any(sq == 0):
+        raise ValueError("explained_variance has a row of zeros")
+    pr = rows.sum(axis=1) ** 2 / sq
+    se = float(pr.std(ddof=1) / math.sqrt(pr.size)) if pr.size > 1 else math.nan
+    return Estimate.normal(float(pr.mean()), se, method="participation ratio (sum l)^2 / sum l^2",
+                           n=int(pr.size), data={"k": int(rows.shape[1])})
+
+
+def largest_lyapunov_rosenstein(series, *, dim: int | None = None, delay: int = 1, theiler: int = 0,
+                                dt: float = 1.0, fit_range: tuple[int, int] = (0, 10),
+                                trajectory_len: int | None = None, blocks: int = 20) -> Estimate:
+    """Largest Lyapunov exponent from a series by Rosenstein, Collins & De Luca (1993).
+
+    ``series``: 1-D (delay-embedded with ``dim`` and ``delay``) or (N, m) states used as they are.
+    Each of the first N - trajectory_len + 1 vectors gets its nearest neighbour among them with
+    |i - j| > ``theiler``; y(k) = mean over pairs of ln |Y_(i+k) - Y_(j+k)|, k < trajectory_len
+    (default fit_range[1]); lambda = least-squares slope of y on k over fit_range [k0, k1), / dt.
+    The slope is a mean of per-pair slopes; SE from ``blocks`` contiguous blocks of reference
+    points.  Pairs with a zero distance in the fit range are dropped (counted in ``data``)."""
+    x = np.asarray(series, dtype=float)
+    if x.ndim == 1:
+        if dim is None:
+            raise ValueError("dim is required for a 1-D series (or pass (N, m) states)")
+        y = delay_embed(x, dim, delay)
+    else:
+        y = _iv_points(x, "series")
+    k0, k1 = (_iv_int("fit_range[0]", fit_range[0], 0), _iv_int("fit_range[1]", fit_range[1], 1))
+    if k1 - k0 < 2:
+        raise ValueError(f"fit_range must hold >= 2 steps [k0, k1), got {fit_range!r}")
+    tlen = _iv_int("trajectory_len", k1 if trajectory_len is None else trajectory_len, k1)
+    theiler = _iv_int("theiler", theiler, 0)
+    blocks = _iv_int("blocks", blocks, 2)
+    if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be a finite number > 0, got {dt!r}")
+    n_ref = y.shape[0] - tlen + 1
+    if n_ref < max(2 * theiler + 2, blocks):
+        raise ValueError(f"{y.shape[0]} vectors are too few for trajectory_len={tlen}, "
+                         f"theiler={theiler}, blocks={blocks}")
+    ref = y[:n_ref]
+    _, nb = _nearest_outside(cKDTree(ref), ref, theiler)
+    i = np.arange(n_ref)
+    ks = np.arange(tlen)
+    with np.errstate(divide="ignore"):
+        logd = np.log(np.stack([np.linalg.norm(y[i + k] - y[nb + k], axis=1) for k in ks], axis=1))
+    good = np.all(np.isfinite(logd[:, k0:k1]), axis=1)
+    if good.sum() < blocks:
+        raise ValueError(f"only {int(good.sum())} neighbour pairs keep a non-zero distance over "
+                         f"fit_range {fit_range!r}; need >= blocks = {blocks}")
+    w = ks[k0:k1] - ks[k0:k1].mean()
+    per_pair = logd[good, k0:k1] @ (w / (w @ w)) / dt
+    lam = float(per_pair.mean())
+    means = np.array([b.mean() for b in np.array_split(per_pair, blocks)])
+    se = float(means.std(ddof=1) / math.sqrt(blocks))
+    with np.errstate(invalid="ignore"):
+        curve = np.array([np.mean(c[np.isfinite(c)]) if np.isfinite(c).any() else -np.inf
+                          for c in logd.T])
+    return Estimate.normal(lam, se, method="Rosenstein et al. 1993, mean log divergence slope",
+                           n=int(good.sum()),
+                           data={"dim": None if x.ndim == 2 else dim,
+                                 "delay": None if x.ndim == 2 else delay,
+                                 "theiler": theiler, "dt": dt, "fit_range": (k0, k1),
+                                 "trajectory_len": tlen, "blocks": blocks, "divergence": curve,
+                                 "dropped_pairs": int((~good).sum())})
