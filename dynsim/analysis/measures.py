@@ -164,6 +164,16 @@ def _waiting_memory(tr, ctx):
     return events.memory_coefficient(w) if w.size >= 5 else None
 
 
+def _waiting_exponent(tr, ctx):
+    w = _waiting(tr)
+    return powerlaw.analyze_power_law(w, boot=ctx.boot, seed=ctx.seed) if w.size >= 50 else None
+
+
+def _interval_exponent(tr, ctx):
+    counts = np.asarray(tr["update_interval_hist"])
+    return fit_binned(counts.reshape(-1, counts.shape[-1]), tr["update_interval_hist_edges"])
+
+
 def _interval_hist_ls(tr, ctx):
     counts, edges = tr["update_interval_hist"], tr["update_interval_hist_edges"]
     try:
@@ -253,10 +263,13 @@ TABLE = [
     ("area_exponent", ("events_area",), _events_power_law("events_area")),
     ("waiting_burstiness", ("events_time",), _waiting_burstiness),
     ("waiting_memory", ("events_time",), _waiting_memory),
+    ("waiting_exponent", ("events_time",), _waiting_exponent),
     ("update_exponent", ("update_hist", "update_hist_edges"), _update_hist),
     ("update_tail_hill", ("update_sample",), _update_hill),
+    ("interval_exponent", ("update_interval_hist", "update_interval_hist_edges"),
+     _interval_exponent),  # binned MLE (Virkar & Clauset)
     ("interval_exponent_ls", ("update_interval_hist", "update_interval_hist_edges"),
-     _interval_hist_ls),
+     _interval_hist_ls),  # Zhang & Tang's least squares, to compare like with like
     ("lyapunov", ("jacobian",), _lyapunov),  # lyapunov_<i>, kaplan_yorke
     ("correlation_dimension", ("proj",), _correlation_dimension),
     ("participation_ratio", ("pca_explained",),

@@ -102,3 +102,22 @@ def plot_collapse(collapsed: dict, tau: float, D: float) -> Figure:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_hill(hill) -> Figure:
+    """The Hill plot: alpha(k) with its ~1 SE band against the number k of upper order statistics,
+    the chosen k marked (is the tail index stable?)."""
+    fig = Figure(figsize=(6, 4.2))
+    ax = fig.subplots()
+    k, a, se = np.asarray(hill.k), np.asarray(hill.alpha_k), np.asarray(hill.stderr_k)
+    ax.fill_between(k, a - se, a + se, color="C0", alpha=0.2)
+    ax.plot(k, a, "C0-", lw=1, label="Hill alpha(k) ± SE")
+    ax.axvline(hill.k_chosen, color="r", ls=":", label=f"k={hill.k_chosen}: alpha={hill.value:.3f}"
+               f"±{hill.stderr:.3f}")
+    ax.set(xscale="log", xlabel="k (upper order statistics)", ylabel="tail index alpha",
+           title="Hill plot")
+    lo, hi = np.nanpercentile(a[k >= 10], [5, 95]) if np.any(k >= 10) else (a.min(), a.max())
+    ax.set_ylim(lo - 0.5 * (hi - lo) - 0.1, hi + 0.5 * (hi - lo) + 0.1)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
