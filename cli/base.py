@@ -48,6 +48,8 @@ class DynsimCommand(click.Command):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:  # `dynsim ... | head`: click ends quietly
+            raise
         except (ValueError, OSError, MemoryError) as err:
             raise _as_input_error(err, ctx) from None
 
@@ -61,6 +63,8 @@ class DynsimGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:  # `dynsim ... | head`: click ends quietly
+            raise
         except (ValueError, OSError, MemoryError) as err:
             raise _as_input_error(err, ctx) from None
 

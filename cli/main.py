@@ -11,6 +11,7 @@ import click
 import dynsim
 from dynsim.cli.base import DynsimGroup, emit
 from dynsim.cli.analyze import analyze
+from dynsim.cli.sweep import sweep
 from dynsim.cli.walk import walk
 
 
@@ -61,6 +62,7 @@ def info(as_json):
 
 cli.add_command(walk)
 cli.add_command(analyze)
+cli.add_command(sweep)
 
 
 def main():

@@ -1,0 +1,40 @@
+"""Figures of sweeps: each measure against one grid parameter, mean ± SE over seeds."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def plot_sweep(groups: list[dict], x: str | None, max_measures: int = 6) -> Figure:
+    """One panel per measure (at most ``max_measures``); one line per setting of the other
+    parameters; error bars are standard errors over seeds."""
+    names = sorted({n for g in groups for n in g["measures"]})[:max_measures]
+    cols = min(3, max(1, len(names)))
+    rows = max(1, math.ceil(len(names) / cols))
+    fig = Figure(figsize=(4.6 * cols, 3.6 * rows))
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    varying = [k for k in groups[0]["params"]
+               if k != x and len({str(g["params"].get(k)) for g in groups}) > 1]
+    others = lambda g: tuple((k, str(g["params"][k])) for k in varying)  # noqa: E731
+    lines: dict = {}
+    for g in groups:
+        lines.setdefault(others(g), []).append(g)
+    for ax, name in zip(axes, names):
+        for label, members in lines.items():
+            pts = sorted((m["params"].get(x, 0), *m["measures"][name][:2]) for m in members
+                         if name in m["measures"])
+            if not pts:
+                continue
+            xs, ys, ses = (np.array(v, dtype=float) for v in zip(*pts))
+            ax.errorbar(xs, ys, yerr=np.nan_to_num(ses), fmt="o-", ms=4, capsize=3,
+                        label=", ".join(f"{k}={v}" for k, v in label)[:40] or None)
+        ax.set(xlabel=x or "", title=name)
+        if len(lines) > 1:
+            ax.legend(fontsize=7)
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
