@@ -42,8 +42,9 @@ def _as_input_error(err: Exception, ctx) -> InputError:
     return InputError(str(err), ctx=ctx)
 
 
-class DynsimCommand(click.Command):
-    """A command whose ValueErrors (and OSError / MemoryError) become one-line errors, exit 2."""
+class _OneLineErrors:
+    """Turns ValueError (and OSError / MemoryError) raised while a command runs into a usage-style
+    error that :class:`DynsimGroup` prints as one line with exit code 2."""
 
     def invoke(self, ctx):
         try:
@@ -54,19 +55,15 @@ class DynsimCommand(click.Command):
             raise _as_input_error(err, ctx) from None
 
 
-class DynsimGroup(click.Group):
+class DynsimCommand(_OneLineErrors, click.Command):
+    """A command whose ValueErrors (and OSError / MemoryError) become one-line errors, exit 2."""
+
+
+class DynsimGroup(_OneLineErrors, click.Group):
     """The group class of every dynsim group: usage errors and ValueErrors print one line on stderr
     and exit with code 2; a traceback means a bug."""
 
     command_class = DynsimCommand
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except BrokenPipeError:  # `dynsim ... | head`: click ends quietly
-            raise
-        except (ValueError, OSError, MemoryError) as err:
-            raise _as_input_error(err, ctx) from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:

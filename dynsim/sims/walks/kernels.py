@@ -40,6 +40,17 @@ def _lattice_move(t, spare, twod, s0, s1, s2, s3):
     return np.int64(below(u, twod)), spare, s0, s1, s2, s3
 
 
+@njit(cache=True, inline="always")
+def _record(pos, w, k, r2, r2_out, c2_out, linf_out):
+    """Write walker w's |X|^2, x_1^2 and max_i |x_i| into record slot k."""
+    linf = abs(pos[w, 0])
+    for i in range(1, pos.shape[1]):
+        linf = max(linf, abs(pos[w, i]))
+    r2_out[w, k] = r2
+    c2_out[w, k] = pos[w, 0] * pos[w, 0]
+    linf_out[w, k] = linf
+
+
 @njit(cache=True, parallel=True)
 def lattice_distance_kernel(seed, first, rec_steps, pos, r2_out, c2_out, linf_out, ret_out):
     """Simple random walk on Z^d (each step: axis uniform in d, then +-1: 2d equally likely moves).
@@ -69,12 +80,7 @@ def lattice_distance_kernel(seed, first, rec_steps, pos, r2_out, c2_out, linf_ou
             if r2 == 0 and ret == 0:
                 ret = t
             if t == nxt:
-                linf = 0
-                for i in range(d):
-                    linf = max(linf, abs(pos[w, i]))
-                r2_out[w, k] = r2
-                c2_out[w, k] = pos[w, 0] * pos[w, 0]
-                linf_out[w, k] = linf
+                _record(pos, w, k, r2, r2_out, c2_out, linf_out)
                 k += 1
                 if k < rec_steps.shape[0]:
                     nxt = rec_steps[k]
@@ -98,13 +104,9 @@ def gaussian_distance_kernel(seed, first, step_std, rec_steps, pos, r2_out, c2_o
                     pos[w, i + 1] += step_std * g1
             if t == nxt:
                 r2 = 0.0
-                linf = 0.0
                 for i in range(d):
                     r2 += pos[w, i] * pos[w, i]
-                    linf = max(linf, abs(pos[w, i]))
-                r2_out[w, k] = r2
-                c2_out[w, k] = pos[w, 0] * pos[w, 0]
-                linf_out[w, k] = linf
+                _record(pos, w, k, r2, r2_out, c2_out, linf_out)
                 k += 1
                 if k < rec_steps.shape[0]:
                     nxt = rec_steps[k]

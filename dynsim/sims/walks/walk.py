@@ -106,6 +106,27 @@ def _run_walkers(kernel, walkers, rec, extra_args, progress, with_returns, pos_d
     return r2, c2, linf, ret
 
 
+def _walk(system: str, p: dict, seed, progress) -> Trace:
+    """Seed, run the lattice or Gaussian kernel in chunks, summarise, wrap (validated ``p``)."""
+    seed = make_seed(seed)
+    rec = record_steps(p["steps"], p["records"])
+    _check_memory(p["walkers"], rec.shape[0])
+    lattice = system == "walk.lattice"
+    timer = Timer()
+    with timer.phase("simulate"):
+        if lattice:
+            kernel, args = kernels.lattice_distance_kernel, (lambda lo: (seed, lo))
+        else:
+            kernel, args = kernels.gaussian_distance_kernel, (lambda lo: (seed, lo, p["step_std"]))
+        r2, c2, linf, ret = _run_walkers(kernel, p["walkers"], rec, args, progress, lattice,
+                                         np.int64 if lattice else np.float64, p["d"])
+    with timer.phase("summarise"):
+        channels = {"dist_step": rec, **_summarise(r2, c2, linf)}
+        if lattice:
+            channels["first_return"] = ret
+    return make_trace(system, p, seed, channels, timings=timer.timings)
+
+
 def lattice_walk(d: int = 10, walkers: int = 10_000, steps: int = 1000, records: int = 40, *,
                  seed: int | None = None, progress: Progress | None = None) -> Trace:
     """Simple random walk on Z^d, ``walkers`` independent copies of ``steps`` steps.
@@ -115,17 +136,7 @@ def lattice_walk(d: int = 10, walkers: int = 10_000, steps: int = 1000, records:
     ``first_return`` (first return to the origin, 0 if none by ``steps``).
     """
     p = check_params(PARAMS, dict(d=d, walkers=walkers, steps=steps, records=records), "walk.lattice")
-    seed = make_seed(seed)
-    rec = record_steps(p["steps"], p["records"])
-    _check_memory(p["walkers"], rec.shape[0])
-    timer = Timer()
-    with timer.phase("simulate"):
-        r2, c2, linf, ret = _run_walkers(
-            kernels.lattice_distance_kernel, p["walkers"], rec, lambda lo: (seed, lo), progress,
-            True, np.int64, p["d"])
-    with timer.phase("summarise"):
-        channels = {"dist_step": rec, **_summarise(r2, c2, linf), "first_return": ret}
-    return make_trace("walk.lattice", p, seed, channels, timings=timer.timings)
+    return _walk("walk.lattice", p, seed, progress)
 
 
 GAUSSIAN_PARAMS = {**PARAMS, "step_std": Float(0.0, None, lo_open=True)}
@@ -139,17 +150,7 @@ def gaussian_walk(d: int = 10, walkers: int = 10_000, steps: int = 1000, records
     step_std = default_step_std(d, step_std)
     p = check_params(GAUSSIAN_PARAMS, dict(d=d, walkers=walkers, steps=steps, records=records,
                                            step_std=step_std), "walk.gaussian")
-    seed = make_seed(seed)
-    rec = record_steps(p["steps"], p["records"])
-    _check_memory(p["walkers"], rec.shape[0])
-    timer = Timer()
-    with timer.phase("simulate"):
-        r2, c2, linf, _ = _run_walkers(
-            kernels.gaussian_distance_kernel, p["walkers"], rec,
-            lambda lo: (seed, lo, p["step_std"]), progress, False, np.float64, p["d"])
-    with timer.phase("summarise"):
-        channels = {"dist_step": rec, **_summarise(r2, c2, linf)}
-    return make_trace("walk.gaussian", p, seed, channels, timings=timer.timings)
+    return _walk("walk.gaussian", p, seed, progress)
 
 
 lattice_walk.PARAMS = PARAMS
