@@ -248,7 +248,7 @@ def participation_ratio(explained_variance) -> Estimate:
 
 
 def largest_lyapunov_rosenstein(series, *, dim: int | None = None, delay: int = 1, theiler: int = 0,
-                                dt: float = 1.0, fit_range: tuple[int, int] = (0, 10),
+                                dt: float = 1.0, fit_range: tuple[int, int] = (1, 10),
                                 trajectory_len: int | None = None, blocks: int = 20) -> Estimate:
     """Largest Lyapunov exponent from a series by Rosenstein, Collins & De Luca (1993).
 
