@@ -1,0 +1,276 @@
+"""``dynsim eos``: edge-of-stability toys (run, bifurcation, flows)."""
+
+from __future__ import annotations
+
+import click
+
+from dynsim.cli.base import (DynsimGroup, check_outputs, emit, output_options, progress_bar,
+                             save_figure)
+from dynsim.params import Choice, Float, Int, option
+from dynsim.sims.eos.bifurcation import BIFURCATION_PARAMS as BP
+from dynsim.sims.eos.losses import LOSSES
+from dynsim.sims.eos.systems import OPT_PARAMS as OP, PRODUCT_PARAMS, QUADRATIC_PARAMS
+from dynsim.sims.flows import CENTRAL_PARAMS
+
+SYSTEM = Choice(LOSSES)
+
+
+def loss_options(f):
+    """--x0, --spectrum, --rotated, --degree: the toy's own parameters."""
+    for deco in reversed([
+        option("--x0", "x0", QUADRATIC_PARAMS["x0"], default=None, show_default=False,
+               help="Start point, comma-separated (minimalist: x,y on the slice z=x, w=y) "
+                    "[default: the system's]."),
+        option("--spectrum", "spectrum", QUADRATIC_PARAMS["spectrum"], default=None,
+               show_default=False, help="Quadratic: Hessian eigenvalues, e.g. 15,1 [default: 15,1]."),
+        click.option("--rotated", is_flag=True,
+                     help="Quadratic: rotate the eigenbasis (Haar, from the seed)."),
+        option("--degree", "degree", PRODUCT_PARAMS["degree"], default=None, show_default=False,
+               help="Product: number of factors in 1/2 (1 - w_1...w_n)^2 [default: 2]."),
+    ]):
+        f = deco(f)
+    return f
+
+
+def opt_options(f):
+    for deco in reversed([
+        option("--beta", "beta", OP["beta"], default=0.9, help="Momentum (momentum, nesterov, ema)."),
+        option("--beta1", "beta1", OP["beta1"], default=0.9, help="Adam: first-moment decay."),
+        option("--beta2", "beta2", OP["beta2"], default=None, show_default=False,
+               help="RMSProp / Adam: second-moment decay [default: 0.99 / 0.999]."),
+        option("--eps", "eps", OP["eps"], default=1e-8, help="RMSProp / Adam: eps in P."),
+        option("--noise-std", "noise_std", OP["noise_std"], default=None, show_default=False,
+               help="Gradient noise SD per coordinate [default: 0.1 for sgd, else 0]."),
+    ]):
+        f = deco(f)
+    return f
+
+
+def _toy_params(system, x0, spectrum, rotated, degree) -> dict:
+    """The toy's own parameters; refuse those that belong to another system."""
+    if system != "quadratic" and (spectrum is not None or rotated):
+        raise ValueError("--spectrum and --rotated apply to --system quadratic only")
+    if system != "product" and degree is not None:
+        raise ValueError("--degree applies to --system product only")
+    out = {"x0": x0}
+    if system == "quadratic":
+        out.update(rotated=rotated, **({} if spectrum is None else {"spectrum": spectrum}))
+    if system == "product" and degree is not None:
+        out["degree"] = degree
+    return out
+
+
+def _registry_run(name: str, label: str, **params):
+    from dynsim import registry
+
+    with progress_bar(label) as progress:
+        return registry.run(name, progress=progress, **params)
+
+
+@click.group(cls=DynsimGroup)
+def eos():
+    """Edge of stability: toy losses, optimizers as maps, the central flow, chaos in GD.
+
+    Thresholds by convention (REFERENCES.md items 3, 15): GD 2/lr, heavy ball (2+2b)/lr, Nesterov
+    (2+2b)/((1+2b) lr), EMA momentum (2+2b)/((1-b) lr), RMSProp 2/lr and Adam (2+2b1)/((1-b1) lr)
+    on the preconditioned sharpness.
+    """
+
+
+@eos.command()
+@option("--system", "system", SYSTEM, default="minimalist", help="Toy loss.")
+@option("--opt", "opt", OP["opt"], default="gd", help="Optimizer (momentum = heavy ball).")
+@option("--lr", "lr", OP["lr"], default=0.1, help="Learning rate.")
+@option("--steps", "steps", OP["steps"], default=None, show_default=False,
+        help="Steps [default: 1000 quadratic, 3000 otherwise].")
+@loss_options
+@opt_options
+@option("--freeze-at", "freeze_at", OP["freeze_at"], default=None, show_default=False,
+        help="RMSProp / Adam: hold the preconditioner fixed from this step on.")
+@option("--nu0", "nu0", OP["nu0"], default=0.0, help="RMSProp / Adam: initial second moment.")
+@click.option("--no-jacobian", is_flag=True, help="Do not record Jacobians (no Lyapunov spectrum).")
+@output_options
+def run(system, opt, lr, steps, x0, spectrum, rotated, degree, beta, beta1, beta2, eps, noise_std,
+        freeze_at, nu0, no_jacobian, seed, as_json, out, force, plot):
+    """One optimizer run on a toy: threshold, verdict, sharpness ratio and dimension estimates."""
+    from dynsim.analysis.orbits import run_dimensions, sharpness_summary
+    from dynsim.analysis.stability import stability
+    from dynsim.plots.eos import plot_run
+    from dynsim.trace import save_run
+
+    check_outputs(out, force, plot)
+    params = dict(opt=opt, lr=lr, beta=beta, beta1=beta1, beta2=beta2, eps=eps,
+                  noise_std=noise_std, freeze_at=freeze_at, nu0=nu0, jacobian=not no_jacobian,
+                  **_toy_params(system, x0, spectrum, rotated, degree))
+    if steps is not None:
+        params["steps"] = steps
+    trace = _registry_run(f"eos.{system}", "running", seed=seed, **params)
+    stab = stability(trace)
+    sharp = sharpness_summary(trace)
+    dims = run_dimensions(trace)
+    conv = trace.meta["threshold_convention"]
+    thr = float(trace["threshold"][0])
+    p = trace.params
+    rows = [f"{trace.system}  seed={trace.seed}  opt={p['opt']}  lr={p['lr']:g}  "
+            f"steps={p['steps']}  status={trace.meta['status']}  x0={p['x0']}",
+            f"{'threshold':<20} {thr:.6g} ({conv})",
+            f"{'sharpness':<20} start {sharp.data['start']:.6g}, final {sharp.data['final']:.6g}, "
+            f"late median {sharp.value:.6g} ± {sharp.stderr:.2g}",
+            f"{'stability':<20} {stab}"]
+    for name in ("lyapunov", "kaplan_yorke", "sharpness_dimension"):
+        if name in dims:
+            rows.append(f"{name:<20} {dims[name]}")
+    if "sharpness_dimension" not in dims:
+        rows.append(f"{'sharpness_dimension':<20} - (defined for GD / SGD, whose Jacobian is "
+                    f"I - lr H; needs >= 100 steps)")
+    if out is not None:
+        rows.append(f"run folder: {out}")
+    payload = {"system": trace.system, "params": p, "seed": trace.seed,
+               "status": trace.meta["status"], "threshold": thr, "threshold_convention": conv,
+               "sharpness_start": sharp.data["start"], "sharpness_final": sharp.data["final"],
+               "sharpness": sharp, "stability": stab, "out": out}
+    if "lyapunov" in dims:
+        spec = dims["lyapunov"]
+        payload["lyapunov"] = {"exponents": spec.exponents, "stderr": spec.stderr,
+                               "n_steps": spec.n_steps, "blocks": spec.blocks,
+                               "transient": spec.transient, "method": spec.method}
+    for name in ("kaplan_yorke", "sharpness_dimension"):
+        if name in dims:
+            payload[name] = dims[name]
+    if "sharpness_exponents" in dims:
+        payload["sharpness_exponents"] = dims["sharpness_exponents"].exponents
+    emit(as_json, payload, "\n".join(rows))
+    if out is not None:
+        save_run(trace, out, force=force)
+    if plot is not None:
+        save_figure(plot_run(trace, stab), plot)
+
+
+@eos.command()
+@option("--system", "system", SYSTEM, default="product", help="Toy loss.")
+@option("--opt", "opt", BP["opt"], default="gd", help="Optimizer.")
+@option("--lr-min", "lr_min", BP["lr_min"], default=0.8, help="Smallest lr.")
+@option("--lr-max", "lr_max", BP["lr_max"], default=2.0, help="Largest lr.")
+@option("--n-lr", "n_lr", BP["n_lr"], default=200, help="Learning rates (run in parallel).")
+@option("--steps", "steps", BP["steps"], default=3000, help="Steps per run.")
+@option("--keep", "keep", BP["keep"], default=200, help="Late steps kept per run.")
+@loss_options
+@opt_options
+@output_options
+def bifurcation(system, opt, lr_min, lr_max, n_lr, steps, keep, x0, spectrum, rotated, degree,
+                beta, beta1, beta2, eps, noise_std, seed, as_json, out, force, plot):
+    """Late iterates against lr (period doubling into chaos), largest Lyapunov exponent under it.
+
+    Default: 1/2 (1 - xy)^2 from the balanced point (0.5, 0.5), lr 0.8-2.0 (stable below lr = 1,
+    where 2/lr meets the balanced minimum's sharpness 2)."""
+    import numpy as np
+
+    from dynsim.analysis.orbits import bifurcation_summary, orbit_period
+    from dynsim.plots.eos import plot_bifurcation
+    from dynsim.trace import save_run
+
+    check_outputs(out, force, plot)
+    params = dict(system=system, opt=opt, lr_min=lr_min, lr_max=lr_max, n_lr=n_lr, steps=steps,
+                  keep=keep, beta=beta, beta1=beta1, beta2=beta2, eps=eps, noise_std=noise_std,
+                  **_toy_params(system, x0, spectrum, rotated, degree))
+    trace = _registry_run("eos.bifurcation", "learning rates", seed=seed, **params)
+    lrs, lam = trace["bifurcation_lr"], trace["bifurcation_lyapunov"][:, 0]
+    se, div = trace["bifurcation_lyapunov_se"][:, 0], trace["bifurcation_diverged_at"]
+    periods = [orbit_period(trace["bifurcation_proj"][i]) if div[i] < 0 else -1
+               for i in range(lrs.size)]
+    show = np.unique(np.linspace(0, lrs.size - 1, min(lrs.size, 21)).round().astype(int))
+    rows = [f"eos.bifurcation  system={system}  opt={opt}  seed={trace.seed}  "
+            f"x0={trace.params['x0']}  {trace.params['steps']} steps, last {keep} kept",
+            f"{'lr':>10} {'period':>8} {'lambda_1':>10} {'± SE':>8}  state"]
+    for i in show:
+        if div[i] >= 0:
+            rows.append(f"{lrs[i]:>10.4g} {'-':>8} {'-':>10} {'-':>8}  diverged at step {div[i]}")
+            continue
+        per = "none" if periods[i] == 0 else str(periods[i])
+        state = ("chaotic (lambda_1 > 0)" if lam[i] - 3 * se[i] > 0 else
+                 "fixed point" if periods[i] == 1 else
+                 f"period {periods[i]}" if periods[i] > 1 else "aperiodic, lambda_1 ~ 0")
+        rows.append(f"{lrs[i]:>10.4g} {per:>8} {lam[i]:>10.4g} {se[i]:>8.2g}  {state}")
+    summary = None
+    if np.any((div < 0) & np.isfinite(lam)):
+        summary = bifurcation_summary(lrs, lam, se, div)
+        onset = summary.data["chaos_onset_lr"]
+        rows.append(f"largest exponent {summary.value:.4g} ± {summary.stderr:.2g} at lr "
+                    f"{summary.data['lr_at_max']:.4g}; onset of chaos (lambda_1 > 3 SE): "
+                    + ("none in this range" if onset is None else f"lr = {onset:.4g}"))
+    if out is not None:
+        rows.append(f"run folder: {out}")
+    payload = {"system": trace.system, "params": trace.params, "seed": trace.seed,
+               "threshold_convention": trace.meta["threshold_convention"], "lr": lrs,
+               "period": periods, "lyapunov_1": lam, "lyapunov_1_se": se, "diverged_at": div,
+               "summary": summary, "out": out}
+    emit(as_json, payload, "\n".join(rows))
+    if out is not None:
+        save_run(trace, out, force=force)
+    if plot is not None:
+        save_figure(plot_bifurcation(trace), plot)
+
+
+@eos.command()
+@option("--system", "system", SYSTEM, default="minimalist", help="Toy loss (not quadratic: there "
+        "the central flow is gradient flow).")
+@option("--lr", "lr", CENTRAL_PARAMS["lr"], default=0.1, help="Learning rate of GD.")
+@option("--steps", "steps", CENTRAL_PARAMS["steps"], default=1000, help="Steps (flow time).")
+@loss_options
+@option("--tau", "tau", CENTRAL_PARAMS["tau"], default=0.25,
+        help="Central flow: relaxation time of the margin 2/lr - S, in steps.")
+@option("--average", "average", Int(1, 10**6), default=10, help="GD time average, in steps.")
+@option("--edge-level", "edge_level", Float(0.0, 1.0, lo_open=True), default=0.9,
+        help="GD is at the edge once its averaged sharpness reaches this x 2/lr.")
+@output_options
+def flows(system, lr, steps, x0, spectrum, rotated, degree, tau, average, edge_level, seed,
+          as_json, out, force, plot):
+    """Gradient flow and the central flow overlaid on GD, with how far each stays from GD.
+
+    Edge Flow (Marion 2026) is not built: its equations could not be read (REFERENCES.md item 2)."""
+    from dynsim.plots.eos import plot_flows
+    from dynsim.sims.flows import flows_vs_gd
+    from dynsim.trace import save_runs
+
+    check_outputs(out, force, plot)
+    toy = _toy_params(system, x0, spectrum, rotated, degree)
+    cmp = flows_vs_gd(system=system, lr=lr, steps=steps, tau=tau, average=average,
+                      edge_level=edge_level, seed=seed, **toy)
+    gd = cmp.gd
+    rows = [f"flows  system={system}  lr={lr:g}  steps={steps}  seed={gd.seed}  "
+            f"x0={gd.params['x0']}  tau={tau:g}  GD averaged over {average} steps",
+            f"{'':<16} {'loss gap (decades)':>21} {'sharpness gap (x 2/lr)':>24}"]
+    if cmp.start is None:
+        rows.append(str(cmp))
+    else:
+        for label, lg, sg in (("central flow", cmp.loss_gap_central, cmp.sharpness_gap_central),
+                              ("gradient flow", cmp.loss_gap_gradient, cmp.sharpness_gap_gradient)):
+            rows.append(f"{label:<16} {lg.value:>12.4g} ± {lg.stderr:<6.2g} "
+                        f"{sg.value:>14.4g} ± {sg.stderr:<6.2g}")
+        rows.append(f"window: steps {cmp.start}-{steps} (GD's averaged sharpness >= "
+                    f"{edge_level:g} x 2/lr from step {cmp.start}); loss gap = |log10(flow / GD "
+                    f"average)|, central flow's loss = L + sigma^2 S / 2; ± = spread over time")
+    rows.append("Edge Flow: not built (its equations could not be read; REFERENCES.md item 2)")
+    if out is not None:
+        rows.append(f"run folders: {out}/gd, {out}/gradient_flow, {out}/central_flow")
+    def gap(e):  # the per-step series stays in the run folders' channels, not in the JSON
+        return None if e is None else {**e.__dict__, "data": {k: v for k, v in e.data.items()
+                                                              if k != "series"}}
+
+    payload = {"system": system, "lr": lr, "steps": steps, "seed": gd.seed, "x0": gd.params["x0"],
+               "tau": tau, "average": average, "edge_level": edge_level, "start": cmp.start,
+               "loss_gap_central": gap(cmp.loss_gap_central),
+               "loss_gap_gradient": gap(cmp.loss_gap_gradient),
+               "sharpness_gap_central": gap(cmp.sharpness_gap_central),
+               "sharpness_gap_gradient": gap(cmp.sharpness_gap_gradient),
+               "statuses": {"gd": gd.meta["status"], "gradient_flow": cmp.gradient.meta["status"],
+                            "central_flow": cmp.central.meta["status"]}, "out": out}
+    emit(as_json, payload, "\n".join(rows))
+    if out is not None:
+        save_runs({"gd": gd, "gradient_flow": cmp.gradient, "central_flow": cmp.central}, out,
+                  force=force)
+    if plot is not None:
+        save_figure(plot_flows(cmp), plot)
+
+
+__all__ = ["eos"]

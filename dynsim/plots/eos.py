@@ -1,0 +1,129 @@
+"""Figures of the edge-of-stability family.  Each function returns a matplotlib Figure (no pyplot).
+
+* :func:`plot_run`: sharpness (or the preconditioned sharpness) against the threshold (2/lr for GD),
+  the loss, and the trajectory of one run.
+* :func:`plot_bifurcation`: late iterates against lr, with the largest Lyapunov exponent under it.
+* :func:`plot_flows`: gradient flow and the central flow overlaid on GD (loss, sharpness, path).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from dynsim.analysis.stability import PRECONDITIONED
+
+
+def _positive(x):
+    x = np.asarray(x, dtype=float)
+    return np.where(x > 0, x, np.nan)
+
+
+def plot_run(trace, stability=None) -> Figure:
+    """Sharpness against its threshold, loss (log scale) and trajectory of one optimizer run."""
+    fig = Figure(figsize=(13, 4))
+    ax1, ax2, ax3 = fig.subplots(1, 3)
+    conv = trace.meta.get("threshold_convention", "?")
+    steps = np.arange(len(trace["loss"]))
+    if conv in PRECONDITIONED and "precond_sharpness" in trace.channels:
+        ax1.plot(steps, trace["precond_sharpness"], "C1", lw=1, label="lambda_max(P^-1 H)")
+        ax1.plot(steps, trace["sharpness"], "C0", lw=0.8, alpha=0.5, label="sharpness lambda_max(H)")
+    else:
+        ax1.plot(steps, trace["sharpness"], "C0", lw=1, label="sharpness lambda_max(H)")
+    label = "2/lr" if conv == "gd" else f"threshold ({conv})"
+    ax1.plot(steps, trace["threshold"], "k--", lw=1, label=label)
+    title = f"{trace.system}, {trace.params.get('opt')}, lr = {trace.params.get('lr'):g}"
+    if stability is not None:
+        title += f"\n{stability.verdict}, late ratio {stability.value:.3g}"
+    ax1.set(xlabel="step", ylabel="sharpness", title=title)
+    ax1.legend(fontsize=7)
+    ax2.plot(steps, _positive(trace["loss"]), "C2", lw=1)
+    ax2.set(xlabel="step", ylabel="loss", yscale="log", title="loss")
+    w = np.asarray(trace["proj"])
+    if w.shape[1] >= 2:
+        sc = ax3.scatter(w[:, 0], w[:, 1], c=steps, s=3, cmap="viridis")
+        ax3.plot(w[:, 0], w[:, 1], "k-", lw=0.2, alpha=0.4)
+        ax3.plot(w[0, 0], w[0, 1], "r*", ms=10, label="start")
+        fig.colorbar(sc, ax=ax3, label="step")
+        ax3.set(xlabel="w_1 (x)", ylabel="w_2 (y)", title="trajectory")
+        ax3.legend(fontsize=7)
+    else:
+        ax3.plot(steps, w[:, 0], "C3.", ms=2)
+        ax3.set(xlabel="step", ylabel="w", title="trajectory")
+    fig.tight_layout()
+    return fig
+
+
+def plot_bifurcation(trace, observable: str = "proj") -> Figure:
+    """Late iterates (first coordinate, ``sharpness`` or ``loss``) against lr, and the largest
+    Lyapunov exponent of the optimizer map (with its block SE) under it."""
+    lrs = np.asarray(trace["bifurcation_lr"])
+    if observable == "proj":
+        y, ylabel = np.asarray(trace["bifurcation_proj"])[:, :, 0], "late iterates w_1"
+    elif observable in ("sharpness", "loss"):
+        y, ylabel = np.asarray(trace[f"bifurcation_{observable}"]), f"late {observable}"
+    else:
+        raise ValueError(f"observable must be 'proj', 'sharpness' or 'loss', got {observable!r}")
+    fig = Figure(figsize=(8, 6.5))
+    ax1, ax2 = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    ax1.plot(np.repeat(lrs, y.shape[1]), y.ravel(), "k,", alpha=0.6)
+    div = np.asarray(trace["bifurcation_diverged_at"]) >= 0
+    if div.any():
+        ax1.plot(lrs[div], np.full(div.sum(), np.nanmin(y) if np.isfinite(y).any() else 0.0),
+                 "rx", ms=3, label="diverged")
+        ax1.legend(fontsize=7)
+    p = trace.params
+    ax1.set(ylabel=ylabel, title=f"{p.get('system')} ({p.get('opt')}), x0 = {p.get('x0')}, "
+                                 f"last {p.get('keep')} of {p.get('steps')} steps")
+    lam = np.asarray(trace["bifurcation_lyapunov"])[:, 0]
+    se = np.asarray(trace["bifurcation_lyapunov_se"])[:, 0]
+    ax2.fill_between(lrs, lam - 1.96 * se, lam + 1.96 * se, color="C0", alpha=0.3)
+    ax2.plot(lrs, lam, "C0-", lw=1)
+    ax2.axhline(0.0, color="k", lw=0.8)
+    ax2.set(xlabel="lr", ylabel="largest Lyapunov exponent")
+    fig.tight_layout()
+    return fig
+
+
+def plot_flows(comparison) -> Figure:
+    """Gradient flow and the central flow overlaid on GD (a :class:`FlowComparison`)."""
+    gd, gf, cf = comparison.gd, comparison.gradient, comparison.central
+    la, sa = comparison.gd_average()
+    lr = gd.params["lr"]
+    fig = Figure(figsize=(13, 4))
+    ax1, ax2, ax3 = fig.subplots(1, 3)
+    t_gd, t_gf, t_cf = (np.arange(len(tr["loss"])) for tr in (gd, gf, cf))
+    ax1.plot(t_gd, _positive(gd["loss"]), color="0.7", lw=0.6, label="GD")
+    ax1.plot(t_gd, _positive(la), "k-", lw=1.2, label=f"GD, {comparison.average}-step average")
+    ax1.plot(t_gf, _positive(gf["loss"]), "C0--", lw=1.2, label="gradient flow")
+    ax1.plot(t_cf, _positive(cf["central_loss"]), "C3-", lw=1.2,
+             label="central flow: L + sigma^2 S / 2")
+    ax1.plot(t_cf, _positive(cf["loss"]), "C3:", lw=1, label="central flow: L")
+    if comparison.start is not None:
+        for ax in (ax1, ax2):
+            ax.axvline(comparison.start, color="0.5", lw=0.8, ls=":")
+    ax1.set(xlabel="step (flow time in steps)", ylabel="loss", yscale="log", title=str(gd.system))
+    ax1.legend(fontsize=7)
+    ax2.plot(t_gd, gd["sharpness"], color="0.7", lw=0.6, label="GD")
+    ax2.plot(t_gd, sa, "k-", lw=1.2, label="GD, average")
+    ax2.plot(t_gf, gf["sharpness"], "C0--", lw=1.2, label="gradient flow")
+    ax2.plot(t_cf, cf["sharpness"], "C3-", lw=1.2, label="central flow")
+    ax2.axhline(2.0 / lr, color="k", ls="--", lw=0.8, label="2/lr")
+    title = "sharpness"
+    if comparison.loss_gap_central is not None:
+        title = (f"loss gap: central {comparison.loss_gap_central.value:.2g}, gradient "
+                 f"{comparison.loss_gap_gradient.value:.2g}")
+    ax2.set(xlabel="step", ylabel="sharpness", title=title)
+    ax2.legend(fontsize=7)
+    for tr, style, name in ((gd, "k.", "GD"), (gf, "C0-", "gradient flow"),
+                            (cf, "C3-", "central flow")):
+        w = np.asarray(tr["proj"])
+        if w.shape[1] >= 2:
+            ax3.plot(w[:, 0], w[:, 1], style, ms=2, lw=1.2, label=name)
+    ax3.set(xlabel="w_1 (x)", ylabel="w_2 (y)", title="trajectories")
+    ax3.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["plot_bifurcation", "plot_flows", "plot_run"]

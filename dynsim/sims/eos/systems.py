@@ -1,0 +1,222 @@
+"""Public functions of the eos family: validate, seed, run, wrap (one run, or a sweep over lr).
+
+Every single-run function returns a :class:`~dynsim.trace.Trace` with, per step t = 0..steps (the
+state before the update from t to t+1):
+
+* ``proj`` (T, d): the iterate w_t itself; ``loss`` (T,): L(w_t);
+* ``hessian_top`` (T, d): all Hessian eigenvalues at w_t, descending; ``sharpness`` (T,): the top;
+* ``precond_sharpness`` (T,): lambda_max(P^-1 H) (rmsprop, adam only);
+* ``threshold`` (T,), ``lr`` (T,): the stability threshold of the optimizer's convention
+  (``meta['threshold_convention']``) in the units of the sharpness it is compared with, and lr;
+* ``jacobian`` (T, k d, k d): the one-step Jacobian of the optimizer map on its whole state
+  (k = 1 for gd/sgd: I - lr H; 2 for momentum, nesterov, ema, rmsprop; 3 for adam), if
+  ``jacobian=True``.
+
+A run whose iterate leaves every bounded set stops there: the trace keeps the finite part and has
+status ``diverged``.  ``seed`` drives the gradient noise and, for ``rotated`` quadratics, the
+eigenbasis; it is recorded like every argument.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from dynsim.params import Bool, Choice, Float, Int, check_params
+from dynsim.rng import make_rng
+from dynsim.sims.eos.kernel import batch_kernel
+from dynsim.sims.eos.losses import LOSSES, MAX_DEGREE, MAX_DIM, make_loss
+from dynsim.sims.eos.optimizers import ADAPTIVE, OPTIMIZERS, SLOTS, opt_spec, opt_threshold
+from dynsim.trace import Timer, Trace, make_trace
+
+MAX_BYTES = 2 * 2**30   # recorded channels of one call
+
+
+@dataclass(frozen=True)
+class Floats:
+    """A list of finite numbers (given as a sequence, or "a,b,c" on the command line) of length
+    in [min_len, max_len], each > lo (if ``positive``)."""
+
+    min_len: int = 1
+    max_len: int = MAX_DIM
+    positive: bool = False
+
+    def allowed(self) -> str:
+        pos = " positive" if self.positive else ""
+        return f"a list of {self.min_len} to {self.max_len} finite{pos} numbers"
+
+    def check(self, name: str, value):
+        try:
+            out = [float(v) for v in np.asarray(value, dtype=float).reshape(-1)]
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}") from None
+        bad = not self.min_len <= len(out) <= self.max_len or not all(map(math.isfinite, out))
+        if bad or (self.positive and not all(v > 0 for v in out)):
+            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}")
+        return out
+
+    def parse(self, text: str):
+        try:
+            return [float(v) for v in str(text).split(",")]
+        except ValueError:
+            raise ValueError(f"must be {self.allowed()} separated by commas, got {text!r}") from None
+
+
+OPT_PARAMS = {
+    "opt": Choice(OPTIMIZERS),
+    "lr": Float(0.0, None, lo_open=True),
+    "steps": Int(1, 10**7),
+    "beta": Float(0.0, 1.0, hi_open=True),
+    "beta1": Float(0.0, 1.0, hi_open=True),
+    "beta2": Float(0.0, 1.0, hi_open=True),
+    "eps": Float(0.0, None),
+    "noise_std": Float(0.0, None),
+    "freeze_at": Int(0, 10**7),
+    "nu0": Float(0.0, None),
+    "jacobian": Bool(),
+}
+QUADRATIC_PARAMS = {**OPT_PARAMS, "spectrum": Floats(1, MAX_DIM), "rotated": Bool(),
+                    "x0": Floats(1, MAX_DIM)}
+MINIMALIST_PARAMS = {**OPT_PARAMS, "x0": Floats(2, 4)}
+PRODUCT_PARAMS = {**OPT_PARAMS, "degree": Int(2, MAX_DEGREE), "x0": Floats(2, MAX_DEGREE)}
+DEFAULT_X0 = {"minimalist": (4.0, 0.1), "product": (5.0, 0.05)}   # REFERENCES.md item 14
+
+
+def resolve_x0(system: str, x0, dim: int) -> np.ndarray:
+    """The start point in R^dim.  Defaults: quadratic (1, ..., 1); minimalist (4.0, 0.1) on the
+    slice; product (5.0, 0.05) for degree 2, (5.0, 0.05, ..., 0.05) above.  (x, y) on the slice
+    for the minimalist toy becomes (x, y, x, y)."""
+    if x0 is None:
+        if system == "quadratic":
+            return np.ones(dim)
+        base = DEFAULT_X0[system]
+        x0 = list(base) if system == "minimalist" or dim == 2 else [base[0]] + [base[1]] * (dim - 1)
+    x = np.asarray(x0, dtype=float)
+    if system == "minimalist" and x.size == 2:
+        x = np.array([x[0], x[1], x[0], x[1]])
+    if x.size != dim:
+        want = "2 (x, y on the slice) or 4" if system == "minimalist" else str(dim)
+        raise ValueError(f"x0 must have {want} numbers for {system}, got {x.size}")
+    return x
+
+
+def _check_bytes(runs: int, rows: int, dim: int, slots: int, jacobian: bool) -> None:
+    per = 8 * rows * (3 * dim + 2 + (slots * dim) ** 2 * jacobian)
+    if per * runs > MAX_BYTES:
+        raise ValueError(f"{runs} run(s) x {rows} recorded steps need {per * runs / 2**30:.1f} GiB "
+                         f"(limit {MAX_BYTES / 2**30:.0f} GiB); lower steps"
+                         + (" or pass jacobian=False" if jacobian else ""))
+
+
+def simulate(loss, opt_code: int, op: np.ndarray, lrs: np.ndarray, x0s: np.ndarray, seed: int,
+             steps: int, rec_from: int, jacobian: bool, stream0: int = 0) -> dict:
+    """Run the batch kernel on runs with noise streams stream0, stream0 + 1, ...: arrays with the
+    run as first axis; ``done`` (steps each run completed) and ``rows`` (rows it recorded)."""
+    runs, d = x0s.shape
+    rows_max = steps + 1 - rec_from
+    slots = SLOTS[opt_code] * d
+    _check_bytes(runs, rows_max, d, SLOTS[opt_code], jacobian)
+    out = {"proj": np.full((runs, rows_max, d), np.nan), "loss": np.full((runs, rows_max), np.nan),
+           "hessian_top": np.full((runs, rows_max, d), np.nan),
+           "precond_sharpness": np.full((runs, rows_max), np.nan),
+           "jacobian": np.full((runs, rows_max if jacobian else 0, slots, slots), np.nan),
+           "done": np.zeros(runs, dtype=np.int64)}
+    batch_kernel(loss.code, loss.params, opt_code, op, np.ascontiguousarray(lrs, dtype=float),
+                 np.ascontiguousarray(x0s, dtype=float), int(seed), int(stream0),
+                 steps, rec_from, jacobian, out["proj"], out["loss"], out["hessian_top"],
+                 out["precond_sharpness"], out["jacobian"], out["done"])
+    out["rows"] = np.maximum(out["done"] - rec_from, 0)
+    return out
+
+
+def run_toy(system: str, *, opt: str = "gd", lr: float = 0.1, steps: int = 1000,
+            x0=None, beta: float = 0.9, beta1: float = 0.9, beta2: float | None = None,
+            eps: float = 1e-8, noise_std: float | None = None, freeze_at: int | None = None,
+            nu0: float = 0.0, jacobian: bool = True, spectrum=(15.0, 1.0), rotated: bool = False,
+            degree: int = 2, seed: int | None = None) -> Trace:
+    """One run of optimizer ``opt`` on toy ``system`` ('quadratic', 'minimalist', 'product')."""
+    if system not in LOSSES:
+        raise ValueError(f"system must be one of {', '.join(LOSSES)}, got {system!r}")
+    schema = {"quadratic": QUADRATIC_PARAMS, "minimalist": MINIMALIST_PARAMS,
+              "product": PRODUCT_PARAMS}[system]
+    common = dict(opt=opt, lr=lr, steps=steps, beta=beta, beta1=beta1, beta2=beta2, eps=eps,
+                  noise_std=noise_std, freeze_at=freeze_at, nu0=nu0, jacobian=jacobian, x0=x0)
+    extra = {"quadratic": dict(spectrum=spectrum, rotated=rotated), "minimalist": {},
+             "product": dict(degree=degree)}[system]
+    p = check_params(schema, {**common, **extra}, f"eos.{system}")
+    seed, rng = make_rng(seed)
+    loss = make_loss(system, spectrum=p.get("spectrum"), rotated=p.get("rotated", False),
+                     degree=p.get("degree", 2), rng=rng)
+    x = resolve_x0(system, p["x0"], loss.dim)
+    code, op, used = opt_spec(p["opt"], beta=p["beta"], beta1=p["beta1"], beta2=p["beta2"],
+                              eps=p["eps"], noise_std=p["noise_std"], freeze_at=p["freeze_at"],
+                              nu0=p["nu0"])
+    p.update(used, x0=[float(v) for v in x])
+    thr, conv = opt_threshold(p["opt"], p["lr"], used)
+    timer = Timer()
+    with timer.phase("simulate"):
+        out = simulate(loss, code, op, np.array([p["lr"]]), x[None, :], seed, p["steps"], 0,
+                       p["jacobian"])
+    rows = int(out["rows"][0])
+    eigs = out["hessian_top"][0, :rows]
+    channels = {"proj": out["proj"][0, :rows], "loss": out["loss"][0, :rows],
+                "sharpness": eigs[:, 0].copy(), "hessian_top": eigs,
+                "threshold": np.full(rows, thr), "lr": np.full(rows, p["lr"])}
+    if p["opt"] in ADAPTIVE:
+        channels["precond_sharpness"] = out["precond_sharpness"][0, :rows]
+    if p["jacobian"]:
+        channels["jacobian"] = out["jacobian"][0, :rows]
+    status = "ok" if rows == p["steps"] + 1 else "diverged"
+    return make_trace(f"eos.{system}", p, seed, channels, status=status, timings=timer.timings,
+                      threshold_convention=conv, loss=loss.description)
+
+
+def quadratic(opt: str = "gd", lr: float = 0.1, steps: int = 1000, spectrum=(15.0, 1.0),
+              rotated: bool = False, x0=None, beta: float = 0.9, beta1: float = 0.9,
+              beta2: float | None = None, eps: float = 1e-8, noise_std: float | None = None,
+              freeze_at: int | None = None, nu0: float = 0.0, jacobian: bool = True, *,
+              seed: int | None = None) -> Trace:
+    """``opt`` on L(w) = 1/2 w^T H w, H = Q diag(spectrum) Q^T (Q = I unless ``rotated``).
+
+    Default: spectrum (15, 1), x0 = (1, ..., 1), lr 0.1: sharpness 15 < 2/lr = 20, so GD converges,
+    oscillating along the top eigenvector (1 - lr h = -0.5).
+    GD diverges exactly for lr > 2 / max(spectrum) (threshold tests in tests/test_eos.py)."""
+    return run_toy("quadratic", opt=opt, lr=lr, steps=steps, x0=x0, beta=beta, beta1=beta1,
+                   beta2=beta2, eps=eps, noise_std=noise_std, freeze_at=freeze_at, nu0=nu0,
+                   jacobian=jacobian, spectrum=spectrum, rotated=rotated, seed=seed)
+
+
+def minimalist(opt: str = "gd", lr: float = 0.1, steps: int = 3000, x0=None, beta: float = 0.9,
+               beta1: float = 0.9, beta2: float | None = None, eps: float = 1e-8,
+               noise_std: float | None = None, freeze_at: int | None = None, nu0: float = 0.0,
+               jacobian: bool = True, *, seed: int | None = None) -> Trace:
+    """``opt`` on Zhu et al.'s minimalist example 1/2 (1 - x y z w)^2 (ICLR 2023), started on the
+    slice z = x, w = y: ``x0`` = (x, y) (or a full 4-D point).  ``proj`` is 4-D (x, y, z, w) and
+    the sharpness is the top eigenvalue of the 4-D Hessian (REFERENCES.md item 15).
+
+    Calibration (item 14): GD at lr 0.1 from (4.0, 0.1) (the default) converges to
+    (3.143, 0.318) with sharpness 19.954, inside their band (2/lr - 20 lr/3, 2/lr) = (19.33, 20);
+    from (5.0, 0.05) or (4.5, 0.1) it diverges."""
+    return run_toy("minimalist", opt=opt, lr=lr, steps=steps, x0=x0, beta=beta, beta1=beta1,
+                   beta2=beta2, eps=eps, noise_std=noise_std, freeze_at=freeze_at, nu0=nu0,
+                   jacobian=jacobian, seed=seed)
+
+
+def product(opt: str = "gd", lr: float = 0.1, steps: int = 3000, degree: int = 2, x0=None,
+            beta: float = 0.9, beta1: float = 0.9, beta2: float | None = None, eps: float = 1e-8,
+            noise_std: float | None = None, freeze_at: int | None = None, nu0: float = 0.0,
+            jacobian: bool = True, *, seed: int | None = None) -> Trace:
+    """``opt`` on 1/2 (1 - w_1 ... w_degree)^2; degree 2 is 1/2 (1 - x y)^2, the contrast that does
+    not settle at 2/lr: from (5, 0.05) (the default) at lr 0.1 GD ends at sharpness 12.55 (item
+    14; 2/lr = 20).  A balanced start (a, a) stays balanced and shows period doubling past
+    lr = 1 (minimum sharpness 2): see :func:`bifurcation`."""
+    return run_toy("product", opt=opt, lr=lr, steps=steps, x0=x0, beta=beta, beta1=beta1,
+                   beta2=beta2, eps=eps, noise_std=noise_std, freeze_at=freeze_at, nu0=nu0,
+                   jacobian=jacobian, degree=degree, seed=seed)
+
+
+quadratic.PARAMS = QUADRATIC_PARAMS
+minimalist.PARAMS = MINIMALIST_PARAMS
+product.PARAMS = PRODUCT_PARAMS

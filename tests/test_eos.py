@@ -1,0 +1,359 @@
+"""Edge-of-stability toys: thresholds, calibration, Jacobians, Lyapunov exponents, CLI.
+
+References: REFERENCES.md items 3 and 15 (thresholds and conventions), 14 (the minimalist toy's
+calibration: GD lr 0.1 from (4.0, 0.1) converges to sharpness 19.954, inside Zhu et al.'s band
+(2/lr - 20 lr/3, 2/lr) = (19.33, 20); the product 1/2 (1 - xy)^2 ends at 12.55 from (5, 0.05) and
+5.05 from (6, 0.01)).  Measured with this code (seed-free: GD has no randomness):
+minimalist final sharpness 19.9538, final point (3.14256, 0.31821); product 12.5464 and 5.0538.
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import click
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from dynsim import registry
+from dynsim.analysis.lyapunov import lyapunov_spectrum
+from dynsim.analysis.orbits import bifurcation_summary, orbit_period
+from dynsim.analysis.stability import max_stable_lr, quadratic_multipliers, stability, threshold
+from dynsim.registry import System
+from dynsim.sims.eos import (bifurcation, make_loss, minimalist, minimalist_eos_minimum, product,
+                             quadratic)
+from dynsim.sims.eos.optimizers import SLOTS, opt_spec, opt_step
+from dynsim.trace import load_run
+
+# The registry lines this family adds (dynsim/registry.py); the tests install them meanwhile.
+EOS_SYSTEMS = {
+    "eos.quadratic": System("dynsim.sims.eos:quadratic",
+                            "optimizers on 1/2 w^T H w with a given spectrum (diagonal or rotated)"),
+    "eos.minimalist": System("dynsim.sims.eos:minimalist",
+                             "Zhu et al.'s minimalist EoS toy 1/2 (1 - xyzw)^2, slice z=x, w=y"),
+    "eos.product": System("dynsim.sims.eos:product",
+                          "1/2 (1 - w_1...w_n)^2; n = 2 is the contrast that ends below 2/lr"),
+    "eos.bifurcation": System("dynsim.sims.eos:bifurcation",
+                              "late iterates and Lyapunov spectra of an optimizer on a toy vs lr"),
+    "flow.gradient": System("dynsim.sims.flows:gradient_flow",
+                            "gradient flow on an eos toy (time in GD steps)"),
+    "flow.central": System("dynsim.sims.flows:central_flow",
+                           "central flow (Cohen et al. ICLR 2025) on an eos toy"),
+}
+
+
+@pytest.fixture
+def eos_registry(monkeypatch):
+    for name, system in EOS_SYSTEMS.items():
+        if name not in registry.SYSTEMS:
+            monkeypatch.setitem(registry.SYSTEMS, name, system)
+
+
+# ---------------------------------------------------------------------------------------------
+# thresholds: lr 1% on each side, on a rotated quadratic of sharpness 10
+
+
+SPECTRUM = (10.0, 4.0, 1.0)
+CASES = [("gd", "gd", {}), ("sgd", "gd", {"noise_std": 0.0}), ("momentum", "heavy_ball", {}),
+         ("nesterov", "nesterov", {}), ("ema", "ema_momentum", {}),
+         ("rmsprop", "rmsprop_precond", {"freeze_at": 0, "nu0": 4.0}),
+         ("adam", "adam_precond", {"freeze_at": 0, "nu0": 4.0})]
+
+
+@pytest.mark.parametrize("opt,conv,kw", [c for c in CASES if c[0] != "sgd"],
+                         ids=[c[0] for c in CASES if c[0] != "sgd"])
+def test_threshold_one_percent_each_side(opt, conv, kw):
+    # frozen preconditioner P = sqrt(nu0) + eps = 2 + 1e-8: preconditioned sharpness 10 / P
+    sharp = SPECTRUM[0] / (math.sqrt(kw["nu0"]) + 1e-8) if "nu0" in kw else SPECTRUM[0]
+    lr_star = max_stable_lr(conv, sharp, beta=0.9)
+    below = quadratic(opt=opt, lr=0.99 * lr_star, steps=3000, spectrum=SPECTRUM, rotated=True,
+                      jacobian=False, seed=3, **kw)
+    above = quadratic(opt=opt, lr=1.01 * lr_star, steps=3000, spectrum=SPECTRUM, rotated=True,
+                      jacobian=False, seed=3, **kw)
+    for tr, f in ((below, 0.99), (above, 1.01)):
+        assert tr.meta["threshold_convention"] == conv
+        assert tr["threshold"][0] == pytest.approx(threshold(conv, f * lr_star, 0.9), rel=1e-12)
+        key = "precond_sharpness" if "nu0" in kw else "sharpness"
+        assert tr[key][0] / tr["threshold"][0] == pytest.approx(f, rel=1e-9)
+    sb, sa = stability(below), stability(above)
+    assert sb.verdict == "converged" and below["loss"][-1] < 1e-6 * below["loss"][0], sb
+    assert sa.verdict == "diverged" and sa.divergence_step is not None, sa
+    assert above["loss"][-1] > 1e6 * above["loss"][0]
+
+
+def test_adaptive_optimizers_sit_at_their_threshold():
+    # REFERENCES.md item 15: with P adapting, no divergence; lambda_max(P^-1 H) settles at the
+    # threshold.  Measured: RMSProp late median ratio 1.0000 (within 1e-8), Adam 0.955 at
+    # beta2 = 0.999 after 20000 steps (the reference's 0.94-0.97 band).
+    rms = stability(quadratic(opt="rmsprop", lr=0.1, steps=5000, jacobian=False, seed=0))
+    assert rms.verdict == "edge" and abs(rms.value - 1.0) < 1e-3, rms
+    adam = stability(quadratic(opt="adam", lr=0.1, steps=20000, jacobian=False, seed=0))
+    assert adam.verdict == "edge" and 0.9 <= adam.value <= 1.02, adam
+    assert adam.threshold_value == pytest.approx(38 / 0.1)
+
+
+# ---------------------------------------------------------------------------------------------
+# calibration of the minimalist toy and the degree-2 contrast
+
+
+def test_minimalist_calibration():
+    lr = 0.1
+    tr = minimalist(lr=lr, x0=(4.0, 0.1), steps=3000, jacobian=False, seed=0)
+    s = tr["sharpness"][-1]
+    assert tr.meta["status"] == "ok"
+    assert 2 / lr - 20 * lr / 3 < s < 2 / lr                 # Zhu et al. Cor. 3.1
+    assert s == pytest.approx(19.954, abs=1e-3)              # item 14
+    np.testing.assert_allclose(tr["proj"][-1, :2], [3.143, 0.318], atol=1e-3)
+    # the slice z = x, w = y is invariant bit for bit
+    assert np.array_equal(tr["proj"][:, 0], tr["proj"][:, 2])
+    assert np.array_equal(tr["proj"][:, 1], tr["proj"][:, 3])
+    assert stability(tr).verdict == "converged"
+    same = minimalist(lr=lr, x0=(3.5, 0.2), steps=3000, jacobian=False, seed=0)
+    assert same["sharpness"][-1] == pytest.approx(19.954, abs=1e-3)
+    for x0 in ((5.0, 0.05), (4.5, 0.1)):                    # item 14: these diverge
+        bad = minimalist(lr=lr, x0=x0, steps=3000, jacobian=False, seed=0)
+        assert bad.meta["status"] == "diverged" and stability(bad).verdict == "diverged"
+
+
+def test_minimalist_sharpness_is_the_4d_hessian():
+    loss = make_loss("minimalist")
+    for x in (0.5, 1.0, 3.0):
+        w = np.array([x, 1 / x, x, 1 / x])                   # a minimum on the slice
+        top = np.linalg.eigvalsh(loss.hessian(w))[-1]
+        assert top == pytest.approx(2 * (x * x + 1 / x ** 2), rel=1e-12)   # not 4 (x^2 + y^2)
+    x, y = minimalist_eos_minimum(0.1)
+    assert x * y == pytest.approx(1.0) and 2 * (x * x + y * y) == pytest.approx(20.0)
+
+
+def test_product_contrast_does_not_settle_at_the_edge():
+    for x0, ref in (((5.0, 0.05), 12.55), ((6.0, 0.01), 5.05)):   # item 14
+        tr = product(lr=0.1, x0=x0, steps=3000, jacobian=False, seed=0)
+        assert tr["sharpness"][-1] == pytest.approx(ref, abs=0.01)
+        st = stability(tr)
+        assert st.verdict == "converged" and st.value < 0.7, st  # far below 2/lr
+
+
+# ---------------------------------------------------------------------------------------------
+# derivatives and Jacobians against finite differences
+
+
+@pytest.mark.parametrize("system,kw", [("quadratic", {"spectrum": (3.0, 2.0, -1.0), "rotated": True}),
+                                       ("product", {"degree": 2}), ("product", {"degree": 3}),
+                                       ("minimalist", {})])
+def test_loss_derivatives_match_finite_differences(system, kw):
+    loss = make_loss(system, rng=np.random.default_rng(1), **kw)
+    rng = np.random.default_rng(2)
+    e = 1e-6
+    for _ in range(3):
+        w, u = rng.uniform(0.3, 1.5, loss.dim), rng.normal(size=loss.dim)
+        eye = np.eye(loss.dim)
+        g_fd = [(loss.value(w + e * v) - loss.value(w - e * v)) / (2 * e) for v in eye]
+        h_fd = np.array([(loss.grad(w + e * v) - loss.grad(w - e * v)) / (2 * e) for v in eye])
+        d3_fd = [(u @ loss.hessian(w + e * v) @ u - u @ loss.hessian(w - e * v) @ u) / (2 * e)
+                 for v in eye]
+        np.testing.assert_allclose(loss.grad(w), g_fd, atol=1e-7)
+        np.testing.assert_allclose(loss.hessian(w), h_fd.T, atol=1e-7)
+        np.testing.assert_allclose(loss.d3(w, u), d3_fd, atol=1e-6)
+
+
+@pytest.mark.parametrize("opt,freeze_at", [("gd", None), ("momentum", None), ("nesterov", None),
+                                           ("ema", None), ("rmsprop", None), ("rmsprop", 3),
+                                           ("adam", None), ("adam", 0)])
+def test_optimizer_jacobians_match_finite_differences(opt, freeze_at):
+    loss = make_loss("minimalist")
+    code, op, _ = opt_spec(opt, beta=0.9, beta1=0.9, beta2=None, eps=1e-8, noise_std=None,
+                           freeze_at=freeze_at, nu0=0.3)
+    d, k = loss.dim, SLOTS[code]
+    rng = np.random.default_rng(0)
+    state = np.concatenate([[1.3, 0.6, 1.1, 0.7], rng.uniform(0.1, 0.5, (k - 1) * d)])
+    pre0 = rng.uniform(0.5, 1.5, d)                          # the frozen P, where it applies
+
+    def step(s, want):
+        w, s1, s2 = s[:d].copy(), np.zeros(d), np.zeros(d)
+        if k > 1:
+            s1[:] = s[d:2 * d]
+        if k > 2:
+            s2[:] = s[2 * d:]
+        jac = np.zeros((k * d, k * d))
+        opt_step(code, op, 0.05, 5, w, s1, s2, loss.grad(w), loss.hessian(w), pre0.copy(), jac,
+                 want)
+        return np.concatenate([w, s1, s2][:k]), jac
+
+    jac = step(state, True)[1]
+    e = 1e-6
+    fd = np.array([(step(state + e * v, False)[0] - step(state - e * v, False)[0]) / (2 * e)
+                   for v in np.eye(k * d)]).T
+    np.testing.assert_allclose(jac, fd, atol=1e-8)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lyapunov exponents of the optimizer maps on a quadratic: exact
+
+
+def test_lyapunov_of_gd_on_a_quadratic_is_log_abs_one_minus_lr_h():
+    lr, h = 0.15, np.array([10.0, 4.0, 1.0])
+    tr = quadratic(lr=lr, spectrum=h, rotated=True, steps=400, seed=7)
+    spec = lyapunov_spectrum(tr["jacobian"], transient=50, blocks=10)
+    exact = np.sort(np.log(np.abs(1 - lr * h)))[::-1]        # ln 0.85, ln 0.5, ln 0.4
+    np.testing.assert_allclose(np.sort(spec.exponents)[::-1], exact, atol=1e-10)
+    np.testing.assert_allclose(np.sort(spec.exponents)[::-1],
+                               np.sort(np.log(np.abs(quadratic_multipliers("gd", lr, h)))
+                                       .ravel())[::-1], atol=1e-10)
+
+
+def test_lyapunov_of_heavy_ball_is_log_root_moduli():
+    # beta = 0.1, lr h = 2.0 and 0.3: real roots of distinct moduli 0.770, 0.645, 0.155, 0.130
+    # (complex pairs share a modulus and QR separates them only slowly)
+    lr, h, beta = 0.1, np.array([20.0, 3.0]), 0.1
+    tr = quadratic(opt="momentum", lr=lr, beta=beta, spectrum=h, steps=400, seed=0)
+    spec = lyapunov_spectrum(tr["jacobian"], transient=100, blocks=10)
+    roots = quadratic_multipliers("heavy_ball", lr, h, beta)
+    exact = np.sort(np.log(np.abs(roots)).ravel())[::-1]
+    np.testing.assert_allclose(np.sort(spec.exponents)[::-1], exact, atol=1e-8)
+
+
+# ---------------------------------------------------------------------------------------------
+# bifurcation diagram
+
+
+def test_period_doubling_into_chaos_past_the_threshold():
+    # 1/2 (1 - xy)^2 from (0.5, 0.5): balanced minimum, sharpness 2, so the fixed point is stable
+    # for lr < 1 = 2/2.  Measured: period 2 at lr 1.02-1.23, 4 at 1.26, 8 at 1.29, 16 at 1.30,
+    # chaos (lambda_1 > 3 SE) over 1.31-1.45 with a period-3 window at 1.46.
+    tr = bifurcation(lr_min=0.9, lr_max=1.5, n_lr=61, steps=3000, keep=200, seed=0)
+    lr, lam, se = (tr[k] for k in ("bifurcation_lr", "bifurcation_lyapunov",
+                                   "bifurcation_lyapunov_se"))
+    period = {round(v, 2): orbit_period(tr["bifurcation_proj"][i]) for i, v in enumerate(lr)}
+    assert [period[v] for v in (0.95, 1.1, 1.26, 1.29, 1.3, 1.46)] == [1, 2, 4, 8, 16, 3]
+    chaos = [i for i, v in enumerate(lr) if 1.315 <= v <= 1.445]
+    assert all(period[round(lr[i], 2)] == 0 and lam[i, 0] - 3 * se[i, 0] > 0 for i in chaos)
+    assert np.all(lam[lr < 1.305, 0] < 1e-3)
+    assert np.all(tr["bifurcation_diverged_at"] == -1)
+    summary = bifurcation_summary(lr, lam[:, 0], se[:, 0], tr["bifurcation_diverged_at"])
+    assert summary.data["chaos_onset_lr"] == pytest.approx(1.31)
+    assert tr["bifurcation_threshold"][0] == pytest.approx(2 / 0.9)
+
+
+def test_single_run_is_stream_zero_of_the_sweep():
+    one = quadratic(opt="sgd", lr=0.12, steps=300, noise_std=0.3, jacobian=False, seed=11)
+    sweep = bifurcation(system="quadratic", opt="sgd", lr_min=0.12, lr_max=0.2, n_lr=3,
+                        steps=300, keep=50, noise_std=0.3, seed=11)
+    np.testing.assert_array_equal(sweep["bifurcation_proj"][0], one["proj"][-50:])
+    other = quadratic(opt="sgd", lr=0.12, steps=300, noise_std=0.3, jacobian=False, seed=12)
+    assert not np.array_equal(other["proj"], one["proj"])
+
+
+DETERMINISM = textwrap.dedent("""
+    import hashlib, numpy as np
+    from dynsim.sims.eos import bifurcation, minimalist
+    h = hashlib.sha256()
+    tr = bifurcation(system="minimalist", opt="sgd", lr_min=0.05, lr_max=0.15, n_lr=24,
+                     steps=400, keep=40, noise_std=0.01, seed=5)
+    for k in sorted(tr.channels):
+        h.update(np.ascontiguousarray(tr[k]).tobytes())
+    h.update(minimalist(opt="adam", lr=0.01, steps=300, noise_std=0.05, seed=5)["proj"].tobytes())
+    print(h.hexdigest())
+""")
+
+
+def test_same_seed_same_trace_with_1_and_2_threads():
+    out = []
+    for threads in ("1", "2"):
+        env = {**os.environ, "NUMBA_NUM_THREADS": threads}
+        proc = subprocess.run([sys.executable, "-c", DETERMINISM], env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        out.append(proc.stdout.strip())
+    assert out[0] == out[1] and len(out[0]) == 64
+
+
+# ---------------------------------------------------------------------------------------------
+# bad inputs
+
+
+@pytest.mark.parametrize("fn,kw", [
+    (quadratic, {"lr": 0.0}), (quadratic, {"lr": float("nan")}), (quadratic, {"steps": 0}),
+    (quadratic, {"opt": "lbfgs"}), (quadratic, {"spectrum": []}),
+    (quadratic, {"spectrum": [1.0, float("inf")]}), (quadratic, {"x0": [1.0, 2.0, 3.0]}),
+    (quadratic, {"beta": 1.0}), (quadratic, {"freeze_at": 0}),
+    (quadratic, {"opt": "sgd", "noise_std": 0.0}), (quadratic, {"eps": -1.0}),
+    (minimalist, {"x0": [1.0, 2.0, 3.0]}), (product, {"degree": 1}), (product, {"degree": 9}),
+    (product, {"x0": [1.0, 2.0, 3.0]}), (bifurcation, {"lr_min": 2.0, "lr_max": 1.0}),
+    (bifurcation, {"steps": 100, "keep": 200}), (bifurcation, {"system": "rosenbrock"}),
+    (bifurcation, {"n_lr": 1}),
+])
+def test_bad_inputs_raise_value_error(fn, kw):
+    with pytest.raises(ValueError):
+        fn(**kw, seed=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI (a group of its own until cli/main.py registers `eos`)
+
+
+def _cli():
+    from dynsim.cli.base import DynsimGroup
+    from dynsim.cli.eos import eos
+
+    @click.group(cls=DynsimGroup)
+    def root():
+        pass
+
+    root.add_command(eos)
+    return root
+
+
+def _invoke(*args):
+    return CliRunner().invoke(_cli(), list(args), prog_name="dynsim")
+
+
+def test_cli_run_json_saves_and_plots(eos_registry, tmp_path):
+    r = _invoke("eos", "run", "--system", "minimalist", "--lr", "0.1", "--steps", "3000",
+                "--seed", "0", "--json", "--out", str(tmp_path / "run"), "--plot",
+                str(tmp_path / "run.png"))
+    assert r.exit_code == 0, r.output
+    payload = json.loads(r.stdout)
+    assert payload["sharpness_start"] == pytest.approx(13.44)
+    assert payload["threshold"] == 20.0 and payload["threshold_convention"] == "gd"
+    assert payload["stability"]["verdict"] == "converged"
+    assert payload["sharpness_final"] == pytest.approx(19.954, abs=1e-3)
+    assert len(payload["lyapunov"]["exponents"]) == 4 and "kaplan_yorke" in payload
+    assert "sharpness_dimension" in payload
+    assert load_run(tmp_path / "run").system == "eos.minimalist"
+    assert (tmp_path / "run.png").stat().st_size > 0
+    table = _invoke("eos", "run", "--system", "quadratic", "--opt", "rmsprop", "--steps", "2000",
+                    "--seed", "0")
+    assert table.exit_code == 0 and "rmsprop_precond" in table.output and "edge" in table.output
+
+
+def test_cli_bifurcation_and_flows(eos_registry, tmp_path):
+    r = _invoke("eos", "bifurcation", "--system", "product", "--lr-min", "0.9", "--lr-max", "1.5",
+                "--n-lr", "13", "--steps", "1000", "--keep", "100", "--seed", "0", "--plot",
+                str(tmp_path / "bif.png"))
+    assert r.exit_code == 0, r.output
+    assert "chaotic" in r.output and "period 2" in r.output
+    assert (tmp_path / "bif.png").stat().st_size > 0
+    f = _invoke("eos", "flows", "--system", "minimalist", "--steps", "300", "--seed", "0",
+                "--json", "--out", str(tmp_path / "flows"))
+    assert f.exit_code == 0, f.output
+    payload = json.loads(f.stdout)
+    assert payload["loss_gap_central"]["value"] < payload["loss_gap_gradient"]["value"]
+    assert load_run(tmp_path / "flows" / "central_flow").system == "flow.central"
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["eos", "run", "--lr", "0"], "--lr"), (["eos", "run", "--opt", "lbfgs"], "--opt"),
+    (["eos", "run", "--system", "minimalist", "--spectrum", "1,2"], "--spectrum"),
+    (["eos", "run", "--system", "quadratic", "--x0", "1,2,3"], "x0"),
+    (["eos", "bifurcation", "--lr-min", "2", "--lr-max", "1"], "lr_min"),
+    (["eos", "flows", "--tau", "0"], "--tau"),
+])
+def test_cli_bad_input_one_line_exit_2(eos_registry, args, flag):
+    r = _invoke(*args)
+    assert r.exit_code == 2
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and "error:" in lines[0] and flag in lines[0], r.output
