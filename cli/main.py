@@ -11,7 +11,9 @@ import click
 import dynsim
 from dynsim.cli.base import DynsimGroup, emit
 from dynsim.cli.analyze import analyze
+from dynsim.cli.eos import eos
 from dynsim.cli.sweep import sweep
+from dynsim.cli.train import train
 from dynsim.cli.walk import walk
 
 
@@ -63,6 +65,8 @@ def info(as_json):
 cli.add_command(walk)
 cli.add_command(analyze)
 cli.add_command(sweep)
+cli.add_command(train)
+cli.add_command(eos)
 
 
 def main():

@@ -120,6 +120,24 @@ class Bool:
 
 
 @dataclass(frozen=True)
+class Text:
+    """Any string (a folder path, a name)."""
+
+    what: str = "a string"
+
+    def allowed(self) -> str:
+        return self.what
+
+    def check(self, name: str, value) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}")
+        return value
+
+    def parse(self, text: str) -> str:
+        return text
+
+
+@dataclass(frozen=True)
 class Seed:
     """A seed: None (draw one and record it) or an integer in [0, 2**63 - 1]."""
 

@@ -17,37 +17,63 @@ A per-step channel has the step as its first axis; a channel ``X`` sampled at sp
 ``linf_*`` summaries of a walk all use ``dist_step``.  A channel a system can't produce is absent, never NaN-filled.  The table below is the
 authoritative list: add a row when you add a channel.
 
-=====================  ==================  ==============================================================
-name                   shape               meaning (producer)
-=====================  ==================  ==============================================================
-dist_step              (R,) int            steps n at which the ``dist_*`` summaries were taken (walk.*)
-dist_mean, dist_sd     (R,)                mean and SD over walkers of the Euclidean distance |X_n|
-dist_median            (R,)                median of |X_n|
-dist_median_lo/_hi     (R,)                95% order-statistic interval of that median
-dist_quantiles         (R, 5)              |X_n| quantiles at 0.05, 0.25, 0.5, 0.75, 0.95
-dist_sq_mean           (R,)                mean of |X_n|^2 over walkers
-dist_sq_cov            (R, R)              covariance over walkers of |X_n|^2 between record steps
-coord_sq_mean          (R,)                mean of x_1(n)^2 (one coordinate) over walkers
-coord_sq_sd            (R,)                its SD over walkers
-linf_mean, linf_median (R,)                mean and median of the L-infinity distance max_i |x_i(n)|
-linf_sd                (R,)                its SD over walkers
-first_return           (walkers,) int      first step at which a walker is back at the origin, 0 if it
-                                           has not returned by the last step (walk.lattice)
-pca_explained          (walks, k)          explained-variance ratio of the first k principal
-                                           components of each walk's trajectory (walk.pca)
-pca_cos_corr           (walks, k)          |corr| of the projection on PC i with cos(pi i t / n)
-proj                   (steps + 1, k)      projection of the first walk on its first k PCs (walk.pca);
-                       (n, dim)            the trajectory itself (map.*)
-jacobian               (n, dim, dim)       one-step Jacobians Df(proj[t]) (map.*; low-d systems only)
-peak_fraction          (landscapes,)       fraction of sites that are strict local maxima (walk.peaks)
-vector_norm            (vectors,)          |x| / sqrt(d) of random Gaussian vectors (walk.vectors)
-vector_cosine          (pairs,)            cosine between independent pairs of them
-=====================  ==================  ==============================================================
-Reserved by ARCHITECTURE.md for later producers: loss, test_loss, accuracy, test_accuracy, lr,
-sharpness, precond_sharpness, threshold, hessian_top, hessian_bottom, hessian_trace, hessian_density
-(+ _grid), update_norm, update_hist (+ _edges, _layers), update_sample,
-update_interval_hist (+ _edges), grad_noise_norm, events_size, events_duration, events_area,
-events_time, height_mean, layer_norm_<layer>, grad_norm_<layer>.
+========================  ===================  =========================================================
+name                      shape                meaning (producer)
+========================  ===================  =========================================================
+dist_step                 (R,) int             steps n of the ``dist_*`` summaries (walk.lattice/gaussian)
+dist_mean, dist_sd        (R,)                 mean and SD over walkers of the distance |X_n|
+dist_median               (R,)                 median of |X_n|
+dist_median_lo/_hi        (R,)                 95% order-statistic interval of that median
+dist_quantiles            (R, 5)               |X_n| quantiles at 0.05, 0.25, 0.5, 0.75, 0.95
+dist_sq_mean              (R,)                 mean of |X_n|^2 over walkers
+dist_sq_cov               (R, R)               covariance over walkers of |X_n|^2 between record steps
+coord_sq_mean, _sd        (R,)                 mean and SD of x_1(n)^2 (one coordinate)
+linf_mean, linf_median    (R,)                 mean and median of max_i |x_i(n)|
+linf_sd                   (R,)                 its SD over walkers
+first_return              (walkers,) int       first step back at the origin, 0 if none (walk.lattice)
+pca_explained             (walks, k)           explained-variance ratios of PCs 1..k per walk (walk.pca)
+pca_cos_corr              (walks, k)           |corr| of the PC i projection with cos(pi i t / n)
+proj                      (steps + 1, k)       walk 0 projected on its first k PCs (walk.pca); the
+                          (n, dim)             trajectory (map.*, eos.*, flow.*); parameters on k
+                          (steps, k)           fixed random unit directions (train)
+jacobian                  (n, d, d)            one-step Jacobians Df(proj[t]) (map.*); of the whole
+                                               optimizer state (eos.*)
+peak_fraction             (landscapes,)        fraction of strict local maxima (walk.peaks)
+vector_norm               (vectors,)           |x| / sqrt(d) of Gaussian vectors (walk.vectors)
+vector_cosine             (pairs,)             cosines between independent pairs of them
+loss                      (T,)                 loss at each iterate (eos.*, flow.*) / of each step (train)
+lr                        (T,)                 learning rate per step
+sharpness                 (T,) / sparse        top Hessian eigenvalue; sparse in train (+ sharpness_step)
+sharpness_err             sparse               Lanczos residual of that eigenvalue, its error bar (train)
+precond_sharpness         (T,) / sparse        lambda_max(P^-1 H) of Adam / RMSProp
+threshold                 (T,) / sparse        stability threshold in the units of the sharpness it is
+                                               compared with; convention in meta threshold_convention
+hessian_top               (T, k) / sparse      top Hessian eigenvalues (eos.*: all, descending)
+hessian_bottom            sparse (., k)        smallest Hessian eigenvalues (train, on request)
+hessian_trace, _err       sparse               Hutchinson trace and its SE (train, on request)
+train_loss, test_loss     sparse               full-set losses at probes (train)
+accuracy, test_accuracy   sparse               accuracies at probes (train)
+layer_norm_<p>            sparse               ||W|| of parameter tensor p (train)
+grad_norm_<p>             sparse               ||grad W|| of parameter tensor p (train)
+update_norm               (steps,)             ||Delta w|| per optimizer step (train)
+update_hist               (windows, layers, B) counts of |Delta w| per window and parameter tensor on
+                                               the global log edges ``update_hist_edges`` (B + 1);
+                                               ``update_hist_layers`` indexes meta update_hist_layers
+update_sample             (windows, R)         a uniform sample of raw |Delta w| per window (train)
+update_interval_hist      (bins,)              per-parameter waiting times between large updates,
+                                               pooled, on ``update_interval_hist_edges`` (train)
+central_sigma2            (T,)                 sigma^2(t) of the central flow (flow.central)
+central_loss              (T,)                 its predicted time-averaged loss L + sigma^2 S / 2
+bifurcation_lr            (R,)                 learning rates of the sweep (eos.bifurcation)
+bifurcation_proj          (R, K, d)            last K iterates per lr (NaN rows: diverged)
+bifurcation_loss, _sharp. (R, K)               their loss and sharpness (bifurcation_sharpness)
+bifurcation_threshold     (R,)                 threshold per lr
+bifurcation_lyapunov      (R, kd)              Lyapunov spectrum over the kept steps (+ _se: block SEs)
+bifurcation_diverged_at   (R,) int             step a run diverged, -1 if none
+========================  ===================  =========================================================
+"sparse" channels X (taken at probes) come with ``X_step``.
+Reserved by ARCHITECTURE.md for producers still to come: hessian_density (+ _grid),
+grad_noise_norm; the sandpile rows (events_*, height_mean) are added with the sandpile family.
 """
 
 from __future__ import annotations

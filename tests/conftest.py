@@ -22,3 +22,8 @@ def warm_numba():
     lyapunov_spectrum(henon(n=50, transient=10, seed=0)["jacobian"])
     logistic(n=50, transient=10, seed=0)
     lorenz(n=50, transient=10, seed=0)
+    from dynsim.sims.eos import quadratic
+    from dynsim.sims.flows import central_flow
+
+    quadratic(steps=2, seed=0)
+    central_flow(steps=2, seed=0)

@@ -16,12 +16,18 @@ SMALL = {
     "map.henon": dict(n=300, transient=10),
     "map.logistic": dict(n=300, transient=10),
     "map.lorenz": dict(n=300, transient=10),
+    "eos.quadratic": dict(steps=50), "eos.minimalist": dict(steps=50), "eos.product": dict(steps=50),
+    "eos.bifurcation": dict(n_lr=3, steps=60, keep=30),
+    "flow.gradient": dict(steps=20), "flow.central": dict(steps=20),
+    "train": dict(data="mnist1d", subset=200, width=8, steps=6, probe_every=3, lanczos_iter=8),
 }
 
 
 def test_every_system_is_registered_and_runs():
     assert set(SMALL) == set(registry.SYSTEMS)
     for name, params in SMALL.items():
+        if name == "train":
+            pytest.importorskip("torch")
         system = registry.get(name)
         assert set(params) <= set(system.schema) and isinstance(system.schema["seed"], Seed)
         trace = registry.run(name, seed=1, **params)

@@ -14,7 +14,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from dynsim.analysis import dimension, events, lyapunov, pca, powerlaw, tails, walks
+from dynsim.analysis import (dimension, events, lyapunov, orbits, pca, powerlaw, stability, tails,
+                             walks)
 from dynsim.analysis.powerlaw.binned import fit_binned
 from dynsim.analysis.results import Estimate, Measures
 from dynsim.rng import make_rng
@@ -241,6 +242,19 @@ def _correlation_dimension(tr, ctx):
         return None
 
 
+def _stability(tr, ctx):
+    return stability.stability(tr)
+
+
+def _bifurcation(tr, ctx):
+    try:
+        return orbits.bifurcation_summary(tr["bifurcation_lr"], tr["bifurcation_lyapunov"][:, 0],
+                                          tr["bifurcation_lyapunov_se"][:, 0],
+                                          tr["bifurcation_diverged_at"])
+    except ValueError:  # every run diverged
+        return None
+
+
 def _update_hist(tr, ctx):
     return fit_binned(tr["update_hist"], tr["update_hist_edges"])
 
@@ -270,6 +284,10 @@ TABLE = [
      _interval_exponent),  # binned MLE (Virkar & Clauset)
     ("interval_exponent_ls", ("update_interval_hist", "update_interval_hist_edges"),
      _interval_hist_ls),  # Zhang & Tang's least squares, to compare like with like
+    ("stability", ("threshold",), _stability),
+    ("sharpness", ("sharpness",), lambda tr, ctx: orbits.sharpness_summary(tr)),
+    ("bifurcation", ("bifurcation_lr", "bifurcation_lyapunov", "bifurcation_lyapunov_se",
+                     "bifurcation_diverged_at"), _bifurcation),
     ("lyapunov", ("jacobian",), _lyapunov),  # lyapunov_<i>, kaplan_yorke
     ("correlation_dimension", ("proj",), _correlation_dimension),
     ("participation_ratio", ("pca_explained",),

@@ -1,0 +1,200 @@
+"""Topplings per second of BTW 2-D in its stationary state: dynsim's kernel with the size, area and
+duration bookkeeping on, beside two plain numba kernels and a straightforward NumPy implementation.
+
+Run by hand (not a test):  python benchmarks/bench_sandpile.py [--L 256] [--grains 20000]
+
+All four start from the same stationary configuration (the final heights of a dynsim run of
+``--transient`` grains from the empty lattice) and drop the same number of grains at uniformly random
+sites (each its own stream, so the avalanches differ but their statistics do not; topplings per grain
+is printed beside each rate).  Implementations:
+  - dynsim: ``kernels.btw_chunk``, one replica: the parallel update generation by generation with
+    branch-free frontier pushes, recording size, area (per-site stamps packed into the height
+    words), duration (generations), the drive time, and the mean height every 1000 grains;
+  - frontier, no bookkeeping: the same relaxation with the size counter only;
+  - stack, no bookkeeping: the usual plain kernel (REFERENCES.md item 14): a stack of unstable
+    sites, a site popped with z >= 4 topples floor(z / 4) times at once, a neighbour is pushed when it
+    crosses the threshold (a branch per neighbour);
+  - NumPy: the parallel update vectorised over each generation's frontier (np.add.at for the grains,
+    np.unique for the next frontier); run on fewer grains (``--numpy-grains``).
+Each timing is the best of ``--repeat`` runs (the numba kernels taking turns) after a warm-up
+(NumPy: best of 2); numba runs on one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numba
+import numpy as np
+from numba import njit
+
+from dynsim.rng import stream_state
+from dynsim.sims.sandpile import btw_sandpile, kernels
+from dynsim.sims.sandpile.common import Collector
+from dynsim.sims.sandpile.kernels import uniform_below
+from dynsim.sims.sandpile.lattice import lattice_geometry
+
+
+@njit(cache=True)
+def stack_kernel(z, stack, offsets, sites, seed, n):
+    """Plain stack-based BTW relaxation, several topplings of a site at once; returns topplings."""
+    s0, s1, s2, s3 = stream_state(seed, 0)
+    zc = len(offsets)
+    total = 0
+    for _ in range(n):
+        u, s0, s1, s2, s3 = uniform_below(sites.shape[0], s0, s1, s2, s3)
+        i = sites[u]
+        z[i] += 1
+        if z[i] >= zc:
+            sp = 1
+            stack[0] = i
+            while sp > 0:
+                sp -= 1
+                i = stack[sp]
+                m = z[i] // zc
+                z[i] -= m * zc
+                total += m
+                for o in offsets:
+                    j = i + o
+                    v = z[j] + m
+                    z[j] = v
+                    if v >= zc and v - m < zc:
+                        stack[sp] = j
+                        sp += 1
+    return total
+
+
+@njit(cache=True)
+def frontier_kernel(z, cur, nxt, offsets, sites, seed, n):
+    """The dynsim relaxation (parallel update, branch-free pushes) without area, duration or
+    events: only the toppling count."""
+    s0, s1, s2, s3 = stream_state(seed, 0)
+    zc = len(offsets)
+    total = 0
+    for _ in range(n):
+        u, s0, s1, s2, s3 = uniform_below(sites.shape[0], s0, s1, s2, s3)
+        i = sites[u]
+        z[i] += 1
+        if z[i] >= zc:
+            c, x = cur, nxt
+            c[0] = i
+            nc = 1
+            while nc > 0:
+                nn = 0
+                for k in range(nc):
+                    i = c[k]
+                    z[i] -= zc
+                    total += 1
+                    for o in offsets:
+                        j = i + o
+                        v = z[j] + 1
+                        z[j] = v
+                        x[nn] = j
+                        nn += v == zc
+                    if z[i] >= zc:
+                        x[nn] = i
+                        nn += 1
+                c, x = x, c
+                nc = nn
+    return total
+
+
+def numpy_btw(z, offsets, sites, seed, n) -> int:
+    """Parallel update with NumPy, vectorised over the frontier of each generation."""
+    rng = np.random.default_rng(seed)
+    total = 0
+    offs = np.asarray(offsets)
+    for i in sites[rng.integers(0, sites.size, n)]:
+        z[i] += 1
+        front = np.array([i]) if z[i] >= 4 else np.zeros(0, dtype=np.int64)
+        while front.size:
+            total += front.size
+            z[front] -= 4
+            targets = (front[:, None] + offs[None, :]).ravel()
+            np.add.at(z, targets, 1)
+            cand = np.unique(np.concatenate([front, targets]))
+            front = cand[z[cand] >= 4]
+    return total
+
+
+def dynsim_kernel(z, geo, seed, n) -> int:
+    """dynsim's bookkeeping kernel on one replica; returns the topplings recorded."""
+    Z = z[None, :].copy()
+    cur = np.empty((1, geo["interior"].size + 8), np.int32)
+    nxt = np.empty_like(cur)
+    state = np.empty((1, 4), np.uint64)
+    kernels.init_states(seed, 0, state)
+    col = Collector(1, n, 1000, False)
+    bufs = col.buffers(0, n)
+    kernels.btw_chunk(Z, cur, nxt, geo["offsets"], geo["interior"], geo["padding"], state, 0, n,
+                      *bufs)
+    size, n_ev = bufs[3], bufs[7]
+    return int(size[0, :n_ev[0]].sum())
+
+
+def best_of(fns: dict, repeat: int) -> dict:
+    """name -> (wall seconds, CPU seconds, work) of the run with the best wall time; the
+    implementations take turns, so that a burst of load from other users hits them alike."""
+    runs = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            work = fn()
+            runs[name].append((time.perf_counter() - t0, time.process_time() - c0, work))
+    return {name: min(r) for name, r in runs.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--L", type=int, default=256)
+    ap.add_argument("--transient", type=int, default=300_000)
+    ap.add_argument("--grains", type=int, default=20_000)
+    ap.add_argument("--numpy-grains", type=int, default=300)
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    L, n = args.L, args.grains
+    geo = lattice_geometry(L, 2)
+
+    t0 = time.perf_counter()
+    start = btw_sandpile(L=L, grains=args.transient, seed=1)
+    t_api = time.perf_counter() - t0
+    z0 = np.full(geo["n_padded"], kernels.PAD, np.int32)
+    z0[geo["interior"]] = start["height_map"].ravel()
+
+    numba.set_num_threads(1)
+    stack = np.empty(64 * L * L, np.int32)
+    cur, nxt = np.empty(L * L + 8, np.int32), np.empty(L * L + 8, np.int32)
+    runs = {
+        "dynsim, bookkeeping on": lambda: dynsim_kernel(z0, geo, 2, n),
+        "frontier, no bookkeeping": lambda: frontier_kernel(z0.copy(), cur, nxt, geo["offsets"],
+                                                            geo["interior"], 2, n),
+        "stack, no bookkeeping": lambda: stack_kernel(z0.copy(), stack, geo["offsets"],
+                                                      geo["interior"], 2, n),
+    }
+    for fn in runs.values():  # compile (cached after the first run) and warm the caches
+        fn()
+    results = best_of(runs, args.repeat)
+    results.update(best_of({"numpy, vectorised frontier": lambda: numpy_btw(
+        z0.copy(), geo["offsets"], geo["interior"], 2, args.numpy_grains)}, 2))
+
+    stationary = start.meta["stationary_from"]
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          f"numpy {np.__version__}, numba {numba.__version__}")
+    print(f"BTW 2-D L={L}: start from the heights after {args.transient} grains (stationary from "
+          f"grain {stationary}; that run took {t_api:.1f} s end to end); {n} grains timed "
+          f"({args.numpy_grains} for NumPy); numba on 1 thread")
+    ref = results["dynsim, bookkeeping on"]
+    print(f"{'implementation':<28} {'wall s':>7} {'CPU s':>7} {'topplings':>10} {'per grain':>9} "
+          f"{'topplings/s':>12} {'vs dynsim':>9}")
+    for name, (t, cpu, work) in results.items():
+        grains = args.numpy_grains if name.startswith("numpy") else n
+        rate = work / t
+        print(f"{name:<28} {t:>7.3f} {cpu:>7.3f} {work:>10d} {work / grains:>9.1f} {rate:>12.3e} "
+              f"{rate / (ref[2] / ref[0]):>8.2f}x")
+
+
+if __name__ == "__main__":
+    main()
