@@ -2,6 +2,8 @@
 duration bookkeeping on, beside two plain numba kernels and a straightforward NumPy implementation.
 
 Run by hand (not a test):  python benchmarks/bench_sandpile.py [--L 256] [--grains 20000]
+The larger validation of the test suite's checks (about 2-3 minutes on 2 cores):
+                            python benchmarks/bench_sandpile.py --validate
 
 All four start from the same stationary configuration (the final heights of a dynsim run of
 ``--transient`` grains from the empty lattice) and drop the same number of grains at uniformly random
@@ -147,6 +149,82 @@ def best_of(fns: dict, repeat: int) -> dict:
     return {name: min(r) for name, r in runs.items()}
 
 
+def _mean_per_grain(tr, blocks=20):
+    """Topplings per grain over the stationary part, batch-means SE (as in tests/test_sandpile.py)."""
+    t0, grains = tr.meta["stationary_from"], tr.params["grains"]
+    edges = np.linspace(t0, grains, blocks + 1)
+    rep = tr["events_replica"] if "events_replica" in tr else np.zeros(tr["events_time"].size, int)
+    means = []
+    for r in range(tr.params["replicas"]):
+        sel = (rep == r) & (tr["events_time"] >= t0)
+        means.extend(np.histogram(tr["events_time"][sel], edges,
+                                  weights=tr["events_size"][sel].astype(float))[0] / np.diff(edges))
+    means = np.asarray(means)
+    return means.mean(), means.std(ddof=1) / np.sqrt(means.size)
+
+
+def _stationary_sizes(tr):
+    s = tr["events_size"][tr["events_time"] >= tr.meta["stationary_from"]]
+    return s[s > 0]
+
+
+def validate() -> None:
+    """Bigger versions of the test suite's checks; prints measured values beside references."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    from dynsim.analysis.fss import moment_analysis
+    from dynsim.analysis.powerlaw import fit_power_law
+    from dynsim.sims.sandpile import graph_sandpile, manna_sandpile, oslo_ricepile
+    from dynsim.sims.sandpile.reference import EXPONENTS
+
+    def dhar(L):
+        T = sp.diags([np.full(L - 1, -1.0), np.full(L, 2.0), np.full(L - 1, -1.0)], [-1, 0, 1])
+        A = sp.csc_matrix(sp.kron(T, sp.identity(L)) + sp.kron(sp.identity(L), T))
+        return spla.spsolve(A, np.ones(L * L)).mean()
+
+    t_all = time.perf_counter()
+    for L, grains in ((128, 600_000), (256, 1_300_000)):
+        t = time.perf_counter()
+        tr = btw_sandpile(L=L, grains=grains, replicas=2, seed=100 + L, height_every=L * L // 8)
+        m, se = _mean_per_grain(tr)
+        t0 = tr.meta["stationary_from"]
+        h = tr["height_mean"][tr["height_mean_step"] >= 2 * t0]
+        hb = np.array([b.mean() for b in np.array_split(h, 20)])
+        print(f"BTW 2-D L={L}, 2 x {grains} grains (stationary from {t0}): <s> = {m:.2f} ± "
+              f"{se:.2f}, exact {dhar(L):.2f}; mean height {h.mean():.5f} ± "
+              f"{hb.std(ddof=1) / np.sqrt(hb.size):.5f}  [{time.perf_counter() - t:.0f} s]")
+    for model, fn, sizes, extra in (("oslo", oslo_ricepile, (64, 128, 256, 512, 1024), 300_000),
+                                    ("manna", manna_sandpile, (64, 128, 256, 512), 150_000)):
+        t = time.perf_counter()
+        samples, mean = {}, {}
+        for L in sizes:
+            tr = fn(L=L, grains=L * L + extra, replicas=2, seed=200 + L)
+            samples[L], mean[L] = _stationary_sizes(tr), _mean_per_grain(tr)[0]
+        ref = EXPONENTS[model]
+        for sub in (sizes, sizes[1:]):
+            res = moment_analysis({L: samples[L] for L in sub}, q=np.linspace(1, 3, 9),
+                                  q_range=(1.0, 3.0), boot=100, seed=1)
+            zD = ref["D"].distance(res.D) / res.D_stderr
+            zt = ref["tau"].distance(res.tau) / res.tau_stderr
+            print(f"{model} FSS {res}  (|D - ref| = {zD:.1f} SE, |tau - ref| = {zt:.1f} SE)")
+        print(f"{model} <s> per grain: " + ", ".join(f"L={L}: {m:.1f}" for L, m in mean.items()) +
+              f"  [{time.perf_counter() - t:.0f} s]")
+    t = time.perf_counter()
+    tr = graph_sandpile(graph="rr", n=300_000, k=3, grains=900_000, sink_fraction=0.001,
+                        replicas=2, seed=300)
+    s = _stationary_sizes(tr)
+    T = tr["events_duration"][tr["events_time"] >= tr.meta["stationary_from"]]
+    fits = [(w, fit_power_law(s, xmin=w[0], xmax=w[1])) for w in ((100, 1000), (100, 3000),
+                                                                  (300, 3000))]
+    fT = fit_power_law(T, xmin=10, xmax=100)
+    print(f"mean field (RR k=3, n=3e5, 0.1% sinks, stationary: {tr.meta['stationary_reached']}): " +
+          "; ".join(f"tau{list(w)} = {f.alpha:.4f} ± {f.stderr:.4f}" for w, f in fits) +
+          f"; tau_t[10, 100] = {fT.alpha:.3f} ± {fT.stderr:.3f} (refs 3/2, 2)"
+          f"  [{time.perf_counter() - t:.0f} s]")
+    print(f"validation total {time.perf_counter() - t_all:.0f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--L", type=int, default=256)
@@ -154,7 +232,11 @@ def main() -> None:
     ap.add_argument("--grains", type=int, default=20_000)
     ap.add_argument("--numpy-grains", type=int, default=300)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--validate", action="store_true", help="Run the larger validation instead.")
     args = ap.parse_args()
+    if args.validate:
+        validate()
+        return
     L, n = args.L, args.grains
     geo = lattice_geometry(L, 2)
 
