@@ -59,11 +59,14 @@ def run_cmd(file, out, workers, scheduler, dry_run):
               "with most values].")
 @click.option("--fss", is_flag=True, help="Finite-size scaling of events_size over L "
               "(analysis/fss.py moment analysis) with the collapse plot.")
+@click.option("--measure", "measures", multiple=True,
+              help="Measure to show (repeat the option) [default: all in the table, the first 6 "
+                   "in the figure].")
 @click.option("--failed", "show_failed", is_flag=True, help="List failed runs and their errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, not a table.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Save the figure (.png, .pdf or .svg).")
-def report(folder, x, fss, show_failed, as_json, plot):
+def report(folder, x, fss, measures, show_failed, as_json, plot):
     """Measures across the grid, mean ± SE over seeds; a figure against one parameter."""
     from dynsim.sweep import read_index, summarise
 
@@ -77,6 +80,14 @@ def report(folder, x, fss, show_failed, as_json, plot):
     groups = summarise(rows)
     if not groups:
         raise ValueError(f"sweep {str(folder)!r} has no finished runs yet")
+    known = sorted({n for g in groups for n in g["measures"]})
+    bad = [m for m in measures if m not in known]
+    if bad:
+        raise ValueError(f"--measure {bad[0]!r} is not a measure of this sweep; known: "
+                         f"{', '.join(known)}")
+    if measures:
+        for g in groups:
+            g["measures"] = {k: v for k, v in g["measures"].items() if k in measures}
     varying = [k for k in groups[0]["params"] if len({str(g["params"][k]) for g in groups}) > 1]
     x = x or (max(varying, key=lambda k: len({str(g["params"][k]) for g in groups}))
               if varying else None)
@@ -105,7 +116,7 @@ def report(folder, x, fss, show_failed, as_json, plot):
     if plot is not None:
         from dynsim.plots.sweep import plot_sweep
 
-        save_figure(plot_sweep(groups, x), plot)
+        save_figure(plot_sweep(groups, x, list(measures) or None), plot)
 
 
 def _fss(folder, rows):

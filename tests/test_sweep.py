@@ -119,5 +119,10 @@ def test_report_json_and_plot(tmp_path):
     mean, se, n = g["measures"]["rms_distance"]
     assert n == 2 and se > 0
     assert (tmp_path / "rep.png").stat().st_size > 10_000
+    only = CliRunner().invoke(cli, ["--quiet", "sweep", "report", str(tmp_path / "out"), "--json",
+                                    "--measure", "rms_distance"], prog_name="dynsim")
+    assert set(json.loads(only.output)["groups"][0]["measures"]) == {"rms_distance"}
+    bad = CliRunner().invoke(cli, ["sweep", "report", str(tmp_path / "out"), "--measure", "nope"])
+    assert bad.exit_code == 2 and "not a measure" in bad.output
     run = next((tmp_path / "out" / "runs").iterdir())
     assert load_run(run).system == "walk.lattice"

@@ -8,10 +8,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 
-def plot_sweep(groups: list[dict], x: str | None, max_measures: int = 6) -> Figure:
-    """One panel per measure (at most ``max_measures``); one line per setting of the other
-    parameters; error bars are standard errors over seeds."""
-    names = sorted({n for g in groups for n in g["measures"]})[:max_measures]
+def plot_sweep(groups: list[dict], x: str | None, measures: list[str] | None = None,
+               max_measures: int = 6) -> Figure:
+    """One panel per measure (``measures``, or the first ``max_measures`` by name); one line per
+    setting of the other parameters; error bars are standard errors over seeds."""
+    names = list(measures) if measures else sorted({n for g in groups
+                                                    for n in g["measures"]})[:max_measures]
     cols = min(3, max(1, len(names)))
     rows = max(1, math.ceil(len(names) / cols))
     fig = Figure(figsize=(4.6 * cols, 3.6 * rows))
