@@ -107,7 +107,8 @@ def run(system, opt, lr, steps, x0, spectrum, rotated, degree, beta, beta1, beta
     trace = _registry_run(f"eos.{system}", "running", seed=seed, **params)
     stab = stability(trace)
     sharp = sharpness_summary(trace)
-    dims = run_dimensions(trace)
+    # an unbounded orbit has no attractor: no dimension is reported for a diverged run
+    dims = {} if stab.verdict == "diverged" else run_dimensions(trace)
     conv = trace.meta["threshold_convention"]
     thr = float(trace["threshold"][0])
     p = trace.params
@@ -120,7 +121,9 @@ def run(system, opt, lr, steps, x0, spectrum, rotated, degree, beta, beta1, beta
     for name in ("lyapunov", "kaplan_yorke", "sharpness_dimension"):
         if name in dims:
             rows.append(f"{name:<20} {dims[name]}")
-    if "sharpness_dimension" not in dims:
+    if stab.verdict == "diverged":
+        rows.append(f"{'dimensions':<20} - (the run diverged: there is no attractor to measure)")
+    elif "sharpness_dimension" not in dims:
         rows.append(f"{'sharpness_dimension':<20} - (defined for GD / SGD, whose Jacobian is "
                     f"I - lr H; needs >= 100 steps)")
     if out is not None:
@@ -165,7 +168,7 @@ def bifurcation(system, opt, lr_min, lr_max, n_lr, steps, keep, x0, spectrum, ro
     where 2/lr meets the balanced minimum's sharpness 2)."""
     import numpy as np
 
-    from dynsim.analysis.orbits import bifurcation_summary, orbit_period
+    from dynsim.analysis.orbits import bifurcation_summary, is_growing, orbit_period, orbit_state
     from dynsim.plots.eos import plot_bifurcation
     from dynsim.trace import save_run
 
@@ -175,7 +178,9 @@ def bifurcation(system, opt, lr_min, lr_max, n_lr, steps, keep, x0, spectrum, ro
                   **_toy_params(system, x0, spectrum, rotated, degree))
     trace = _registry_run("eos.bifurcation", "learning rates", seed=seed, **params)
     lrs, lam = trace["bifurcation_lr"], trace["bifurcation_lyapunov"][:, 0]
-    se, div = trace["bifurcation_lyapunov_se"][:, 0], trace["bifurcation_diverged_at"]
+    se, div = trace["bifurcation_lyapunov_se"][:, 0], trace["bifurcation_diverged_at"].copy()
+    growing = np.array([div[i] < 0 and is_growing(trace["bifurcation_proj"][i])
+                        for i in range(lrs.size)])
     periods = [orbit_period(trace["bifurcation_proj"][i]) if div[i] < 0 else -1
                for i in range(lrs.size)]
     show = np.unique(np.linspace(0, lrs.size - 1, min(lrs.size, 21)).round().astype(int))
@@ -187,13 +192,12 @@ def bifurcation(system, opt, lr_min, lr_max, n_lr, steps, keep, x0, spectrum, ro
             rows.append(f"{lrs[i]:>10.4g} {'-':>8} {'-':>10} {'-':>8}  diverged at step {div[i]}")
             continue
         per = "none" if periods[i] == 0 else str(periods[i])
-        state = ("chaotic (lambda_1 > 0)" if lam[i] - 3 * se[i] > 0 else
-                 "fixed point" if periods[i] == 1 else
-                 f"period {periods[i]}" if periods[i] > 1 else "aperiodic, lambda_1 ~ 0")
+        state = orbit_state(trace["bifurcation_proj"][i], lam[i], se[i], periods[i])
         rows.append(f"{lrs[i]:>10.4g} {per:>8} {lam[i]:>10.4g} {se[i]:>8.2g}  {state}")
     summary = None
-    if np.any((div < 0) & np.isfinite(lam)):
-        summary = bifurcation_summary(lrs, lam, se, div)
+    div_or_growing = np.where(growing, 0, div)  # a growing orbit counts as diverged
+    if np.any((div_or_growing < 0) & np.isfinite(lam)):
+        summary = bifurcation_summary(lrs, lam, se, div_or_growing)
         onset = summary.data["chaos_onset_lr"]
         rows.append(f"largest exponent {summary.value:.4g} ± {summary.stderr:.2g} at lr "
                     f"{summary.data['lr_at_max']:.4g}; onset of chaos (lambda_1 > 3 SE): "

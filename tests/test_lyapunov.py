@@ -163,3 +163,12 @@ def test_sharpness_exponents_sgd_averages_over_minibatches():
 def test_bad_inputs_raise_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_exponents_come_out_in_decreasing_order_for_axis_aligned_jacobians():
+    # diag(0.5, 2) keeps the axes invariant: an identity start frame would report (-ln 2, ln 2)
+    from dynsim.analysis.lyapunov import lyapunov_spectrum
+
+    spec = lyapunov_spectrum(np.tile(np.diag([0.5, 2.0]), (400, 1, 1)), transient=50, blocks=10)
+    assert spec.exponents[0] > spec.exponents[1]
+    assert abs(spec.exponents[0] - np.log(2)) < 1e-9 and abs(spec.exponents[1] + np.log(2)) < 1e-9

@@ -57,13 +57,14 @@ def _orthogonalise(q, a, j):
 
 
 @njit(cache=True)
-def _benettin_kernel(jac, transient, logs):
-    """Propagate an orthonormal frame through ``jac`` (n, d, d); logs[t - transient, i] = ln R_t[i, i].
+def _benettin_kernel(jac, transient, logs, q0):
+    """Propagate the orthonormal frame ``q0`` through ``jac`` (n, d, d); logs[t - transient, i] =
+    ln R_t[i, i].
 
     QR by modified Gram-Schmidt with one reorthogonalisation pass ("twice is enough": Giraud,
     Langou & Rozloznik 2005), which keeps Q orthonormal even for strongly contracting steps."""
     n, d, _ = jac.shape
-    q = np.eye(d)
+    q = q0.copy()
     a = np.empty((d, d))
     for t in range(n):
         for i in range(d):  # a = J_t @ q
@@ -214,18 +215,28 @@ def _iv_jacobians(jacobians, dt, transient, blocks) -> np.ndarray:
     return np.ascontiguousarray(jac)
 
 
+def start_frame(d: int) -> np.ndarray:
+    """A fixed generic orthonormal start frame: Q of the QR of a Gaussian d x d matrix (seed 0).
+
+    The identity would not do: for Jacobians that keep the coordinate axes invariant (diagonal
+    ones, say) its columns never mix, and the exponents come out in the axes' order instead of
+    decreasing."""
+    q, r = np.linalg.qr(np.random.default_rng(0).normal(size=(d, d)))
+    return np.ascontiguousarray(q * np.sign(np.diag(r)))
+
+
 def lyapunov_spectrum(jacobians, *, dt: float = 1.0, transient: int = 0, blocks: int = 20,
                       reference=None, reference_source: str = "") -> LyapunovSpectrum:
     """Lyapunov spectrum of a sequence of one-step Jacobians (n, d, d) by QR reorthonormalisation.
 
-    The first ``transient`` steps align the frame with the Oseledets directions and are not
-    averaged.  The remaining n - transient steps are split into ``blocks`` contiguous blocks: the
+    The frame starts from :func:`start_frame`; the first ``transient`` steps align it with the
+    Oseledets directions and are not averaged.  The remaining n - transient steps are split into ``blocks`` contiguous blocks: the
     exponent is the mean over all steps, its SE = SD(block means) / sqrt(blocks) / dt.  A step with
     an exactly singular Jacobian gives an exponent of -inf for the direction it annihilates.
     """
     jac = _iv_jacobians(jacobians, dt, transient, blocks)
     n, d = jac.shape[0] - transient, jac.shape[1]
-    logs = _benettin_kernel(jac, transient, np.empty((n, d)))
+    logs = _benettin_kernel(jac, transient, np.empty((n, d)), start_frame(d))
     exps = logs.mean(axis=0) / dt
     means = np.array([b.mean(axis=0) for b in np.array_split(logs, blocks)]) / dt
     with np.errstate(invalid="ignore"):

@@ -247,10 +247,14 @@ def _stability(tr, ctx):
 
 
 def _bifurcation(tr, ctx):
+    div = np.asarray(tr["bifurcation_diverged_at"]).copy()
+    if "bifurcation_proj" in tr.channels:  # unbounded growth is divergence, not chaos
+        for i, window in enumerate(tr["bifurcation_proj"]):
+            if div[i] < 0 and orbits.is_growing(window):
+                div[i] = 0
     try:
         return orbits.bifurcation_summary(tr["bifurcation_lr"], tr["bifurcation_lyapunov"][:, 0],
-                                          tr["bifurcation_lyapunov_se"][:, 0],
-                                          tr["bifurcation_diverged_at"])
+                                          tr["bifurcation_lyapunov_se"][:, 0], div)
     except ValueError:  # every run diverged
         return None
 

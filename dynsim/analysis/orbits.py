@@ -97,6 +97,35 @@ def orbit_period(x, *, max_period: int = 64, rtol: float = 1e-6) -> int:
     return 0
 
 
+GROWTH = 1e3  # kept iterates whose norm grows by this factor are diverging, not chaotic
+
+
+def is_growing(window) -> bool:
+    """Whether the kept iterates (K, d) run away: |x_last| > GROWTH * |x_first| (a positive
+    exponent of an unbounded orbit is divergence, not chaos)."""
+    w = np.asarray(window, dtype=float)
+    if not np.all(np.isfinite(w)):
+        return True
+    first, last = np.linalg.norm(w[0]), np.linalg.norm(w[-1])
+    return bool(last > GROWTH * max(first, 1e-300))
+
+
+def orbit_state(window, lyapunov_1: float, se: float, period: int, k: float = 3.0) -> str:
+    """One label for a late orbit: diverging, chaotic (lambda_1 > k SE on a bounded orbit), fixed
+    point, period p, converging (lambda_1 < -k SE, no period found yet) or unresolved."""
+    if is_growing(window):
+        return "diverging (unbounded growth)"
+    if lyapunov_1 - k * se > 0:
+        return "chaotic (lambda_1 > 0)"
+    if period == 1:
+        return "fixed point"
+    if period > 1:
+        return f"period {period}"
+    if lyapunov_1 + k * se < 0:
+        return "converging (lambda_1 < 0, no period yet)"
+    return "unresolved (lambda_1 ~ 0)"
+
+
 def bifurcation_summary(lr, lyapunov_1, lyapunov_1_se, diverged_at=None, *,
                         k: float = 3.0) -> Estimate:
     """The largest Lyapunov exponent over a sweep of learning rates (``value``, with the SE of that
@@ -127,4 +156,5 @@ def bifurcation_summary(lr, lyapunov_1, lyapunov_1_se, diverged_at=None, *,
                                  "n_diverged": int((div >= 0).sum()), "n_lr": int(lr.size)})
 
 
-__all__ = ["bifurcation_summary", "orbit_period", "run_dimensions", "sharpness_summary"]
+__all__ = ["bifurcation_summary", "is_growing", "orbit_period", "orbit_state", "run_dimensions",
+           "sharpness_summary"]

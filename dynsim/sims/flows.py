@@ -214,16 +214,20 @@ def flows_vs_gd(system: str = "minimalist", lr: float = 0.1, steps: int = 1000, 
                  spectrum=spectrum, rotated=rotated, degree=degree, seed=seed)
     la = time_average(gd["loss"], average)
     sa = time_average(gd["sharpness"], average)
+    if gd.meta["status"] == "diverged" or not np.all(np.isfinite(gd["loss"])):
+        raise ValueError(f"GD diverges on {system!r} at lr={lr:g}: nothing for the flows to track; "
+                         "lower lr")
     reached = np.nonzero(sa * lr / 2.0 >= edge_level)[0]
     n = min(la.size, central["loss"].size, gradient["loss"].size)
     start = int(reached[0]) if reached.size and reached[0] < n - 2 else None
     gaps = [None] * 4
     if start is not None:
         thr = 2.0 / lr
-        floor = np.finfo(float).tiny     # a flow's loss can be exactly 0: count it as tiny
-        gaps = [tracking_gap(la[:n], np.maximum(central["central_loss"][:n], floor), start=start,
+        floor = np.finfo(float).tiny     # a loss can reach exactly 0 (GD's too): count it as tiny
+        la_pos = np.maximum(la[:n], floor)
+        gaps = [tracking_gap(la_pos, np.maximum(central["central_loss"][:n], floor), start=start,
                              log=True, what="loss"),
-                tracking_gap(la[:n], np.maximum(gradient["loss"][:n], floor), start=start,
+                tracking_gap(la_pos, np.maximum(gradient["loss"][:n], floor), start=start,
                              log=True, what="loss"),
                 tracking_gap(sa[:n], central["sharpness"][:n], start=start, scale=thr,
                              what="sharpness"),
