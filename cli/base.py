@@ -24,7 +24,8 @@ def _one_line(err: click.ClickException) -> str:
     ctx = getattr(err, "ctx", None)
     where = ctx.command_path if ctx is not None else "dynsim"
     msg = err.format_message()
-    if isinstance(err, click.BadParameter) and err.param is not None:
+    if isinstance(err, click.BadParameter) and err.param is not None and \
+            not isinstance(err, click.MissingParameter):
         opts = [o for o in getattr(err.param, "opts", []) if o.startswith("--")] or \
             [err.param.name or "value"]
         hint = max(opts, key=len)

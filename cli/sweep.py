@@ -18,8 +18,9 @@ def sweep():
 
 @sweep.command("run")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Sweep folder: runs/<id>/ and index.sqlite (resumed if it exists).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Sweep folder: runs/<id>/ and index.sqlite (resumed if it exists); required "
+                   "unless --dry-run.")
 @option("--workers", "workers", Int(1, 256), default=1,
         help="Local worker processes (spawn; one thread each).")
 @click.option("--scheduler", default=None, help="Address of a Dask scheduler (tcp://host:8786).")
@@ -33,12 +34,14 @@ def run_cmd(file, out, workers, scheduler, dry_run):
     from dynsim.sweep import run_sweep
 
     if dry_run:
-        runs = run_sweep(file, out, dry_run=True)["runs"]
+        runs = run_sweep(file, None, dry_run=True)["runs"]
         for r in runs:
             click.echo(f"{r.id}  {r.system}  seed={r.seed}  " +
                        "  ".join(f"{k}={v}" for k, v in r.params.items()))
         click.echo(f"{len(runs)} runs", err=True)
         return
+    if out is None:
+        raise ValueError("--out is required (the sweep folder), unless --dry-run")
     with progress_bar("runs") as bar:
         def progress(ok, failed, left):
             if bar is not None:
@@ -97,8 +100,9 @@ def report(folder, x, fss, measures, show_failed, as_json, plot):
     payload = {"folder": folder, "x": x, "groups": groups}
     lines = []
     for g in groups:
+        others = "".join(f"; {n} {status}" for status, n in g["not_ok"].items())
         lines.append("  ".join(f"{k}={g['params'][k]}" for k in varying or g["params"]) +
-                     f"  ({g['seeds']} seeds)")
+                     f"  ({g['seeds']} seeds ok{others})")
         for name, (mean, se, n) in g["measures"].items():
             lines.append(f"    {name:<24} {mean:12.6g} ± {se:.2g}")
     if fss:

@@ -87,6 +87,9 @@ def _axis(name: str, spec) -> list:
         return spec
     if isinstance(spec, dict) and len(spec) == 1:
         kind, args = next(iter(spec.items()))
+        if not (isinstance(args, list) and all(isinstance(a, (int, float)) and
+                                               not isinstance(a, bool) for a in args)):
+            raise ValueError(f"grid axis {name!r}: {kind} needs three numbers, got {args!r}")
         if kind == "range" and isinstance(args, list) and len(args) == 3:
             start, stop, step = args
             if not step or (stop - start) / step < 0:
@@ -121,13 +124,18 @@ def expand(spec: dict) -> list[RunSpec]:
         raise ValueError("sweep file: `system` is missing (one of " + ", ".join(registry.SYSTEMS)
                          + ")")
     system = registry.get(spec["system"])
+    for key in ("fixed", "grid"):
+        if not isinstance(spec.get(key, {}), dict):
+            raise ValueError(f"sweep file: [{key}] must be a table of parameters, got "
+                             f"{spec[key]!r}")
     fixed, grid = dict(spec.get("fixed", {})), dict(spec.get("grid", {}))
     if "seed" in grid and "seeds" in spec:
         raise ValueError("sweep file: give `seeds = N` or a `seed` grid axis, not both")
+    n_seeds = spec.get("seeds", 1)
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
+        raise ValueError(f"sweep file: `seeds` must be an integer >= 1, got {n_seeds!r}")
     seeds = grid.pop("seed", None)
-    seeds = list(range(int(spec.get("seeds", 1)))) if seeds is None else _axis("seed", seeds)
-    if not seeds:
-        raise ValueError("sweep file: `seeds` must be >= 1")
+    seeds = list(range(n_seeds)) if seeds is None else _axis("seed", seeds)
     both = sorted(set(fixed) & set(grid))
     if both:
         raise ValueError(f"sweep file: {', '.join(both)} in both [fixed] and [grid]")
@@ -211,6 +219,8 @@ def run_one(system: str, params: dict, seed: int, folder: str) -> tuple[str, str
 
 def _single_thread_init():
     os.environ.update(SINGLE_THREAD_ENV)
+    if "numba" in sys.modules:  # already imported (a Dask worker): set its pool at runtime
+        sys.modules["numba"].set_num_threads(1)
     try:
         import torch
 
@@ -245,6 +255,61 @@ def _reconcile(folder: Path, runs: list[RunSpec], con) -> list[RunSpec]:
     return todo
 
 
+def _dask_client(scheduler):
+    """A connected dask.distributed client (a Client object passes through)."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ValueError("--scheduler needs dask.distributed: pip install 'dask[distributed]'"
+                         ) from None
+    if not isinstance(scheduler, str):
+        return scheduler
+    try:
+        return Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as err:
+        raise ValueError(f"cannot reach the Dask scheduler at {scheduler!r}: {err}") from None
+
+
+def _run_pool(todo, args, workers, finished, task=None):
+    """Run on a local spawn pool.  A worker that dies breaks the pool and every run in flight with
+    it; those runs are then retried one at a time in a single-worker pool, so the run that kills
+    its worker is found, recorded as failed ("worker process died"), and the others finish."""
+    import multiprocessing as mp
+    from concurrent.futures.process import BrokenProcessPool
+
+    task = task or run_one
+    ctx = mp.get_context("spawn")
+    saved = {k: os.environ.get(k) for k in SINGLE_THREAD_ENV}
+    os.environ.update(SINGLE_THREAD_ENV)  # inherited by the spawned workers at start
+    try:
+        lost = []
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_single_thread_init) as pool:
+            futures = {pool.submit(task, *args[r.id]): r for r in todo}
+            for fut in as_completed(futures):
+                try:
+                    finished(futures[fut], fut.result())
+                except BrokenProcessPool:
+                    lost.append(futures[fut])
+        pool = None
+        for run in lost:  # isolation: one run per worker at a time
+            if pool is None:
+                pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=_single_thread_init)
+            try:
+                finished(run, pool.submit(task, *args[run.id]).result())
+            except BrokenProcessPool:
+                finished(run, ("failed", "worker process died", math.nan, {}))
+                pool.shutdown(wait=False)
+                pool = None
+        if pool is not None:
+            pool.shutdown()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def run_sweep(path, out, *, workers: int = 1, scheduler: str | None = None, progress=None,
               dry_run: bool = False) -> dict:
     """Run (or resume) the sweep in file ``path`` into folder ``out``.  Returns counts
@@ -254,9 +319,15 @@ def run_sweep(path, out, *, workers: int = 1, scheduler: str | None = None, prog
         return {"runs": runs}
     if not (isinstance(workers, int) and workers >= 1):
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    client = _dask_client(scheduler) if scheduler is not None else None
     out = Path(out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
     con = _connect(out)
+    stored = con.execute("SELECT value FROM sweep WHERE key = 'spec'").fetchone()
+    if stored is not None and json.loads(stored[0]) != json.loads(json.dumps(spec)):
+        con.close()
+        raise ValueError(f"sweep folder {str(out)!r} holds a different sweep file; resume it with "
+                         "the same file or use another --out")
     with con:
         con.execute("INSERT OR REPLACE INTO sweep VALUES ('spec', ?)", (json.dumps(spec),))
     todo = _reconcile(out, runs, con)
@@ -272,42 +343,28 @@ def run_sweep(path, out, *, workers: int = 1, scheduler: str | None = None, prog
         if progress is not None:
             progress(counts["ok"], counts["failed"], len(todo) - counts["ok"] - counts["failed"])
 
-    args = [(r.system, r.params, r.seed, str(out / "runs" / r.id)) for r in todo]
-    if scheduler is not None:
+    args = {r.id: (r.system, r.params, r.seed, str(out / "runs" / r.id)) for r in todo}
+    if client is not None:
+        from distributed import as_completed as dask_completed
+
         try:
-            from distributed import Client, as_completed as dask_completed
-        except ImportError:
-            raise ValueError("--scheduler needs dask.distributed: pip install 'dask[distributed]'"
-                             ) from None
-        client = Client(scheduler) if isinstance(scheduler, str) else scheduler
-        try:
-            futures = {client.submit(run_one, *a, pure=False, resources={"GPU": 1} if gpu else None):
-                       r for r, a in zip(todo, args)}
+            client.run(_single_thread_init)  # numba, BLAS and torch at one thread per worker
+            futures = {client.submit(run_one, *args[r.id], pure=False,
+                                     resources={"GPU": 1} if gpu else None): r for r in todo}
             for fut in dask_completed(futures):
-                finished(futures[fut], fut.result())
+                try:
+                    result = fut.result()
+                except Exception as err:  # the worker died or the task was lost
+                    result = ("failed", f"worker error: {type(err).__name__}: {err}", math.nan, {})
+                finished(futures[fut], result)
         finally:
             if isinstance(scheduler, str):
                 client.close()
     elif workers == 1:
-        for run, a in zip(todo, args):
-            finished(run, run_one(*a))
+        for run in todo:
+            finished(run, run_one(*args[run.id]))
     else:
-        import multiprocessing as mp
-
-        saved = {k: os.environ.get(k) for k in SINGLE_THREAD_ENV}
-        os.environ.update(SINGLE_THREAD_ENV)  # inherited by the spawned workers at start
-        try:
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
-                                     initializer=_single_thread_init) as pool:
-                futures = {pool.submit(run_one, *a): r for r, a in zip(todo, args)}
-                for fut in as_completed(futures):
-                    finished(futures[fut], fut.result())
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        _run_pool(todo, args, workers, finished)
     con.close()
     return counts
 
@@ -317,11 +374,17 @@ def run_sweep(path, out, *, workers: int = 1, scheduler: str | None = None, prog
 
 
 def summarise(rows: list[dict]) -> list[dict]:
-    """Group finished runs by their parameters (seeds pooled): mean, SE over seeds per measure."""
+    """Group runs with status ok by their parameters (seeds pooled): mean, SE over seeds per
+    measure; runs with another status (diverged, failed) are counted in ``not_ok``."""
     groups: dict[str, list[dict]] = {}
+    other: dict[str, dict] = {}
     for r in rows:
-        if r["status"] in ("ok", "diverged"):
-            groups.setdefault(json.dumps(r["params"], sort_keys=True), []).append(r)
+        key = json.dumps(r["params"], sort_keys=True)
+        if r["status"] == "ok":
+            groups.setdefault(key, []).append(r)
+        else:  # diverged, failed, interrupted runs are counted, never averaged in
+            other.setdefault(key, {}).setdefault(r["status"], 0)
+            other[key][r["status"]] += 1
     def order(key):
         return tuple((str(type(v)), v if isinstance(v, (int, float)) else str(v))
                      for _, v in sorted(json.loads(key).items()))
@@ -338,5 +401,6 @@ def summarise(rows: list[dict]) -> list[dict]:
             if vals.size:
                 se = vals.std(ddof=1) / math.sqrt(vals.size) if vals.size > 1 else math.nan
                 stats[name] = (float(vals.mean()), float(se), int(vals.size))
-        out.append({"params": json.loads(key), "seeds": len(members), "measures": stats})
+        out.append({"params": json.loads(key), "seeds": len(members), "measures": stats,
+                    "not_ok": other.get(key, {})})
     return out

@@ -65,7 +65,9 @@ def test_local_pool_and_dask_give_identical_measures(tmp_path):
 
 
 def test_killed_sweep_resumes_each_run_exactly_once(tmp_path):
-    path = write(tmp_path, SWEEP.replace("walkers = 500", "walkers = 60000"))
+    # 24 runs of ~0.1-0.3 s each: the kill lands after 3 finished and well before the end
+    path = write(tmp_path, SWEEP.replace("walkers = 500", "walkers = 60000").replace("seeds = 2",
+                                                                                     "seeds = 4"))
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "dynsim.cli.main", "--quiet", "sweep", "run",
                              str(path), "--out", str(out)], start_new_session=True)
@@ -76,15 +78,15 @@ def test_killed_sweep_resumes_each_run_exactly_once(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {p.parent.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*/meta.json")}
-    assert 3 <= len(before) < 12
+    assert 3 <= len(before) < 24
     counts = run_sweep(path, out)
-    assert counts["skipped"] == len(before) and counts["ok"] == 12 - len(before)
+    assert counts["skipped"] == len(before) and counts["ok"] == 24 - len(before)
     after = {p.parent.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*/meta.json")}
-    assert len(after) == 12 and all(after[k] == v for k, v in before.items())  # not rerun
+    assert len(after) == 24 and all(after[k] == v for k, v in before.items())  # not rerun
     rows = read_index(out)
     assert sorted(r["id"] for r in rows) == sorted(after) and {r["status"] for r in rows} == {"ok"}
     assert not [p for p in (out / "runs").iterdir() if p.name.startswith(".")]  # no partial runs
-    assert run_sweep(path, out)["skipped"] == 12
+    assert run_sweep(path, out)["skipped"] == 24
 
 
 def test_a_failing_run_is_recorded_and_the_others_finish(tmp_path):
@@ -126,3 +128,50 @@ def test_report_json_and_plot(tmp_path):
     assert bad.exit_code == 2 and "not a measure" in bad.output
     run = next((tmp_path / "out" / "runs").iterdir())
     assert load_run(run).system == "walk.lattice"
+
+
+KILLER = '''
+import os
+
+
+def task(system, params, seed, folder):
+    if params["x"] == 1:
+        os._exit(3)  # the worker process dies mid-run
+    return ("ok", "", 0.0, {"x": params["x"]})
+'''
+
+
+def test_a_dying_worker_fails_only_its_own_run(tmp_path, monkeypatch):
+    from dynsim.sweep import RunSpec, _run_pool
+
+    (tmp_path / "dynsim_killer_task.py").write_text(KILLER)
+    monkeypatch.syspath_prepend(str(tmp_path))  # spawned workers inherit sys.path
+    import dynsim_killer_task
+
+    todo = [RunSpec(str(i), "x", {"x": i}, 0) for i in range(5)]
+    args = {r.id: (r.system, r.params, r.seed, str(tmp_path)) for r in todo}
+    results = {}
+    _run_pool(todo, args, 2, lambda run, res: results.__setitem__(run.params["x"], res[:2]),
+              task=dynsim_killer_task.task)
+    assert results[1] == ("failed", "worker process died")
+    assert all(results[i] == ("ok", "") for i in (0, 2, 3, 4))
+
+
+def test_sweep_file_errors_are_one_line(tmp_path):
+    for text, msg in [("system = 'walk.lattice'\nfixed = 3\n", "[fixed] must be a table"),
+                      ("system = 'walk.lattice'\n[grid]\nsteps = {range = [1, 5, 'a']}\n",
+                       "needs three numbers"),
+                      ("system = 'walk.lattice'\nseeds = 2.5\n", "seeds"),
+                      ("system = 'walk.lattice'\nseeds = 'x'\n", "seeds")]:
+        path = write(tmp_path, text)
+        r = CliRunner().invoke(cli, ["sweep", "run", str(path), "--out", str(tmp_path / "o")],
+                               prog_name="dynsim")
+        assert r.exit_code == 2 and msg in r.output and r.output.count("\n") == 1, r.output
+
+
+def test_an_edited_sweep_file_is_refused_on_resume(tmp_path):
+    path = write(tmp_path, SWEEP)
+    run_sweep(path, tmp_path / "out")
+    edited = write(tmp_path, SWEEP.replace("seeds = 2", "seeds = 3"), "edited.toml")
+    with pytest.raises(ValueError, match="different sweep file"):
+        run_sweep(edited, tmp_path / "out")

@@ -26,11 +26,17 @@ def plot_sweep(groups: list[dict], x: str | None, measures: list[str] | None = N
         lines.setdefault(others(g), []).append(g)
     for ax, name in zip(axes, names):
         for label, members in lines.items():
-            pts = sorted((m["params"].get(x, 0), *m["measures"][name][:2]) for m in members
-                         if name in m["measures"])
+            pts = sorted(((m["params"].get(x, 0), *m["measures"][name][:2]) for m in members
+                          if name in m["measures"]), key=lambda t: str(t[0]) if
+                         isinstance(t[0], list) else t[0])
             if not pts:
                 continue
-            xs, ys, ses = (np.array(v, dtype=float) for v in zip(*pts))
+            xv, ys, ses = zip(*pts)
+            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xv)
+            xs = np.array(xv, dtype=float) if numeric else np.arange(len(xv))
+            ys, ses = np.array(ys, dtype=float), np.array(ses, dtype=float)
+            if not numeric:  # list-valued parameters (a start point): label the positions
+                ax.set_xticks(xs, [str(v) for v in xv], rotation=30, fontsize=7)
             ax.errorbar(xs, ys, yerr=np.nan_to_num(ses), fmt="o-", ms=4, capsize=3,
                         label=", ".join(f"{k}={v}" for k, v in label)[:40] or None)
         ax.set(xlabel=x or "", title=name)
