@@ -2,20 +2,20 @@
 duration bookkeeping on, beside two plain numba kernels and a straightforward NumPy implementation.
 
 Run by hand (not a test):  python benchmarks/bench_sandpile.py [--L 256] [--grains 20000]
-The larger validation of the test suite's checks (about 2-3 minutes on 2 cores):
+The larger validation of the test suite's checks (about 3 minutes on 2 cores):
                             python benchmarks/bench_sandpile.py --validate
 
 All four start from the same stationary configuration (the final heights of a dynsim run of
-``--transient`` grains from the empty lattice) and drop the same number of grains at uniformly random
-sites (each its own stream, so the avalanches differ but their statistics do not; topplings per grain
-is printed beside each rate).  Implementations:
+``--transient`` grains from the empty lattice) and drop grains at uniformly random sites (the numba
+kernels draw the same sites, so they do the same topplings; NumPy draws its own, fewer grains;
+topplings per grain is printed beside each rate).  Implementations:
   - dynsim: ``kernels.btw_chunk``, one replica: the parallel update generation by generation with
     branch-free frontier pushes, recording size, area (per-site stamps packed into the height
     words), duration (generations), the drive time, and the mean height every 1000 grains;
   - frontier, no bookkeeping: the same relaxation with the size counter only;
   - stack, no bookkeeping: the usual plain kernel (REFERENCES.md item 14): a stack of unstable
-    sites, a site popped with z >= 4 topples floor(z / 4) times at once, a neighbour is pushed when it
-    crosses the threshold (a branch per neighbour);
+    sites, a site popped with z >= 4 topples floor(z / 4) times at once, a neighbour is pushed when
+    it crosses the threshold (a branch per neighbour);
   - NumPy: the parallel update vectorised over each generation's frontier (np.add.at for the grains,
     np.unique for the next frontier); run on fewer grains (``--numpy-grains``).
 Each timing is the best of ``--repeat`` runs (the numba kernels taking turns) after a warm-up
@@ -150,7 +150,7 @@ def best_of(fns: dict, repeat: int) -> dict:
 
 
 def _mean_per_grain(tr, blocks=20):
-    """Topplings per grain over the stationary part, batch-means SE (as in tests/test_sandpile.py)."""
+    """Topplings per grain over the stationary part, batch-means SE (as in the tests)."""
     t0, grains = tr.meta["stationary_from"], tr.params["grains"]
     edges = np.linspace(t0, grains, blocks + 1)
     rep = tr["events_replica"] if "events_replica" in tr else np.zeros(tr["events_time"].size, int)
@@ -187,6 +187,7 @@ def validate() -> None:
     for L, grains in ((128, 600_000), (256, 1_300_000)):
         t = time.perf_counter()
         tr = btw_sandpile(L=L, grains=grains, replicas=2, seed=100 + L, height_every=L * L // 8)
+        assert tr.meta["stationary_reached"]
         m, se = _mean_per_grain(tr)
         t0 = tr.meta["stationary_from"]
         h = tr["height_mean"][tr["height_mean_step"] >= 2 * t0]
@@ -194,13 +195,15 @@ def validate() -> None:
         print(f"BTW 2-D L={L}, 2 x {grains} grains (stationary from {t0}): <s> = {m:.2f} ± "
               f"{se:.2f}, exact {dhar(L):.2f}; mean height {h.mean():.5f} ± "
               f"{hb.std(ddof=1) / np.sqrt(hb.size):.5f}  [{time.perf_counter() - t:.0f} s]")
-    for model, fn, sizes, extra in (("oslo", oslo_ricepile, (64, 128, 256, 512, 1024), 300_000),
-                                    ("manna", manna_sandpile, (64, 128, 256, 512), 150_000)):
+    for model, fn, sizes, fill, exact in (
+            ("oslo", oslo_ricepile, (64, 128, 256, 512, 1024), 2.0, lambda L: L),
+            ("manna", manna_sandpile, (64, 128, 256, 512), 1.5, lambda L: 2 * dhar(L))):
         t = time.perf_counter()
         samples, mean = {}, {}
-        for L in sizes:
-            tr = fn(L=L, grains=L * L + extra, replicas=2, seed=200 + L)
-            samples[L], mean[L] = _stationary_sizes(tr), _mean_per_grain(tr)[0]
+        for L in sizes:  # the pile fills in about 0.9 L^2 (Oslo) or 0.7 L^2 (Manna) grains
+            tr = fn(L=L, grains=int(fill * L * L) + 200_000, replicas=2, seed=200 + L)
+            assert tr.meta["stationary_reached"], (model, L)
+            samples[L], mean[L] = _stationary_sizes(tr), _mean_per_grain(tr)
         ref = EXPONENTS[model]
         for sub in (sizes, sizes[1:]):
             res = moment_analysis({L: samples[L] for L in sub}, q=np.linspace(1, 3, 9),
@@ -208,17 +211,18 @@ def validate() -> None:
             zD = ref["D"].distance(res.D) / res.D_stderr
             zt = ref["tau"].distance(res.tau) / res.tau_stderr
             print(f"{model} FSS {res}  (|D - ref| = {zD:.1f} SE, |tau - ref| = {zt:.1f} SE)")
-        print(f"{model} <s> per grain: " + ", ".join(f"L={L}: {m:.1f}" for L, m in mean.items()) +
+        print(f"{model} <s> per grain: " + ", ".join(
+            f"L={L}: {m:.1f} ± {se:.1f} (exact {exact(L):.1f})" for L, (m, se) in mean.items()) +
               f"  [{time.perf_counter() - t:.0f} s]")
     t = time.perf_counter()
-    tr = graph_sandpile(graph="rr", n=300_000, k=3, grains=900_000, sink_fraction=0.001,
+    tr = graph_sandpile(graph="rr", n=200_000, k=3, grains=800_000, sink_fraction=0.001,
                         replicas=2, seed=300)
     s = _stationary_sizes(tr)
     T = tr["events_duration"][tr["events_time"] >= tr.meta["stationary_from"]]
     fits = [(w, fit_power_law(s, xmin=w[0], xmax=w[1])) for w in ((100, 1000), (100, 3000),
                                                                   (300, 3000))]
     fT = fit_power_law(T, xmin=10, xmax=100)
-    print(f"mean field (RR k=3, n=3e5, 0.1% sinks, stationary: {tr.meta['stationary_reached']}): " +
+    print(f"mean field (RR k=3, n=2e5, 0.1% sinks, stationary: {tr.meta['stationary_reached']}): " +
           "; ".join(f"tau{list(w)} = {f.alpha:.4f} ± {f.stderr:.4f}" for w, f in fits) +
           f"; tau_t[10, 100] = {fT.alpha:.3f} ± {fT.stderr:.3f} (refs 3/2, 2)"
           f"  [{time.perf_counter() - t:.0f} s]")

@@ -12,6 +12,7 @@ import dynsim
 from dynsim.cli.base import DynsimGroup, emit
 from dynsim.cli.analyze import analyze
 from dynsim.cli.eos import eos
+from dynsim.cli.sandpile import sandpile
 from dynsim.cli.sweep import sweep
 from dynsim.cli.train import train
 from dynsim.cli.walk import walk
@@ -67,6 +68,7 @@ cli.add_command(analyze)
 cli.add_command(sweep)
 cli.add_command(train)
 cli.add_command(eos)
+cli.add_command(sandpile)
 
 
 def main():

@@ -70,10 +70,22 @@ bifurcation_loss, _sharp. (R, K)               their loss and sharpness (bifurca
 bifurcation_threshold     (R,)                 threshold per lr
 bifurcation_lyapunov      (R, kd)              Lyapunov spectrum over the kept steps (+ _se: block SEs)
 bifurcation_diverged_at   (R,) int             step a run diverged, -1 if none
+events_size               (E,) int             topplings of each avalanche (sandpile.*; size-0 drives
+                                               are not events)
+events_area               (E,) int             distinct sites (nodes) that toppled in it
+events_duration           (E,) int             generations of the parallel update
+events_time               (E,) int             grain (drive) that started it, within its replica
+events_replica            (E,) int             replica of each avalanche (when replicas > 1)
+events_<x>_hist           (S, B) int           stream mode, instead of events: counts of x = size,
+                                               area, duration, waiting per chunk of grains, pooled
+                                               over replicas, on ``events_<x>_hist_edges`` (B + 1)
+events_hist_step          (S,) int             first grain of each chunk (row) of events_*_hist
+height_mean               (samples,)           mean height per site (+ height_mean_step: grains added)
+height_map                (L,)*d / (n,) int    final heights of replica 0 (Oslo: slopes; graph: grains)
 ========================  ===================  =========================================================
 "sparse" channels X (taken at probes) come with ``X_step``.
 Reserved by ARCHITECTURE.md for producers still to come: hessian_density (+ _grid),
-grad_noise_norm; the sandpile rows (events_*, height_mean) are added with the sandpile family.
+grad_noise_norm.
 """
 
 from __future__ import annotations

@@ -27,3 +27,10 @@ def warm_numba():
 
     quadratic(steps=2, seed=0)
     central_flow(steps=2, seed=0)
+    from dynsim.sims.sandpile import btw_sandpile, graph_sandpile, manna_sandpile, oslo_ricepile
+
+    for d in (1, 2, 3):
+        btw_sandpile(L=4, d=d, grains=50, seed=0)
+    manna_sandpile(L=4, grains=50, seed=0)
+    oslo_ricepile(L=4, grains=50, seed=0)
+    graph_sandpile(n=50, k=4, grains=50, seed=0)

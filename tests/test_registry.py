@@ -16,6 +16,8 @@ SMALL = {
     "map.henon": dict(n=300, transient=10),
     "map.logistic": dict(n=300, transient=10),
     "map.lorenz": dict(n=300, transient=10),
+    "sandpile.btw": dict(L=8, grains=500), "sandpile.manna": dict(L=8, grains=500),
+    "sandpile.oslo": dict(L=8, grains=500), "sandpile.graph": dict(graph="rr", n=60, k=3, grains=500),
     "eos.quadratic": dict(steps=50), "eos.minimalist": dict(steps=50), "eos.product": dict(steps=50),
     "eos.bifurcation": dict(n_lr=3, steps=60, keep=30),
     "flow.gradient": dict(steps=20), "flow.central": dict(steps=20),

@@ -150,9 +150,25 @@ def _events_power_law(name):
 
 
 def _waiting(tr):
-    t = np.sort(_stationary_events(tr, "events_time").astype(float))
-    w = np.diff(t)
+    """Waiting times between consecutive events of one process (per replica when several)."""
+    t = _stationary_events(tr, "events_time").astype(float)
+    if "events_replica" in tr.channels:
+        rep = _stationary_events(tr, "events_replica")
+        w = np.concatenate([np.diff(np.sort(t[rep == r])) for r in np.unique(rep)])
+    else:
+        w = np.diff(np.sort(t))
     return w[w > 0]
+
+
+def _events_hist(kind):
+    """Binned-data MLE of a streamed avalanche histogram, stationary chunks only."""
+    def adapter(tr, ctx):
+        counts = np.asarray(tr[f"events_{kind}_hist"])
+        start = tr.meta.get("stationary_from")
+        if start is not None:
+            counts = counts[np.asarray(tr["events_hist_step"]) >= start]
+        return fit_binned(counts.sum(axis=0), tr[f"events_{kind}_hist_edges"])
+    return adapter
 
 
 def _waiting_burstiness(tr, ctx):
@@ -279,6 +295,12 @@ TABLE = [
     ("size_exponent", ("events_size",), _events_power_law("events_size")),
     ("duration_exponent", ("events_duration",), _events_power_law("events_duration")),
     ("area_exponent", ("events_area",), _events_power_law("events_area")),
+    ("size_exponent_binned", ("events_size_hist", "events_size_hist_edges", "events_hist_step"),
+     _events_hist("size")),
+    ("duration_exponent_binned", ("events_duration_hist", "events_duration_hist_edges",
+                                  "events_hist_step"), _events_hist("duration")),
+    ("area_exponent_binned", ("events_area_hist", "events_area_hist_edges", "events_hist_step"),
+     _events_hist("area")),
     ("waiting_burstiness", ("events_time",), _waiting_burstiness),
     ("waiting_memory", ("events_time",), _waiting_memory),
     ("waiting_exponent", ("events_time",), _waiting_exponent),
