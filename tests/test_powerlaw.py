@@ -211,3 +211,16 @@ def test_finite_size_scaling_recovers_d_and_tau():
     assert set(cl) == set(data)
     with pytest.raises(ValueError, match="at least 3"):
         moment_analysis({8: data[16], 16: data[32]})
+
+
+def test_min_decades_keeps_the_scan_out_of_a_cutoff():
+    # a power law with an exponential cutoff (tau 1.5, cutoff 1e3): CSN's scan may settle in the
+    # cutoff; with min_decades=1 every candidate leaves a decade of tail
+    r = rng(41)
+    s = sample_power_law(200_000, 1.5, 1, True, r)
+    s = s[r.random(s.size) < np.exp(-s / 1e3)].astype(np.int64)
+    fit = fit_power_law(s, min_decades=1.0)
+    assert fit.xmin * 10 <= s.max() and "decades" in fit.candidates_rule
+    assert np.all(fit.scan["xmin"] * 10 <= s.max())
+    with pytest.raises(ValueError, match="min_decades"):
+        fit_power_law(s, min_decades=-1)

@@ -115,7 +115,7 @@ def _iv(x, discrete, xmin, xmax, method):
 
 def fit_power_law(x, *, discrete: bool | None = None, xmin: float | None = None,
                   xmax: float | None = None, method: str = "mle",
-                  min_tail: int | None = None) -> PowerLawFit:
+                  min_tail: int | None = None, min_decades: float = 0.0) -> PowerLawFit:
     """Fit a power law to the samples ``x`` (non-positive values are ignored).
 
     discrete: inferred from an integer dtype when None (and recorded in the result).
@@ -125,12 +125,19 @@ def fit_power_law(x, *, discrete: bool | None = None, xmin: float | None = None,
         geometrically in tail size between n and ``min_tail`` (default 50) -- quantile-spaced.
     xmax: upper end of a window; the density is renormalised on [xmin, xmax].
     method: "mle" (exact) or "approx" (discrete closed form; warns for xmin < 6).
+    min_decades: xmin candidates must leave a tail spanning at least this many decades (max/xmin
+        >= 10**min_decades).  0 is CSN's scan; 1 keeps the scan out of a finite-size cutoff, where
+        a short steep tail can fit well (avalanches of a finite system).
     """
     arr, discrete = _iv(x, discrete, xmin, xmax, method)
     if min_tail is None:
         min_tail = MIN_TAIL_DISCRETE if discrete else MIN_TAIL_CONTINUOUS
     if not (isinstance(min_tail, (int, np.integer)) and min_tail >= 2):
         raise ValueError(f"`min_tail` must be an integer >= 2, got {min_tail!r}")
+    if isinstance(min_decades, bool) or not isinstance(min_decades, (int, float)) or \
+            not 0 <= min_decades <= 20:
+        raise ValueError(f"`min_decades` must be a number in [0, 20], got {min_decades!r}")
+    span = 10.0 ** min_decades
     n_total = arr.size
     if xmax is not None:
         from dynsim.analysis.powerlaw.window import fit_window
@@ -138,19 +145,21 @@ def fit_power_law(x, *, discrete: bool | None = None, xmin: float | None = None,
         return fit_window(arr, discrete, xmin, xmax, min_tail)
     arr = np.sort(arr)
     if discrete:
-        return _fit_discrete(arr, xmin, method, min_tail, n_total)
+        return _fit_discrete(arr, xmin, method, min_tail, n_total, span)
     if method == "approx":
         raise ValueError("`method='approx'` applies to discrete data only")
-    return _fit_continuous(arr, xmin, min_tail, n_total)
+    return _fit_continuous(arr, xmin, min_tail, n_total, span)
 
 
-def _fit_discrete(arr, xmin, method, min_tail, n_total) -> PowerLawFit:
+def _fit_discrete(arr, xmin, method, min_tail, n_total, span=1.0) -> PowerLawFit:
     values, counts = np.unique(arr, return_counts=True)
     suffix_n = np.cumsum(counts[::-1])[::-1].astype(float)
     suffix_log = np.cumsum((counts * np.log(values))[::-1])[::-1]
     if xmin is None:
-        cand = np.flatnonzero(suffix_n >= min_tail)
+        cand = np.flatnonzero((suffix_n >= min_tail) & (values * span <= values[-1]))
         rule = f"every distinct value with n_tail >= {min_tail} ({cand.size} candidates)"
+        if span > 1:
+            rule += f", tail spanning >= {np.log10(span):g} decades"
     else:
         k = int(np.searchsorted(values, xmin))
         if k >= values.size or suffix_n[k] < min_tail:
@@ -201,10 +210,13 @@ def continuous_candidates(arr_sorted: np.ndarray, min_tail: int) -> tuple[np.nda
                  f"to {min_tail}")
 
 
-def _fit_continuous(arr, xmin, min_tail, n_total) -> PowerLawFit:
+def _fit_continuous(arr, xmin, min_tail, n_total, span=1.0) -> PowerLawFit:
     suffix_log = np.cumsum(np.log(arr)[::-1])[::-1]
     if xmin is None:
         cand, rule = continuous_candidates(arr, min_tail)
+        if span > 1:
+            cand = cand[arr[cand] * span <= arr[-1]]
+            rule += f", tail spanning >= {np.log10(span):g} decades"
     else:
         k = int(np.searchsorted(arr, xmin, side="left"))
         if arr.size - k < min_tail:

@@ -70,6 +70,8 @@ def gof_bootstrap(x, fit: PowerLawFit | None = None, *, boot: int = 1000, seed: 
     n, p_tail = data.size, fit.n_tail / data.size
     kw = dict(discrete=fit.discrete, xmax=fit.xmax,
               xmin=fit.xmin if xmin_fixed else None)
+    if "decades" in fit.candidates_rule and not xmin_fixed:  # refit by the same candidate rule
+        kw["min_decades"] = float(fit.candidates_rule.split(">= ")[-1].split(" decades")[0])
     ks, alphas, xmins = np.empty(boot), np.empty(boot), np.empty(boot)
     for r in range(boot):
         rng = np.random.default_rng(np.random.SeedSequence([seed, r]))

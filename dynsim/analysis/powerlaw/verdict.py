@@ -66,11 +66,11 @@ class PowerLawAnalysis:
 
 
 def analyze_power_law(x, *, discrete: bool | None = None, xmin=None, xmax=None, boot: int = 200,
-                      seed: int | None = None, alternatives=ALTERNATIVES,
+                      seed: int | None = None, alternatives=ALTERNATIVES, min_decades: float = 0.0,
                       progress=None) -> PowerLawAnalysis:
     """Fit (:func:`fit_power_law`), bootstrap GOF (``boot`` replicates; 0 skips it) and likelihood-
     ratio tests against ``alternatives``, combined into a verdict (module docstring)."""
-    fit = fit_power_law(x, discrete=discrete, xmin=xmin, xmax=xmax)
+    fit = fit_power_law(x, discrete=discrete, xmin=xmin, xmax=xmax, min_decades=min_decades)
     if not fit.ok:
         return PowerLawAnalysis(fit, None, {}, math.nan, "no fit", (fit.reason,))
     arr = np.asarray(x, dtype=float).ravel()
