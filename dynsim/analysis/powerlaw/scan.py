@@ -128,14 +128,28 @@ def continuous_scan(x, suffix_log, cand, alpha_out, ks_out):
 
 @njit(cache=True, parallel=True)
 def discrete_sample(u, alpha, xmin, out):
-    """Exact inversion for the discrete power law: out[i] = max{x >= xmin : P(X >= x) >= u[i]}."""
+    """Exact inversion for the discrete power law: out[i] = max{x >= xmin : P(X >= x) >= u[i]}.
+
+    Start from the continuous approximation, bracket the answer by doubling steps, then bisect on
+    the integers: O(log x) zeta evaluations even where the approximation is off by thousands."""
     zmin = hurwitz(alpha, xmin)
     for i in prange(u.shape[0]):
         ui = u[i]
-        x = math.floor((xmin - 0.5) * ui ** (-1.0 / (alpha - 1.0)) + 0.5)
-        x = min(max(x, xmin), 1e15)
-        while x > xmin and hurwitz(alpha, x) / zmin < ui:
-            x -= 1.0
-        while hurwitz(alpha, x + 1.0) / zmin >= ui:
-            x += 1.0
-        out[i] = x
+        x0 = math.floor((xmin - 0.5) * ui ** (-1.0 / (alpha - 1.0)) + 0.5)
+        x0 = min(max(x0, xmin), 1e15)
+        lo, step = x0, 1.0
+        while lo > xmin and hurwitz(alpha, lo) / zmin < ui:  # P(X >= lo) must reach ui
+            lo = max(xmin, lo - step)
+            step *= 2.0
+        hi, step = lo, 1.0
+        while hurwitz(alpha, hi + 1.0) / zmin >= ui:  # P(X >= hi + 1) must fall below ui
+            lo = hi + 1.0
+            hi = hi + step
+            step *= 2.0
+        while hi > lo:  # invariant: answer in [lo, hi]
+            mid = math.floor(0.5 * (lo + hi + 1.0))
+            if hurwitz(alpha, mid) / zmin >= ui:
+                lo = mid
+            else:
+                hi = mid - 1.0
+        out[i] = lo
