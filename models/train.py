@@ -104,6 +104,9 @@ def train(model: str = "mlp", data: str = "mnist1d", opt: str = "gd", lr: float 
     p = check_params(PARAMS, args, "train")
     if opt == "sgd" and batch_size is None:
         raise ValueError("opt='sgd' needs batch_size (full-batch training is opt='gd')")
+    if opt == "gd" and batch_size is not None:
+        raise ValueError(f"opt='gd' is full-batch: batch_size must be left unset, got {batch_size} "
+                         "(minibatches are opt='sgd')")
     seed = make_seed(seed)
     dev = torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available())
                        else "cpu")
@@ -122,7 +125,8 @@ def train(model: str = "mlp", data: str = "mnist1d", opt: str = "gd", lr: float 
     chunk = chunk_size or n
     probe_every = probe_every or default_probe_every(steps)
     pb = min(probe_batch or n, n)
-    gen = torch.Generator().manual_seed(child_seed(seed, 3))
+    gen = torch.Generator().manual_seed(child_seed(seed, 3))  # minibatches only
+    probe_gen = torch.Generator().manual_seed(child_seed(seed, 6))  # Lanczos / Hutchinson starts
     stats = probes.UpdateStats(list(net.named_parameters()), window=min(window, steps),
                                proj_k=proj_k,
                                generator=torch.Generator().manual_seed(child_seed(seed, 4)))
@@ -149,7 +153,7 @@ def train(model: str = "mlp", data: str = "mnist1d", opt: str = "gd", lr: float 
         op = hvp_operator(net, lossf, x[:pb], y[:pb], bn_mode=bn_mode,
                           chunk_size=chunk_size if bn_mode != "train" else None)
         spec = lanczos(op, k=1, which="both" if hessian_bottom else "top", max_iter=lanczos_iter,
-                       tol=LANCZOS_TOL, v0=v0, generator=gen)
+                       tol=LANCZOS_TOL, v0=v0, generator=probe_gen)
         hvps.append(spec.n_hvp)
         top = spec.estimate()
         v0 = spec.top_vectors[0] if spec.top_vectors is not None else None
@@ -162,10 +166,10 @@ def train(model: str = "mlp", data: str = "mnist1d", opt: str = "gd", lr: float 
         if opt in ("adam", "rmsprop") and optimizer.state:  # P exists after the first step
             diag = optimizer_diag(optimizer, list(net.parameters()))
             pspec = lanczos(preconditioned_operator(op, diag), k=1, max_iter=lanczos_iter,
-                            tol=LANCZOS_TOL, generator=gen)
+                            tol=LANCZOS_TOL, generator=probe_gen)
             note("precond_sharpness", step, pspec.estimate().value)
         if hessian_trace:
-            tr = hutchinson_trace(op, n_samples=30, generator=gen)
+            tr = hutchinson_trace(op, n_samples=30, generator=probe_gen)
             note("hessian_trace", step, tr.value)
             note("hessian_trace_err", step, tr.stderr)
         for k, v in probes.layer_norms(net).items():

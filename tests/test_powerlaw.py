@@ -224,3 +224,9 @@ def test_min_decades_keeps_the_scan_out_of_a_cutoff():
     assert np.all(fit.scan["xmin"] * 10 <= s.max())
     with pytest.raises(ValueError, match="min_decades"):
         fit_power_law(s, min_decades=-1)
+
+
+def test_too_few_samples_is_a_failed_fit():
+    for x in (np.array([], dtype=int), np.array([3, 4]), np.array([0.5])):
+        fit = fit_power_law(x)
+        assert fit.status == "failed" and "needed" in fit.reason

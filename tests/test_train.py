@@ -114,3 +114,19 @@ def test_edge_of_stability_on_mnist1d():
     assert 0.95 < np.median(late) < 1.10 and late.min() > 0.85 and late.max() < 1.25, ratio
     st = measure(tr)["stability"]
     assert st.verdict in ("edge", "oscillating"), st
+
+
+def test_probes_do_not_change_the_training_trajectory():
+    base = {**SMALL, "opt": "adam", "lr": 0.01, "batch_size": 32, "steps": 20}
+    a = train(**{**base, "probe_every": 5}, seed=3)
+    b = train(**{**base, "probe_every": 20, "hessian_trace": True}, seed=3)
+    assert np.array_equal(a["loss"], b["loss"])
+
+
+def test_every_model_trains_and_is_probed():
+    for model, data in (("cnn", "mnist1d"), ("transformer", "modular")):
+        tr = train(model=model, data=data, width=8, steps=4, probe_every=2, lanczos_iter=6,
+                   **({"subset": 200} if data == "mnist1d" else {}), seed=0)
+        assert tr.meta["status"] == "ok" and np.all(np.isfinite(tr["sharpness"]))
+    with pytest.raises(ValueError, match="full-batch"):
+        train(**{**SMALL, "batch_size": 32}, seed=0)

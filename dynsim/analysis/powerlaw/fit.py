@@ -139,6 +139,9 @@ def fit_power_law(x, *, discrete: bool | None = None, xmin: float | None = None,
         raise ValueError(f"`min_decades` must be a number in [0, 20], got {min_decades!r}")
     span = 10.0 ** min_decades
     n_total = arr.size
+    if n_total < min_tail:
+        return failed(f"{n_total} positive samples; at least {min_tail} needed", n_total,
+                      discrete, np.nan if xmin is None else xmin, xmax)
     if xmax is not None:
         from dynsim.analysis.powerlaw.window import fit_window
 
