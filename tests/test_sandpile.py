@@ -2,7 +2,7 @@
 
 Tolerances are K = 3 standard errors of the estimator at fixed seeds; a published value that is a
 spread of estimates (Manna) is an interval, and the distance to it is what is compared.  Larger runs
-(bigger L, more grains) are recorded in benchmarks/RESULTS-sandpile.md.
+(bigger L, more grains) are recorded in benchmarks/RESULTS.md (sandpile section).
 """
 
 import hashlib
@@ -233,7 +233,7 @@ def test_mean_field_tau_on_random_regular_graph():
     # critical branching: P(s) ~ s^-3/2.  The window [100, 1000] lies above the small-s corrections
     # and below n^(2/3) ~ 2000, where the loops of the finite graph bend the distribution down
     # (the dissipation cutoff, 0.2% sinks, is further out); exact discrete windowed MLE.  At this
-    # size the fit sits about 1 SE below 3/2 (benchmarks/RESULTS-sandpile.md: larger graphs)
+    # size the fit sits about 1 SE below 3/2 (benchmarks/RESULTS.md (sandpile section): larger graphs)
     tr = graph_sandpile(graph="rr", n=100_000, k=3, grains=350_000, sink_fraction=0.002,
                         replicas=2, seed=7)
     assert tr.meta["stationary_reached"]
