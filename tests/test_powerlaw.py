@@ -230,3 +230,20 @@ def test_too_few_samples_is_a_failed_fit():
     for x in (np.array([], dtype=int), np.array([3, 4]), np.array([0.5])):
         fit = fit_power_law(x)
         assert fit.status == "failed" and "needed" in fit.reason
+
+
+def test_a_given_xmin_is_used_as_given_and_kept_by_the_bootstrap():
+    x = sample_power_law(2000, 2.5, 6, True, rng(51)).astype(int)
+    below = fit_power_law(x, xmin=5)  # no data at 5: the law must start at 5 anyway
+    assert below.xmin == 5 and below.xmin_given and below.ks > 0.1
+    assert fit_power_law(x, xmin=6).ks < 0.03
+    xc = sample_power_law(2000, 2.5, 10.0, False, rng(52))
+    cont = fit_power_law(xc, xmin=5.0)
+    assert cont.ks > 0.3  # KS at the given xmin, not at the data's first value
+    # p-values with a given xmin: the observed KS and every replicate's at the same fixed xmin
+    ps = []
+    for s in range(40):
+        y = sample_power_law(1000, 2.5, 1, True, rng(700 + s)).astype(int)
+        ps.append(gof_bootstrap(y, fit_power_law(y, xmin=1), boot=40, seed=s).p)
+    low = np.mean(np.array(ps) <= 0.1)
+    assert low < 0.1 + K * math.sqrt(0.1 * 0.9 / 40)  # about 10% expected under the null

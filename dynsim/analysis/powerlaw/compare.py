@@ -169,7 +169,10 @@ def _cutoff(t, w, xmin, discrete, alpha0):
     lt, n = np.log(t), w.sum()
 
     def nll(params):
-        alpha, lam = params[0], math.exp(params[1])
+        try:
+            alpha, lam = params[0], math.exp(params[1])
+        except OverflowError:
+            return 1e300
         if alpha <= 1 and lam <= 0:
             return 1e300
         try:

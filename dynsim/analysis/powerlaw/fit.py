@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -47,6 +47,8 @@ class PowerLawFit:
     reason: str = ""
     candidates_rule: str = ""
     scan: dict = field(default_factory=dict, repr=False)
+    xmin_given: bool = False  # xmin fixed by the caller, not scanned (the bootstrap keeps it so)
+    min_decades: float = 0.0  # the scan's tail-span rule (the bootstrap refits by the same rule)
 
     @property
     def value(self) -> float:
@@ -140,7 +142,7 @@ def fit_power_law(x, *, discrete: bool | None = None, xmin: float | None = None,
     span = 10.0 ** min_decades
     n_total = arr.size
     if n_total < min_tail:
-        return failed(f"{n_total} positive samples; at least {min_tail} needed", n_total,
+        return failed(f"{n_total} positive samples; at least {min_tail} needed in the tail", n_total,
                       discrete, np.nan if xmin is None else xmin, xmax)
     if xmax is not None:
         from dynsim.analysis.powerlaw.window import fit_window
@@ -148,14 +150,19 @@ def fit_power_law(x, *, discrete: bool | None = None, xmin: float | None = None,
         return fit_window(arr, discrete, xmin, xmax, min_tail)
     arr = np.sort(arr)
     if discrete:
-        return _fit_discrete(arr, xmin, method, min_tail, n_total, span)
-    if method == "approx":
+        fit = _fit_discrete(arr, xmin, method, min_tail, n_total, span)
+    elif method == "approx":
         raise ValueError("`method='approx'` applies to discrete data only")
-    return _fit_continuous(arr, xmin, min_tail, n_total, span)
+    else:
+        fit = _fit_continuous(arr, xmin, min_tail, n_total, span)
+    return replace(fit, xmin_given=xmin is not None, min_decades=float(min_decades))
 
 
 def _fit_discrete(arr, xmin, method, min_tail, n_total, span=1.0) -> PowerLawFit:
     values, counts = np.unique(arr, return_counts=True)
+    if xmin is not None and float(xmin) not in values:  # a given xmin below the next data value
+        at = int(np.searchsorted(values, xmin))
+        values, counts = np.insert(values, at, float(xmin)), np.insert(counts, at, 0)
     suffix_n = np.cumsum(counts[::-1])[::-1].astype(float)
     suffix_log = np.cumsum((counts * np.log(values))[::-1])[::-1]
     if xmin is None:
@@ -236,9 +243,12 @@ def _fit_continuous(arr, xmin, min_tail, n_total, span=1.0) -> PowerLawFit:
     k = cand[best]
     n_tail = arr.size - k
     xm = float(arr[k]) if xmin is None else float(xmin)
-    if xmin is not None:  # a fixed xmin below the smallest tail point: use it as given
+    if xmin is not None:  # alpha and KS at the given xmin (it may lie below the next data point)
+        tail = arr[k:]
         a = 1.0 + n_tail / (suffix_log[k] - n_tail * math.log(xm))
-        alpha[best] = a
+        f = 1.0 - (tail / xm) ** (1.0 - a)
+        i = np.arange(1, n_tail + 1)
+        alpha[best], ks[best] = a, max(np.max(i / n_tail - f), np.max(f - (i - 1) / n_tail))
     a = float(alpha[best])
     return PowerLawFit(a, (a - 1.0) / math.sqrt(n_tail), xm, None, int(n_tail), n_total,
                        float(ks[best]), False, "continuous MLE, Fisher SE", candidates_rule=rule,

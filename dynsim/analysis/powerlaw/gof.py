@@ -52,7 +52,7 @@ class GofResult:
 
 
 def gof_bootstrap(x, fit: PowerLawFit | None = None, *, boot: int = 1000, seed: int | None = None,
-                  xmin_fixed: bool = False, progress=None) -> GofResult:
+                  xmin_fixed: bool | None = None, progress=None) -> GofResult:
     """Bootstrap p-value and intervals for a power-law fit of ``x`` (refit with xmin scanned, or
     with the fitted xmin kept when ``xmin_fixed``)."""
     if not (isinstance(boot, (int, np.integer)) and boot >= 1):
@@ -62,6 +62,8 @@ def gof_bootstrap(x, fit: PowerLawFit | None = None, *, boot: int = 1000, seed: 
     fit = fit_power_law(arr) if fit is None else fit
     if not fit.ok:
         raise ValueError(f"cannot test a failed fit: {fit.reason}")
+    if xmin_fixed is None:  # as the fit was made: a given xmin stays given in every replicate
+        xmin_fixed = fit.xmin_given
     data = arr.astype(float).ravel()
     data = data[data > 0]
     if fit.xmax is not None:
@@ -70,8 +72,8 @@ def gof_bootstrap(x, fit: PowerLawFit | None = None, *, boot: int = 1000, seed: 
     n, p_tail = data.size, fit.n_tail / data.size
     kw = dict(discrete=fit.discrete, xmax=fit.xmax,
               xmin=fit.xmin if xmin_fixed else None)
-    if "decades" in fit.candidates_rule and not xmin_fixed:  # refit by the same candidate rule
-        kw["min_decades"] = float(fit.candidates_rule.split(">= ")[-1].split(" decades")[0])
+    if not xmin_fixed:  # refit by the same candidate rule
+        kw["min_decades"] = fit.min_decades
     ks, alphas, xmins = np.empty(boot), np.empty(boot), np.empty(boot)
     for r in range(boot):
         rng = np.random.default_rng(np.random.SeedSequence([seed, r]))
@@ -84,9 +86,11 @@ def gof_bootstrap(x, fit: PowerLawFit | None = None, *, boot: int = 1000, seed: 
             (np.inf, np.nan, np.nan)
         if progress is not None:
             progress(r + 1, boot)
-    p = float(np.mean(ks >= fit.ks))
     ok = np.isfinite(alphas)
-    return GofResult(p, float(np.sqrt(p * (1 - p) / boot)), boot, fit.ks,
+    if not ok.any():
+        raise ValueError("every bootstrap refit failed (too few points in the synthetic tails)")
+    p = float(np.mean(ks[ok] >= fit.ks))  # failed refits are left out, and counted in n_boot
+    return GofResult(p, float(np.sqrt(p * (1 - p) / ok.sum())), int(ok.sum()), fit.ks,
                      tuple(np.percentile(alphas[ok], [2.5, 97.5])), float(np.std(alphas[ok], ddof=1))
                      if ok.sum() > 1 else np.nan, tuple(np.percentile(xmins[ok], [2.5, 97.5])), seed)
 
