@@ -61,7 +61,8 @@ update_hist               (windows, layers, B) counts of |Delta w| per window an
                                                ``update_hist_layers`` indexes meta update_hist_layers
 update_sample             (windows, R)         a uniform sample of raw |Delta w| per window (train)
 update_interval_hist      (bins,)              per-parameter waiting times between large updates,
-                                               pooled, on ``update_interval_hist_edges`` (train)
+                                               pooled, on ``update_interval_hist_edges`` (train);
+                                               ``update_interval_overflow`` (1,): longer waits
 central_sigma2            (T,)                 sigma^2(t) of the central flow (flow.central)
 central_loss              (T,)                 its predicted time-averaged loss L + sigma^2 S / 2
 bifurcation_lr            (R,)                 learning rates of the sweep (eos.bifurcation)

@@ -11,7 +11,8 @@ Per step, with Delta w the change of the flattened parameters made by the optimi
   between large updates, pooled over parameters, as Zhang & Tang measure them (REFERENCES.md
   item 10): a parameter "exceeds" when |Delta w| is above the ``quantile`` of the previous window's
   sample (the first window uses its first step's sample); each parameter keeps its last exceedance
-  step and adds step - last to a linear-bin histogram (one bin per step).
+  step and adds step - last to a linear-bin histogram (one bin per step); waits longer than the
+  histogram are counted in ``update_interval_overflow``, not piled into the last bin.
 - ``proj`` (steps x k): parameters projected on k fixed random unit directions (seeded).
 """
 
@@ -50,6 +51,7 @@ class UpdateStats:
         self._last = torch.full((self.dim,), -1, dtype=torch.int64, device=device)
         self.interval_edges = np.arange(0.5, max_interval + 1.0)
         self._intervals = torch.zeros(max_interval, dtype=torch.float64, device=device)
+        self._overflow = 0
         cpu_gen = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
         dirs = torch.randn(proj_k, self.dim, generator=cpu_gen, dtype=torch.float64)
         self.directions = (dirs / dirs.norm(dim=1, keepdim=True)).to(device)
@@ -71,8 +73,11 @@ class UpdateStats:
         if exceed.numel():
             last = self._last[exceed]
             seen = last >= 0
-            waits = (step - last[seen]).clamp_max(self._intervals.numel())
-            self._intervals += torch.bincount(waits - 1, minlength=self._intervals.numel()).double()
+            waits = step - last[seen]
+            over = waits > self._intervals.numel()
+            self._overflow += int(over.sum())  # longer than the histogram: counted, not binned
+            self._intervals += torch.bincount(waits[~over] - 1,
+                                              minlength=self._intervals.numel()).double()
             self._last[exceed] = step
         self._in_window += 1
         if self._in_window == self.window:
@@ -98,6 +103,7 @@ class UpdateStats:
             out["update_sample"] = np.stack([s[:n] for s in self.samples])
         out["update_interval_hist"] = self._intervals.cpu().numpy().astype(np.int64)
         out["update_interval_hist_edges"] = self.interval_edges
+        out["update_interval_overflow"] = np.array([self._overflow], dtype=np.int64)
         return out
 
 

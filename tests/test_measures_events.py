@@ -43,3 +43,20 @@ def test_hill_plot_draws(tmp_path):
     h = hill_estimator(np.random.default_rng(2).pareto(2.0, 5000) + 1)
     plot_hill(h).savefig(tmp_path / "hill.png")
     assert (tmp_path / "hill.png").stat().st_size > 10_000
+
+
+def test_waiting_poisson_and_update_avalanches_rows():
+    r = np.random.default_rng(3)
+    tr = make_trace("test.signal", {}, 5, {"events_time": np.cumsum(r.exponential(3, 3000)),
+                                           "update_norm": np.abs(r.standard_t(2, 20_000))})
+    m = measure(tr)
+    assert m["waiting_poisson"].value > 0.01  # Poisson arrivals: the null stands
+    assert m["update_avalanche_exponent"].fit.ok
+
+
+def test_a_row_that_cannot_be_measured_reports_why():
+    tr = make_trace("test.bad", {}, 1, {"events_size": np.array([1, 2, 3]),
+                                        "threshold": np.array([1.0]), "sharpness": np.array([2.0])})
+    m = measure(tr)
+    assert m["stability"].data["status"] == "failed" and "threshold_convention" in m["stability"].method
+    assert not m["size_exponent"].fit.ok

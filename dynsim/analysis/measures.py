@@ -183,6 +183,27 @@ def _waiting_memory(tr, ctx):
     return events.memory_coefficient(w) if w.size >= 5 else None
 
 
+def _waiting_poisson(tr, ctx):
+    """The Poisson null for the waiting times: bootstrap p of the KS distance to a fitted
+    exponential (small p: large events cluster or repel, they do not arrive at random)."""
+    w = _waiting(tr)
+    if w.size < 20:
+        return None
+    test = events.exponential_null(w, boot=200, seed=ctx.seed)
+    return Estimate.normal(test.p_value, test.p_stderr, method=f"{test.method}; {test.direction}",
+                           n=test.n, data={"ks": test.statistic, "null": test.null,
+                                           "params": test.params})
+
+
+def _update_avalanches(tr, ctx):
+    """Avalanches of the per-step update norm above its 90% quantile: their sizes' power law."""
+    ev = events.find_events(tr["update_norm"], quantile=0.9)
+    if ev.n_events < 50:
+        return None
+    return powerlaw.analyze_power_law(ev.size[~ev.truncated], boot=ctx.boot, seed=ctx.seed,
+                                      min_decades=1.0)
+
+
 def _waiting_exponent(tr, ctx):
     w = _waiting(tr)
     return powerlaw.analyze_power_law(w, boot=ctx.boot, seed=ctx.seed) if w.size >= 50 else None
@@ -193,13 +214,19 @@ def _interval_exponent(tr, ctx):
     return fit_binned(counts.reshape(-1, counts.shape[-1]), tr["update_interval_hist_edges"])
 
 
+ZT_BINS = 50  # Zhang & Tang's histograms: 50 equal linear bins over the recorded range
+
+
 def _interval_hist_ls(tr, ctx):
-    counts, edges = tr["update_interval_hist"], tr["update_interval_hist_edges"]
-    try:
-        return events.interval_hist_fit_ls(np.asarray(counts).reshape(-1, counts.shape[-1]).sum(0),
-                                           edges)
-    except ValueError:
-        return None  # too few non-empty bins for the recipe
+    """Zhang & Tang's recipe on their binning: the unit-width histogram is merged into ZT_BINS
+    equal linear bins before the least-squares line (REFERENCES.md item 10)."""
+    counts = np.asarray(tr["update_interval_hist"])
+    counts = counts.reshape(-1, counts.shape[-1]).sum(0)
+    edges = np.asarray(tr["update_interval_hist_edges"], dtype=float)
+    groups = np.array_split(np.arange(counts.size), ZT_BINS)
+    merged = np.array([counts[g].sum() for g in groups])
+    merged_edges = np.r_[[edges[g[0]] for g in groups], edges[-1]]
+    return events.interval_hist_fit_ls(merged, merged_edges)
 
 
 def _update_hill(tr, ctx):
@@ -306,6 +333,8 @@ TABLE = [
     ("waiting_burstiness", ("events_time",), _waiting_burstiness),
     ("waiting_memory", ("events_time",), _waiting_memory),
     ("waiting_exponent", ("events_time",), _waiting_exponent),
+    ("waiting_poisson", ("events_time",), _waiting_poisson),
+    ("update_avalanche_exponent", ("update_norm",), _update_avalanches),
     ("update_exponent", ("update_hist", "update_hist_edges"), _update_hist),
     ("update_tail_hill", ("update_sample",), _update_hill),
     ("interval_exponent", ("update_interval_hist", "update_interval_hist_edges"),
@@ -329,6 +358,8 @@ TABLE = [
 
 def measure(trace, only: list[str] | None = None, *, boot: int = 0) -> Measures:
     """Every measure of ``TABLE`` whose channels ``trace`` holds (or just those named in ``only``).
+    A row that cannot be computed on this trace (a ValueError from its estimator) gives a result
+    with NaN value, ``data['status'] = 'failed'`` and the reason, and the other rows still run.
 
     boot: bootstrap replicates for the power-law goodness of fit (0: fit and likelihood-ratio tests
     only, which is fast)."""
@@ -345,7 +376,11 @@ def measure(trace, only: list[str] | None = None, *, boot: int = 0) -> Measures:
         if all(c in trace.channels for c in needs):
             rng = make_rng(seed, 7919, i)[1]
             ctx = SimpleNamespace(rng=rng, boot=boot, seed=int(rng.integers(2**62)))
-            result = fn(trace, ctx)
+            try:
+                result = fn(trace, ctx)
+            except ValueError as err:  # this row cannot be measured on this trace: say why
+                result = Estimate(math.nan, math.nan, (math.nan, math.nan), f"failed: {err}", 0,
+                                  data={"status": "failed", "reason": str(err)})
             if isinstance(result, dict):  # a row that yields a family of measures
                 results.update(result)
             elif result is not None:
