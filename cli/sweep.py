@@ -106,7 +106,7 @@ def report(folder, x, fss, measures, show_failed, as_json, plot):
         for name, (mean, se, n) in g["measures"].items():
             lines.append(f"    {name:<24} {mean:12.6g} ± {se:.2g}")
     if fss:
-        from dynsim.analysis.fss import collapse, moment_analysis
+        from dynsim.analysis.fss import collapse
 
         res, samples = _fss(folder, rows)
         payload["fss"] = res

@@ -138,6 +138,42 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Floats:
+    """A list of finite numbers (a sequence, or "a,b,c" on the command line) of length in
+    [min_len, max_len]; each > 0 if ``positive``, each in [lo, hi] if bounds are given."""
+
+    min_len: int = 1
+    max_len: int = 10**6
+    positive: bool = False
+    lo: float | None = None
+    hi: float | None = None
+
+    def allowed(self) -> str:
+        n = str(self.min_len) if self.min_len == self.max_len else f"{self.min_len} to {self.max_len}"
+        pos = " positive" if self.positive else ""
+        rng = "" if self.lo is None else f" in [{self.lo:g}, {self.hi:g}]"
+        return f"a list of {n} finite{pos} numbers{rng}"
+
+    def check(self, name: str, value):
+        try:
+            out = [float(v) for v in np.asarray(value, dtype=float).reshape(-1)]
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}") from None
+        bad = not self.min_len <= len(out) <= self.max_len or not all(map(math.isfinite, out))
+        bad = bad or (self.positive and not all(v > 0 for v in out))
+        bad = bad or (self.lo is not None and not all(self.lo <= v <= self.hi for v in out))
+        if bad:
+            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}")
+        return out
+
+    def parse(self, text: str):
+        try:
+            return [float(v) for v in str(text).split(",")]
+        except ValueError:
+            raise ValueError(f"must be {self.allowed()} separated by commas, got {text!r}") from None
+
+
+@dataclass(frozen=True)
 class Seed:
     """A seed: None (draw one and record it) or an integer in [0, 2**63 - 1]."""
 

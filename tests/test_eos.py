@@ -23,34 +23,15 @@ from dynsim import registry
 from dynsim.analysis.lyapunov import lyapunov_spectrum
 from dynsim.analysis.orbits import bifurcation_summary, orbit_period
 from dynsim.analysis.stability import max_stable_lr, quadratic_multipliers, stability, threshold
-from dynsim.registry import System
 from dynsim.sims.eos import (bifurcation, make_loss, minimalist, minimalist_eos_minimum, product,
                              quadratic)
 from dynsim.sims.eos.optimizers import SLOTS, opt_spec, opt_step
 from dynsim.trace import load_run
 
-# The registry lines this family adds (dynsim/registry.py); the tests install them meanwhile.
-EOS_SYSTEMS = {
-    "eos.quadratic": System("dynsim.sims.eos:quadratic",
-                            "optimizers on 1/2 w^T H w with a given spectrum (diagonal or rotated)"),
-    "eos.minimalist": System("dynsim.sims.eos:minimalist",
-                             "Zhu et al.'s minimalist EoS toy 1/2 (1 - xyzw)^2, slice z=x, w=y"),
-    "eos.product": System("dynsim.sims.eos:product",
-                          "1/2 (1 - w_1...w_n)^2; n = 2 is the contrast that ends below 2/lr"),
-    "eos.bifurcation": System("dynsim.sims.eos:bifurcation",
-                              "late iterates and Lyapunov spectra of an optimizer on a toy vs lr"),
-    "flow.gradient": System("dynsim.sims.flows:gradient_flow",
-                            "gradient flow on an eos toy (time in GD steps)"),
-    "flow.central": System("dynsim.sims.flows:central_flow",
-                           "central flow (Cohen et al. ICLR 2025) on an eos toy"),
-}
-
-
 @pytest.fixture
-def eos_registry(monkeypatch):
-    for name, system in EOS_SYSTEMS.items():
-        if name not in registry.SYSTEMS:
-            monkeypatch.setitem(registry.SYSTEMS, name, system)
+def eos_registry():
+    """The eos systems are in dynsim/registry.py; kept as a fixture name for the tests using it."""
+    assert "eos.quadratic" in registry.SYSTEMS
 
 
 # ---------------------------------------------------------------------------------------------

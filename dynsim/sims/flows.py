@@ -38,10 +38,10 @@ from dataclasses import dataclass
 
 from dynsim.analysis.results import Estimate
 from dynsim.analysis.tracking import time_average, tracking_gap
-from dynsim.params import Bool, Choice, Float, Int, check_params
+from dynsim.params import Bool, Choice, Float, Floats, Int, check_params
 from dynsim.rng import make_rng
 from dynsim.sims.eos.losses import LOSSES, MAX_DEGREE, MAX_DIM, make_loss, top_eigen
-from dynsim.sims.eos.systems import Floats, resolve_x0, run_toy
+from dynsim.sims.eos.systems import resolve_x0, run_toy
 from dynsim.trace import Timer, Trace, make_trace
 
 FLOW_PARAMS = {

@@ -29,58 +29,23 @@ or not finite) stops there: the trace keeps the finite part and has status ``div
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
-from dynsim.params import Float, Int, check_params
+from dynsim.params import Float, Floats, Int, check_params
 from dynsim.rng import make_rng
 from dynsim.trace import Timer, Trace, make_trace
 
 ESCAPE = 1e50  # |x| beyond this counts as divergence
 
 
-@dataclass(frozen=True)
-class Vector:
-    """A point of R^dim given as a sequence of finite numbers, each in [lo, hi] (None allowed)."""
-
-    dim: int
-    lo: float | None = None
-    hi: float | None = None
-
-    def allowed(self) -> str:
-        rng = "" if self.lo is None else f" in [{self.lo:g}, {self.hi:g}]"
-        return f"None or {self.dim} finite numbers{rng}"
-
-    def check(self, name: str, value):
-        if value is None:
-            return None
-        try:
-            out = [float(v) for v in np.asarray(value, dtype=float).reshape(-1)]
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}") from None
-        bad = len(out) != self.dim or not all(math.isfinite(v) for v in out)
-        if not bad and self.lo is not None:
-            bad = not all(self.lo <= v <= self.hi for v in out)
-        if bad:
-            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}")
-        return out
-
-    def parse(self, text: str):
-        try:
-            return [float(v) for v in str(text).split(",")]
-        except ValueError:
-            raise ValueError(f"must be {self.allowed()} separated by commas, got {text!r}") from None
-
-
 COMMON = {"n": Int(1, 10**8), "transient": Int(0, 10**8)}
-HENON_PARAMS = {**COMMON, "a": Float(), "b": Float(), "x0": Vector(2)}
-LOGISTIC_PARAMS = {**COMMON, "r": Float(0.0, 4.0), "x0": Vector(1, 0.0, 1.0)}
+HENON_PARAMS = {**COMMON, "a": Float(), "b": Float(), "x0": Floats(2, 2)}
+LOGISTIC_PARAMS = {**COMMON, "r": Float(0.0, 4.0), "x0": Floats(1, 1, lo=0.0, hi=1.0)}
 LORENZ_PARAMS = {**COMMON, "sigma": Float(0.0, None, lo_open=True),
                  "rho": Float(0.0, None, lo_open=True), "beta": Float(0.0, None, lo_open=True),
-                 "dt": Float(0.0, 0.1, lo_open=True), "x0": Vector(3)}
+                 "dt": Float(0.0, 0.1, lo_open=True), "x0": Floats(3, 3)}
 MAX_BYTES = 2 * 2**30  # proj + jacobian held in memory
 
 

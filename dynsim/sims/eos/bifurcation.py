@@ -21,11 +21,11 @@ from typing import Callable
 import numpy as np
 
 from dynsim.analysis.lyapunov import lyapunov_spectrum
-from dynsim.params import Bool, Choice, Float, Int, check_params
+from dynsim.params import Bool, Choice, Float, Floats, Int, check_params
 from dynsim.rng import make_rng
 from dynsim.sims.eos.losses import LOSSES, MAX_DEGREE, MAX_DIM, make_loss
 from dynsim.sims.eos.optimizers import OPTIMIZERS, SLOTS, opt_spec, opt_threshold
-from dynsim.sims.eos.systems import Floats, resolve_x0, simulate
+from dynsim.sims.eos.systems import resolve_x0, simulate
 from dynsim.trace import Timer, Trace, make_trace
 
 BIFURCATION_PARAMS = {

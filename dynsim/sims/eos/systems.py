@@ -19,12 +19,10 @@ eigenbasis; it is recorded like every argument.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 
 import numpy as np
 
-from dynsim.params import Bool, Choice, Float, Int, check_params
+from dynsim.params import Bool, Choice, Float, Floats, Int, check_params
 from dynsim.rng import make_rng
 from dynsim.sims.eos.kernel import batch_kernel
 from dynsim.sims.eos.losses import LOSSES, MAX_DEGREE, MAX_DIM, make_loss
@@ -32,36 +30,6 @@ from dynsim.sims.eos.optimizers import ADAPTIVE, OPTIMIZERS, SLOTS, opt_spec, op
 from dynsim.trace import Timer, Trace, make_trace
 
 MAX_BYTES = 2 * 2**30   # recorded channels of one call
-
-
-@dataclass(frozen=True)
-class Floats:
-    """A list of finite numbers (given as a sequence, or "a,b,c" on the command line) of length
-    in [min_len, max_len], each > lo (if ``positive``)."""
-
-    min_len: int = 1
-    max_len: int = MAX_DIM
-    positive: bool = False
-
-    def allowed(self) -> str:
-        pos = " positive" if self.positive else ""
-        return f"a list of {self.min_len} to {self.max_len} finite{pos} numbers"
-
-    def check(self, name: str, value):
-        try:
-            out = [float(v) for v in np.asarray(value, dtype=float).reshape(-1)]
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}") from None
-        bad = not self.min_len <= len(out) <= self.max_len or not all(map(math.isfinite, out))
-        if bad or (self.positive and not all(v > 0 for v in out)):
-            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}")
-        return out
-
-    def parse(self, text: str):
-        try:
-            return [float(v) for v in str(text).split(",")]
-        except ValueError:
-            raise ValueError(f"must be {self.allowed()} separated by commas, got {text!r}") from None
 
 
 OPT_PARAMS = {

@@ -222,7 +222,7 @@ def sandpile_on_graph(G, grains: int = 100_000, sinks=(), loss: float = 0.0, thr
                       timings=timer.timings, graph=graph_meta, **meta)
 
 
-def make_graph(graph: str, n: int, k: int, seed: int) -> nx.Graph:
+def make_graph(graph: str, n: int, k: int, seed: int) -> "networkx.Graph":
     """A seeded random graph: 'rr' (k-regular), 'er' (mean degree k), 'ba' (m = k / 2); only its
     largest connected component is kept (relabelled 0 .. n' - 1), so that no small component is
     left without a sink."""

@@ -8,8 +8,6 @@ projection on PC i follows cos(pi i t / n).  The theory (the n << d limit) is in
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from dynsim.analysis.pca import cosine_fidelity, principal_components
