@@ -172,3 +172,17 @@ def test_exponents_come_out_in_decreasing_order_for_axis_aligned_jacobians():
     spec = lyapunov_spectrum(np.tile(np.diag([0.5, 2.0]), (400, 1, 1)), transient=50, blocks=10)
     assert spec.exponents[0] > spec.exponents[1]
     assert abs(spec.exponents[0] - np.log(2)) < 1e-9 and abs(spec.exponents[1] + np.log(2)) < 1e-9
+
+
+def test_partial_hessian_supply_gives_a_lower_bound():
+    # top 1.5 and bottom -0.2 supplied, lr 1, d = 100: the 98 unseen eigenvalues near 0 have
+    # |1 - lr h| ~ 1 and rank above the top one, so the true SD (99.12 with a bulk at 0.001) is far
+    # above what the two ends alone give (1.26): the result must be a bound holding the truth
+    from dynsim.analysis.lyapunov import sharpness_dimension, sharpness_exponents
+
+    ends = np.array([[1.5, -0.2]] * 5)
+    sd = sharpness_dimension(sharpness_exponents(ends, 1.0, d=100))
+    full = np.concatenate([ends, np.full((5, 98), 0.001)], axis=1)
+    truth = sharpness_dimension(sharpness_exponents(full, 1.0)).value
+    assert sd.bound == "lower" and sd.ci[0] <= truth <= sd.ci[1]
+    assert truth == pytest.approx(99.12, abs=0.01)

@@ -333,10 +333,12 @@ def sharpness_exponents(hessian_eigenvalues_per_iterate, lr: float, *, d: int | 
     SE = SD over minibatches / sqrt(minibatches).  A (iterates, k) array is one minibatch (GD).
 
     Which eigenvalues: the k supplied per iterate (e.g. top and bottom of the Hessian from Lanczos).
-    If they are not the whole spectrum, pass the number of parameters as ``d``: the exponents are
-    then the largest k only, valid when every eigenvalue not supplied has |1 - lr h| no larger than
-    those supplied (true when the supply holds both ends of the spectrum and every unsupplied h lies
-    in [0, 2/lr]), and :func:`sharpness_dimension` reports a bound where the index reaches beyond them.
+    If they are not the whole spectrum, pass the number of parameters as ``d``.  The supplied
+    exponents are then NOT the largest k in general: an unsupplied bulk eigenvalue near 0 has
+    |1 - lr h| near 1, more than a top eigenvalue near 1.5/lr gives.  (Only lambda_1 is certain when
+    both ends of the spectrum are supplied, since |1 - lr h| is largest at an end of any interval.)
+    :func:`sharpness_dimension` therefore reports a partial supply as a lower bound: adding exponents
+    never lowers a Kaplan-Yorke dimension, so SD lies in [SD of the supplied, d].
     """
     h = np.asarray(hessian_eigenvalues_per_iterate, dtype=float)
     if h.ndim == 2:
@@ -374,19 +376,22 @@ def sharpness_dimension(sharpness_exponents, *, stderr=None, d: int | None = Non
     SD = 0 if lambda_1 < 0, SD = d if j* = d, else SD = j* + S_j* / |lambda_(j*+1)|.
 
     ``sharpness_exponents``: an array of exponents, or the result of :func:`sharpness_exponents`
-    (its ``stderr`` and ``d`` are then used).  ``d``: the full dimension when the exponents given are
-    only the largest k < d.  If every partial sum of the supplied exponents is >= 0 and k < d, j*
+    (its ``stderr`` and ``d`` are then used; a result from fewer than d eigenvalues is always a
+    lower bound, see there).  ``d``: the full dimension when the exponents given (as an array) are
+    known to be the largest k < d.  If every partial sum of the supplied exponents is >= 0 and k < d, j*
     lies beyond them: the result has ``bound="lower"``, ``value`` = k (SD >= j* >= k) and
     ``ci`` = (k, upper), upper = min(d, k + S_k / |lambda_k|) if lambda_k < 0 (the unseen exponents
     are <= lambda_k, so the partial sums fall at least that fast), else d.  The SE (first order, as
     in :func:`kaplan_yorke_dimension`) assumes independent errors of the exponents.
     """
+    partial_supply = False
     if isinstance(sharpness_exponents, SharpnessExponents):
         res = sharpness_exponents
         raw = _iv_exponents(res.exponents, "sharpness_exponents")
         if stderr is None and res.n_minibatches > 1:
             stderr = res.stderr
         d = res.d if d is None else d
+        partial_supply = d is not None and d > raw.size  # some eigenvalues were never seen
     else:
         raw = _iv_exponents(sharpness_exponents, "sharpness_exponents")
     k = raw.size
@@ -411,4 +416,9 @@ def sharpness_dimension(sharpness_exponents, *, stderr=None, d: int | None = Non
         return SharpnessDimension(float(k), math.nan, (float(k), float(upper)), method, k, data=data,
                                   bound="lower")
     est = kaplan_yorke_dimension(lam, None if stderr is None else stderr[order])
+    if partial_supply:  # Hessian ends only: the bulk may rank higher (sharpness_exponents docs)
+        data["note"] = (f"{k} of {d} eigenvalues supplied: SD is at least the value from those "
+                        f"(adding exponents never lowers it) and at most d")
+        return SharpnessDimension(est.value, math.nan, (est.value, float(d)), method, k, data=data,
+                                  bound="lower")
     return SharpnessDimension(est.value, est.stderr, est.ci, method, k, data=data)
