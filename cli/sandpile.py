@@ -165,7 +165,6 @@ def fss(ctx, model, L, d, grains, replicas, boot, q_min, q_max, seed, as_json, o
 
     from dynsim import registry
     from dynsim.analysis.fss import collapse, moment_analysis
-    from dynsim.analysis.measures import _stationary_events
     from dynsim.plots.sandpile import plot_fss
     from dynsim.rng import child_seed, make_seed
     from dynsim.sims.sandpile.reference import BTW_CAVEAT, EXPONENTS, agrees
@@ -186,7 +185,7 @@ def fss(ctx, model, L, d, grains, replicas, boot, q_min, q_max, seed, as_json, o
             if model != "oslo":
                 params["d"] = d
             traces[size] = tr = registry.run(SYSTEMS[model], seed=child_seed(seed, size), **params)
-            samples[size] = _stationary_events(tr, "events_size")
+            samples[size] = tr.stationary("events_size")
             samples[size] = samples[size][samples[size] > 0]
             rows.append((size, tr))
             if progress is not None:

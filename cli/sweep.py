@@ -136,10 +136,8 @@ def _fss(folder, rows):
         tr = load_run(Path(folder) / "runs" / r["id"])
         if "events_size" not in tr.channels:
             raise ValueError("--fss needs runs with an events_size channel")
-        s = tr["events_size"]
-        start = tr.meta.get("stationary_from")
-        if start is not None and "events_time" in tr.channels:
-            s = s[tr["events_time"] >= start]
+        s = tr.stationary("events_size")
+        s = s[s > 0]
         by_l.setdefault(r["params"]["L"], []).append(np.asarray(s))
     if len(by_l) < 3:
         raise ValueError(f"--fss needs runs at >= 3 sizes L, found {sorted(by_l)}")

@@ -144,6 +144,26 @@ class Trace:
     def save(self, path, *, force: bool = False) -> Path:
         return save_run(self, path, force=force)
 
+    def stationary(self, name: str) -> np.ndarray:
+        """Channel ``name`` restricted to the stationary part, from ``meta["stationary_from"]`` on.
+
+        An event channel (``events_size``, ``events_time``, ...) keeps the events whose
+        ``events_time`` is at or after it; a streamed histogram ``events_<x>_hist`` keeps the chunks
+        (rows) that start there (``events_hist_step``).  Without ``stationary_from`` (or without
+        those step channels) the whole channel is returned.  The one stationarity filter of the
+        project: the analyzer, the CLI and the figures all read events through it.
+        """
+        x = self[name]
+        start = self.meta.get("stationary_from")
+        if start is None:
+            return x
+        if name.startswith("events_") and name.endswith("_hist") and "events_hist_step" in self:
+            return x[np.asarray(self["events_hist_step"]) >= start]
+        if name.startswith("events_") and "events_time" in self \
+                and len(x) == len(self["events_time"]):
+            return x[np.asarray(self["events_time"]) >= start]
+        return x
+
     def __repr__(self) -> str:
         chans = ", ".join(f"{k}{tuple(v.shape)}" for k, v in self.channels.items())
         return f"Trace({self.system!r}, seed={self.seed}, status={self.meta.get('status')!r}, [{chans}])"

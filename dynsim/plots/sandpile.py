@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from dynsim.analysis.measures import _stationary_events
 from dynsim.plots.powerlaw import _tail_ccdf, plot_collapse
 from dynsim.sims.sandpile.common import stationary_histogram
 
@@ -25,7 +24,7 @@ def _ccdf_panel(ax, trace, kind, fit):
     """P(X >= x) of the stationary events (or of the histogram, at its bin edges), and the fitted
     tail scaled to the fraction of data above its xmin."""
     if f"events_{kind}" in trace.channels:
-        x = _stationary_events(trace, f"events_{kind}")
+        x = trace.stationary(f"events_{kind}")
         x = np.sort(x[x > 0])
         if x.size == 0:
             ax.text(0.5, 0.5, "no events", ha="center", transform=ax.transAxes)

@@ -173,8 +173,5 @@ def summary_meta(collector: Collector, channels: dict) -> dict:
 def stationary_histogram(trace, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """(counts, edges) of a streamed histogram (kind: size, area, duration, waiting) pooled over
     the chunks that start at or after ``meta["stationary_from"]`` (all chunks when it is None)."""
-    counts = np.asarray(trace[f"events_{kind}_hist"])
-    start = trace.meta.get("stationary_from")
-    if start is not None:
-        counts = counts[np.asarray(trace["events_hist_step"]) >= start]
+    counts = np.asarray(trace.stationary(f"events_{kind}_hist"))
     return counts.sum(axis=0), np.asarray(trace[f"events_{kind}_hist_edges"], dtype=float)
