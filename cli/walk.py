@@ -23,8 +23,10 @@ class DimsList(click.ParamType):
         out = []
         try:
             for part in value.split(","):
-                lo, _, hi = part.strip().partition("-")
-                out.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
+                lo, dash, hi = part.strip().partition("-")
+                if dash and not hi.strip():
+                    raise ValueError(part)  # "3-": a range without its upper end
+                out.extend(range(int(lo), int(hi) + 1) if dash else [int(lo)])
         except ValueError:
             self.fail(f"must be a dimension list such as 3, 1-10 or 1,2,5, got {value!r}", param, ctx)
         bad = [d for d in out if not 1 <= d <= 64]
@@ -118,6 +120,7 @@ def return_(dims, walkers, steps, seed, as_json, out, force, plot):
         for d in dims:  # one seed per dimension, derived from (seed, d): dimensions are independent
             traces[d] = registry.run("walk.lattice", d=d, walkers=walkers, steps=steps, records=2,
                                      seed=child_seed(seed, d), progress=per_d)
+            traces[d].meta["parent_seed"] = seed  # the --seed that reproduces the whole command
             measures[d] = measure(traces[d], only=["return_fraction", "return_probability"])
             done[0] += 1
     rows = [f"walk.lattice  walkers={walkers}  steps={steps}  seed={seed}",
@@ -140,7 +143,7 @@ def return_(dims, walkers, steps, seed, as_json, out, force, plot):
         payload["runs"].append({"d": d, "seed": traces[d].seed, "exact_p": exact,
                                 "measures": measures[d].to_dict()["measures"]})
     if out is not None:
-        rows.append(f"run folders: {out}/d01 ...")
+        rows.append(f"run folders: {', '.join(f'{out}/d{d:02d}' for d in dims)}")
     if any(d <= 2 for d in dims):
         rows.append("d <= 2: U(n) = sum_k<=n P(X_k = 0), the expected visits to the origin, grows "
                     "without bound (~ sqrt(n) in 1-D, ~ ln(n)/pi in 2-D), so p = 1")

@@ -96,6 +96,7 @@ import os
 import shutil
 import time
 import uuid
+import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -330,8 +331,12 @@ def load_run(path) -> Trace:
         raise ValueError(f"run {str(path)!r} has unknown status {meta['status']!r}")
     if not chan_file.is_file():
         raise ValueError(f"run {str(path)!r} lacks {CHANNELS_FILE}")
-    with np.load(chan_file, allow_pickle=False) as npz:
-        channels = {name: npz[name] for name in npz.files}
+    try:
+        with np.load(chan_file, allow_pickle=False) as npz:
+            channels = {name: npz[name] for name in npz.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        raise ValueError(f"{str(chan_file)!r} is not a readable .npz archive of channels "
+                         f"({type(err).__name__}: {err})") from None
     return Trace(meta, channels)
 
 

@@ -16,6 +16,17 @@ def test_walk_claims_verdicts(args):
     claims = json.loads(r.output)["claims"]
     # the teacher's table: which intuitions of MISSION.md section 3 hold
     assert [c["verdict"] for c in claims] == EXPECTED
-    for c in claims:
-        assert c["measured"] and c["reference"]
+    for c in claims:  # every verdict comes with the numbers it was read from
+        assert c["values"] and all(isinstance(v, (int, float, list)) for v in c["values"].values())
     assert 0.30 < claims[3]["values"]["median"] / 100 < 0.32  # ~ sqrt(1000) = 31.6, not 10
+
+
+def test_a_simulation_that_disagrees_with_theory_is_not_a_verdict(monkeypatch):
+    # every claim is checked against exact theory before its verdict is read off the measured
+    # value: if those checks fail (a broken simulator), the verdict says so instead of "false"
+    from dynsim import claims as mod
+
+    monkeypatch.setattr(mod, "_within", lambda est, k=mod.K_CLAIMS: False)
+    verdicts = [c.verdict for c in mod.walk_claims(seed=3, quick=True)]
+    assert set(verdicts) <= {"check failed", "true"}
+    assert verdicts.count("check failed") >= 9  # claim 1 is a chi-square check, not _within

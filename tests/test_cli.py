@@ -116,3 +116,28 @@ def test_return_table_and_runs(tmp_path):
     assert "diverge" in r.output and "0.340537" in r.output
     assert sorted(load_runs(tmp_path / "ret")) == ["d01", "d02", "d03"]
     assert os.path.getsize(tmp_path / "ret.png") > 10_000
+
+
+def test_done_when_return_command_interval_holds_its_own_exact_value():
+    # the command, at the CLI (which derives one seed per dimension from --seed)
+    r = run("--quiet", "walk", "return", "--dims", "3", "--walkers", "100000", "--steps", "10000",
+            "--seed", "5", "--json")
+    assert r.exit_code == 0, r.output
+    run3 = json.loads(r.output)["runs"][0]
+    est = run3["measures"]["return_probability"]
+    assert est["ci"][0] < run3["exact_p"] < est["ci"][1]
+
+
+def test_a_corrupt_channels_file_is_one_line(tmp_path):
+    folder = tmp_path / "r"
+    assert run("walk", "distance", "--walkers", "100", "--steps", "10", "--out", str(folder)
+               ).exit_code == 0
+    (folder / "channels.npz").write_bytes(b"PK\x03\x04 truncated")
+    r = run("analyze", str(folder))
+    assert r.exit_code == 2 and "not a readable .npz" in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_an_open_dimension_range_is_refused():
+    r = run("walk", "return", "--dims", "3-")
+    assert r.exit_code == 2 and "--dims" in r.output

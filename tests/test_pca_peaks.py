@@ -37,7 +37,10 @@ def test_principal_components_both_regimes_agree():
     r3, p3 = principal_components(wide, 3)
     np.testing.assert_allclose(r1, r3, rtol=1e-9)
     np.testing.assert_allclose(np.abs(p1), np.abs(p3), atol=1e-8)
-    assert np.all(cosine_fidelity(p1) <= 1)
+    # the exact discrete cosines: a path whose PCs are the DCT-II basis gives |corr| = 1
+    t = (np.arange(40) + 0.5) / 40
+    exact = np.column_stack([np.cos(np.pi * k * t) for k in (1, 2, 3)])
+    np.testing.assert_allclose(cosine_fidelity(exact), 1.0, atol=1e-12)
 
 
 def test_high_dimensional_walk_matches_theory():
@@ -46,7 +49,10 @@ def test_high_dimensional_walk_matches_theory():
     m = measure(tr)
     for name in ("pca_explained_1", "pca_explained_12"):
         assert m[name].reference is not None and abs(m[name].z) < K, m[name]
-    assert m["pca_cos_corr_1"].value > 0.97
+    # REFERENCES.md item 6: |corr| > 0.999 for k <= 3 as d/n -> inf; at d/n = 40 the third
+    # component is still 1e-3 short (finite-d mixing of neighbouring components)
+    assert m["pca_cos_corr_1"].value > 0.999 and m["pca_cos_corr_2"].value > 0.999
+    assert m["pca_cos_corr_3"].value > 0.995
 
 
 def test_ten_dimensional_walk_is_outside_the_theory():

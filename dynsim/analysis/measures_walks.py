@@ -85,7 +85,7 @@ def _mean_over_walks(vals, **kw) -> Estimate:
 
 
 def _pca(tr, ctx) -> dict:
-    """Per component k: explained-variance ratio and |corr| with cos(pi k t/n), mean over walks,
+    """Per component k: explained-variance ratio and |corr| with cos(pi k (t + 1/2)/T), mean over walks,
     against the d >> n theory where it applies (d >= 20 n); also PC1 + PC2."""
     ex, cc, p = tr["pca_explained"], tr["pca_cos_corr"], tr.params
     k = ex.shape[1]
@@ -107,7 +107,7 @@ def _pca(tr, ctx) -> dict:
             data={"theory_at_n": float(theory[:2].sum()), "limit": float(limit[:2].sum())})
     for j in range(k):
         out[f"pca_cos_corr_{j + 1}"] = _mean_over_walks(
-            cc[:, j], method=f"|corr(PC{j + 1} projection, cos(pi {j + 1} t/n))|, mean over walks",
+            cc[:, j], method=f"|corr(PC{j + 1} projection, cos(pi {j + 1} (t + 1/2)/T))|, mean over walks",
             reference=None, reference_source="tends to 1 in the d >> n limit (no finite-n value)")
     return out
 

@@ -39,9 +39,12 @@ def principal_components(path: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarr
 
 
 def cosine_fidelity(proj: np.ndarray) -> np.ndarray:
-    """|corr(proj[:, i], cos(pi (i + 1) t / n))| for each column i of a (T, k) projection."""
+    """|corr(proj[:, i], cos(pi (i + 1) (t + 1/2) / T))| for each column i of a (T, k) projection.
+
+    For T points of a walk the centred covariance in time is diagonalised exactly by these
+    discrete cosines (DCT-II), t = 0..T-1; cos(pi k t / (T - 1)) is their large-T limit."""
     proj = np.asarray(proj, dtype=float)
-    t = np.arange(proj.shape[0]) / (proj.shape[0] - 1)
+    t = (np.arange(proj.shape[0]) + 0.5) / proj.shape[0]
     out = np.empty(proj.shape[1])
     for i in range(proj.shape[1]):
         c = np.cos(np.pi * (i + 1) * t)
