@@ -10,7 +10,7 @@ from dynsim.params import Choice, Float, Int, option
 from dynsim.sims.eos.bifurcation import BIFURCATION_PARAMS as BP
 from dynsim.sims.eos.losses import LOSSES
 from dynsim.sims.eos.systems import OPT_PARAMS as OP, PRODUCT_PARAMS, QUADRATIC_PARAMS
-from dynsim.sims.flows import CENTRAL_PARAMS
+from dynsim.sims.flows import CENTRAL_PARAMS, EDGE_TOL, EDGE_WINDOW
 
 SYSTEM = Choice(LOSSES)
 
@@ -223,15 +223,23 @@ def bifurcation(system, opt, lr_min, lr_max, n_lr, steps, keep, x0, spectrum, ro
 @loss_options
 @option("--tau", "tau", CENTRAL_PARAMS["tau"], default=0.25,
         help="Central flow: relaxation time of the margin 2/lr - S, in steps.")
+@option("--method", "method", CENTRAL_PARAMS["method"], default="RK45",
+        help="scipy integrator (LSODA / Radau for stiff flows).")
+@option("--max-evals", "max_evals", CENTRAL_PARAMS["max_evals"], default=None, show_default=False,
+        help="Work limit per flow, in rhs calls [default: 100 per step, at least 20000]; a flow "
+             "that needs more stops with status failed.")
 @option("--average", "average", Int(1, 10**6), default=10, help="GD time average, in steps.")
-@option("--edge-level", "edge_level", Float(0.0, 1.0, lo_open=True), default=0.9,
-        help="GD is at the edge once its averaged sharpness reaches this x 2/lr.")
+@option("--edge-tol", "edge_tol", Float(0.0, 1.0, lo_open=True, hi_open=True), default=EDGE_TOL,
+        help="GD is at the edge while |averaged sharpness x lr/2 - 1| <= this ...")
+@option("--edge-window", "edge_window", Int(1, 10**6), default=EDGE_WINDOW,
+        help="... for at least this many consecutive steps.")
 @output_options
-def flows(system, lr, steps, x0, spectrum, rotated, degree, tau, average, edge_level, seed,
-          as_json, out, force, plot):
+def flows(system, lr, steps, x0, spectrum, rotated, degree, tau, method, max_evals, average,
+          edge_tol, edge_window, seed, as_json, out, force, plot):
     """Gradient flow and the central flow overlaid on GD, with how far each stays from GD.
 
-    Edge Flow (Marion 2026) is not built: its equations could not be read (REFERENCES.md item 2)."""
+    GD runs first; if it diverges the command stops at once (exit 2).  Edge Flow (Marion 2026)
+    is not built: its equations could not be read (REFERENCES.md item 2)."""
     from dynsim.plots.eos import plot_flows
     from dynsim.sims.flows import flows_vs_gd
     from dynsim.trace import save_runs
@@ -239,34 +247,54 @@ def flows(system, lr, steps, x0, spectrum, rotated, degree, tau, average, edge_l
     check_outputs(out, force, plot)
     toy = _toy_params(system, x0, spectrum, rotated, degree)
     cmp = flows_vs_gd(system=system, lr=lr, steps=steps, tau=tau, average=average,
-                      edge_level=edge_level, seed=seed, **toy)
+                      edge_tol=edge_tol, edge_window=edge_window, method=method,
+                      max_evals=max_evals, seed=seed, **toy)
     gd = cmp.gd
     rows = [f"flows  system={system}  lr={lr:g}  steps={steps}  seed={gd.seed}  "
             f"x0={gd.params['x0']}  tau={tau:g}  GD averaged over {average} steps",
-            f"{'':<16} {'loss gap (decades)':>21} {'sharpness gap (x 2/lr)':>24}"]
+            f"statuses: GD {gd.meta['status']}, gradient flow {cmp.gradient.meta['status']}, "
+            f"central flow {cmp.central.meta['status']}"]
     if cmp.start is None:
-        rows.append(str(cmp))
+        rows.append(cmp.note)
     else:
-        for label, lg, sg in (("central flow", cmp.loss_gap_central, cmp.sharpness_gap_central),
-                              ("gradient flow", cmp.loss_gap_gradient, cmp.sharpness_gap_gradient)):
-            rows.append(f"{label:<16} {lg.value:>12.4g} ± {lg.stderr:<6.2g} "
-                        f"{sg.value:>14.4g} ± {sg.stderr:<6.2g}")
-        rows.append(f"window: steps {cmp.start}-{steps} (GD's averaged sharpness >= "
-                    f"{edge_level:g} x 2/lr from step {cmp.start}); loss gap = |log10(flow / GD "
-                    f"average)|, central flow's loss = L + sigma^2 S / 2; ± = spread over time")
+        rows.append(f"GD at the edge over steps {cmp.start}-{cmp.stop - 1} (averaged sharpness "
+                    f"ratio within {edge_tol:g} of 1 for >= {edge_window} steps); gaps to GD's "
+                    "time averages there:")
+        rows.append(f"{'':<15} {'loss gap per step':>19} {'window-mean loss':>17} "
+                    f"{'sharpness gap':>16}")
+        for label, lg, me, sg in (
+                ("central flow", cmp.loss_gap_central, cmp.mean_loss_error_central,
+                 cmp.sharpness_gap_central),
+                ("gradient flow", cmp.loss_gap_gradient, cmp.mean_loss_error_gradient,
+                 cmp.sharpness_gap_gradient)):
+            lcol = "-" if lg is None else f"{lg.value:.4g} ± {lg.stderr:.2g}"
+            mcol = "-" if me is None else f"{me:.4g}"
+            rows.append(f"{label:<15} {lcol:>19} {mcol:>17} "
+                        f"{sg.value:>9.4g} ± {sg.stderr:<6.2g}")
+        rows.append("loss gaps: |flow - GD average| / GD average (per step, then of the window "
+                    "means; the central flow's loss is L + sigma^2 S / 2); sharpness gap: "
+                    "|flow - GD average| / (2/lr); ± = spread over time")
+        if cmp.note:
+            rows.append(f"note: {cmp.note}")
     rows.append("Edge Flow: not built (its equations could not be read; REFERENCES.md item 2)")
     if out is not None:
         rows.append(f"run folders: {out}/gd, {out}/gradient_flow, {out}/central_flow")
+
     def gap(e):  # the per-step series stays in the run folders' channels, not in the JSON
         return None if e is None else {**e.__dict__, "data": {k: v for k, v in e.data.items()
                                                               if k != "series"}}
 
     payload = {"system": system, "lr": lr, "steps": steps, "seed": gd.seed, "x0": gd.params["x0"],
-               "tau": tau, "average": average, "edge_level": edge_level, "start": cmp.start,
+               "tau": tau, "method": method, "average": average, "edge_tol": edge_tol,
+               "edge_window": edge_window, "start": cmp.start,
+               "stop": None if cmp.stop is None else cmp.stop - 1, "loss_floor": cmp.loss_floor,
                "loss_gap_central": gap(cmp.loss_gap_central),
                "loss_gap_gradient": gap(cmp.loss_gap_gradient),
+               "mean_loss_error_central": cmp.mean_loss_error_central,
+               "mean_loss_error_gradient": cmp.mean_loss_error_gradient,
+               "floor_central": cmp.floor_central, "floor_gradient": cmp.floor_gradient,
                "sharpness_gap_central": gap(cmp.sharpness_gap_central),
-               "sharpness_gap_gradient": gap(cmp.sharpness_gap_gradient),
+               "sharpness_gap_gradient": gap(cmp.sharpness_gap_gradient), "note": cmp.note,
                "statuses": {"gd": gd.meta["status"], "gradient_flow": cmp.gradient.meta["status"],
                             "central_flow": cmp.central.meta["status"]}, "out": out}
     emit(as_json, payload, "\n".join(rows))

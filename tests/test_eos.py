@@ -323,7 +323,24 @@ def test_cli_bifurcation_and_flows(eos_registry, tmp_path):
     assert f.exit_code == 0, f.output
     payload = json.loads(f.stdout)
     assert payload["loss_gap_central"]["value"] < payload["loss_gap_gradient"]["value"]
+    assert payload["mean_loss_error_central"] < 0.05 < 0.9 < payload["mean_loss_error_gradient"]
     assert load_run(tmp_path / "flows" / "central_flow").system == "flow.central"
+    contrast = _invoke("eos", "flows", "--system", "product", "--steps", "300", "--seed", "0")
+    assert contrast.exit_code == 0 and "never at the edge" in contrast.output, contrast.output
+    assert "decades" not in contrast.output
+
+
+@pytest.mark.parametrize("lr", ["0.5", "1"])
+def test_cli_flows_refuses_a_diverging_gd_at_once(lr):
+    # used to integrate the (stiff) central flow for minutes before looking at GD
+    import time
+
+    t0 = time.perf_counter()
+    r = _invoke("eos", "flows", "--system", "minimalist", "--lr", lr, "--seed", "0")
+    assert time.perf_counter() - t0 < 10.0
+    assert r.exit_code == 2
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and "GD diverges" in lines[0], r.output
 
 
 @pytest.mark.parametrize("args,flag", [

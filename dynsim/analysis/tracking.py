@@ -14,6 +14,27 @@ import numpy as np
 from dynsim.analysis.results import Estimate
 
 
+def edge_window(ratio, *, tol: float = 0.05, window: int = 50) -> tuple[int, int] | None:
+    """The first sustained stretch at the edge of stability: the first run of consecutive steps
+    [start, stop) with |ratio - 1| <= ``tol`` that lasts at least ``window`` steps (None if there
+    is none).  ``ratio`` is the (time-averaged) sharpness x lr / 2, or any sharpness over its
+    threshold.  A transient that only crosses the threshold (the degree-2 product starts at ratio
+    1.25 and falls through 1 to 0.63 in about 15 steps) is not "at the edge"; GD that settles at
+    the edge (the minimalist toy from (3.3, 0.05) at lr 0.1: within 3% of 1 from step 9 on) is.
+    Non-finite ratios end a run."""
+    r = np.asarray(ratio, dtype=float).reshape(-1)
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise ValueError(f"window must be an integer >= 1, got {window!r}")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
+        raise ValueError(f"tol must be in (0, 1), got {tol!r}")
+    with np.errstate(invalid="ignore"):
+        near = np.abs(r - 1.0) <= tol
+    edges = np.diff(np.concatenate([[0], near.astype(np.int8), [0]]))
+    starts, stops = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    for a, b in zip(starts, stops):
+        if b - a >= window:
+            return int(a), int(b)
+    return None
 
 
 def time_average(x, window: int) -> np.ndarray:
@@ -74,4 +95,4 @@ def tracking_gap(reference, model, *, start: int, stop: int | None = None, block
                                  "series": gap})
 
 
-__all__ = ["time_average", "tracking_gap"]
+__all__ = ["edge_window", "time_average", "tracking_gap"]
