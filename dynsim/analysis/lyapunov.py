@@ -132,8 +132,11 @@ class LyapunovSpectrum:
         """Exponent ``i`` (0-based) as an :class:`Estimate`."""
         ref = None if self.reference is None else self.reference[i]
         return Estimate.normal(self.exponents[i], self.stderr[i],
-                               method=f"{self.method}, exponent {i + 1}", n=self.n_steps, reference=ref, reference_source=self.reference_source,
-                               data={"blocks": self.blocks, "dt": self.dt, "transient": self.transient})
+                               method=f"{self.method}, exponent {i + 1}", n=self.n_steps,
+                               reference=ref, reference_source=self.reference_source,
+                               data={"blocks": self.blocks, "dt": self.dt, "transient": self.transient,
+                                     **({"window": self.data["window"]} if "window" in self.data
+                                        else {})})
 
     def total(self) -> Estimate:
         """The sum of the exponents (the mean volume contraction rate), with its SE."""
@@ -230,7 +233,8 @@ def lyapunov_spectrum(jacobians, *, dt: float = 1.0, transient: int = 0, blocks:
     """Lyapunov spectrum of a sequence of one-step Jacobians (n, d, d) by QR reorthonormalisation.
 
     The frame starts from :func:`start_frame`; the first ``transient`` steps align it with the
-    Oseledets directions and are not averaged.  The remaining n - transient steps are split into ``blocks`` contiguous blocks: the
+    Oseledets directions and are not averaged.  The exponents are returned sorted in decreasing
+    order (with their SEs, covariance and running estimates), whatever order QR left them in.  The remaining n - transient steps are split into ``blocks`` contiguous blocks: the
     exponent is the mean over all steps, its SE = SD(block means) / sqrt(blocks) / dt.  A step with
     an exactly singular Jacobian gives an exponent of -inf for the direction it annihilates.
     """
@@ -238,6 +242,12 @@ def lyapunov_spectrum(jacobians, *, dt: float = 1.0, transient: int = 0, blocks:
     n, d = jac.shape[0] - transient, jac.shape[1]
     logs = _benettin_kernel(jac, transient, np.empty((n, d)), start_frame(d))
     exps = logs.mean(axis=0) / dt
+    # QR gives the Oseledets order only in the limit: over a finite run two close exponents (a
+    # converged optimizer's neutral directions, say) can come out swapped.  Sort them, with their
+    # block means (hence SEs and covariance) and running estimates, so that exponent 1 is the
+    # largest, as every consumer (headline, Kaplan-Yorke, the bifurcation sweep) reads it.
+    order = np.argsort(-exps, kind="stable")
+    logs, exps = logs[:, order], exps[order]
     means = np.array([b.mean(axis=0) for b in np.array_split(logs, blocks)]) / dt
     with np.errstate(invalid="ignore"):
         cov = np.atleast_2d(np.cov(means, rowvar=False)) / blocks
@@ -269,6 +279,24 @@ def _iv_exponents(exponents, name="exponents") -> np.ndarray:
     return lam
 
 
+FLIP_SE = 2.0          # a partial sum within this many SEs of 0 may have either sign
+ROUNDOFF = 1e-10      # |S_k| below this x max(1, max |lambda|) is 0 to round-off
+MAX_LISTED = 1000      # exponents / partial sums listed in ``data`` (all of them up to this many)
+
+
+def _listed(x: np.ndarray) -> list:
+    return x[:MAX_LISTED].tolist()
+
+
+def _ky_value(lam: np.ndarray, partial: np.ndarray, j: int) -> float:
+    d = lam.size
+    if j == 0:
+        return 0.0
+    if j == d:
+        return float(d)
+    return float(j + partial[j - 1] / abs(lam[j]))
+
+
 def kaplan_yorke_dimension(exponents, stderr=None, *, cov=None, reference: float | None = None,
                            reference_source: str = "") -> Estimate:
     """Kaplan-Yorke (Lyapunov) dimension D = j + S_j / |lambda_(j+1)| of a Lyapunov spectrum.
@@ -277,47 +305,132 @@ def kaplan_yorke_dimension(exponents, stderr=None, *, cov=None, reference: float
     Error propagation to first order: dD/dlambda_i = 1/|lambda_(j+1)| for i <= j and
     dD/dlambda_(j+1) = S_j / lambda_(j+1)^2; with ``cov`` (the exponents' covariance, e.g.
     ``LyapunovSpectrum.cov``) the full form g^T cov g, else with ``stderr`` assuming independent
-    errors.  The SE ignores the jump of j when a partial sum is within its error of 0; ``data``
-    records the partial sums so that a reader can see whether that happens.
+    errors.
+
+    The first-order SE ignores the jump of j: at j = 0 or d it is 0, and a converged optimizer
+    (lambda_1 = 0 to round-off) would report "1 ± 2e-19".  So when some partial sum S_k lies within
+    FLIP_SE = 2 of its SEs of 0, j can be any of j_lo..j_hi (j_lo = max{k : S_k - 2 SE_k >= 0},
+    j_hi = max{k : S_k + 2 SE_k >= 0}): the interval is widened to hold D(j') for each of them
+    (D(j') clipped to [j', j' + 1]) and the first-order interval, and ``stderr`` becomes its
+    half-width / 1.96; ``data`` records ``j_range``, ``first_order_stderr`` and the rule.  A partial
+    sum within ROUNDOFF = 1e-10 (x max(1, max |lambda|)) of 0 counts as unresolved too, whatever
+    its SE: an exactly neutral direction comes out of QR as 1e-16 with an SE of 1e-19.
     """
     lam = _iv_exponents(exponents)
     order = np.argsort(lam)[::-1]
     lam = lam[order]
     d = lam.size
+    var = None   # var(g) of a linear combination g . lambda, and the partial sums' SEs
     if cov is not None:
         c = np.asarray(cov, dtype=float)
         if c.shape != (d, d):
             raise ValueError(f"cov must be ({d}, {d}), got shape {c.shape}")
         c = c[np.ix_(order, order)]
+        var = lambda g: float(g @ c @ g)  # noqa: E731
+        se_partial = np.sqrt(np.clip(np.cumsum(np.cumsum(c, axis=0), axis=1).diagonal(), 0, None))
     elif stderr is not None:
         se = np.asarray(stderr, dtype=float)
         if se.shape != (d,) or np.any(se < 0):
             raise ValueError(f"stderr must be {d} non-negative numbers, got {stderr!r}")
-        c = np.diag(se[order] ** 2)
-    else:
-        c = None
+        se = se[order]
+        var = lambda g: float(np.sum((g * se) ** 2))  # noqa: E731
+        se_partial = np.sqrt(np.cumsum(se**2))
     j, partial = _ky_index(lam)
+    value = _ky_value(lam, partial, j)
     grad = np.zeros(d)
-    if j == 0:
-        value = 0.0
-    elif j == d:
-        value = float(d)
-    else:
-        value = j + partial[j - 1] / abs(lam[j])
+    if 0 < j < d:
         grad[:j] = 1.0 / abs(lam[j])
         grad[j] = partial[j - 1] / lam[j] ** 2
-    se = math.nan if c is None else math.sqrt(max(float(grad @ c @ grad), 0.0))
-    return Estimate.normal(value, se, method=KY_METHOD, n=d, reference=reference,
-                           reference_source=reference_source,
-                           data={"j": j, "exponents": lam.tolist(), "partial_sums": partial.tolist()})
+    data = {"j": j, "exponents": _listed(lam), "partial_sums": _listed(partial), "d": d}
+    if var is None:
+        se, se_partial = math.nan, np.zeros(d)
+    else:
+        se = math.sqrt(max(var(grad), 0.0))
+    ci = (value - Z95 * se, value + Z95 * se)
+    # round-off: an exactly neutral direction (a manifold of minima) comes out as +-1e-16 with an
+    # SE smaller still, so the sign of a partial sum that small is never resolved either
+    fin = lam[np.isfinite(lam)]
+    tol = np.maximum(FLIP_SE * se_partial, ROUNDOFF * max(1.0, float(np.abs(fin).max())
+                                                         if fin.size else 1.0))
+    with np.errstate(invalid="ignore"):
+        maybe = np.nonzero(partial + tol >= 0)[0]
+        sure = np.nonzero(partial - tol >= 0)[0]
+    j_hi = int(maybe[-1]) + 1 if maybe.size else 0
+    j_lo = int(sure[-1]) + 1 if sure.size else 0
+    j_lo, j_hi = min(j_lo, j), max(j_hi, j)
+    data["first_order_stderr"] = se
+    data["j_range"] = (j_lo, j_hi)
+    if j_lo < j_hi:
+        alt = [min(max(_ky_value(lam, partial, jj), float(jj)), float(jj + 1)) if jj < d else
+               float(d) for jj in range(j_lo, j_hi + 1)]
+        if var is None:
+            lo, hi = min(alt), max(alt)
+        else:
+            lo, hi = max(min(ci[0], *alt), 0.0), min(max(ci[1], *alt), float(d))
+            se = max(se, (hi - lo) / (2 * Z95))
+        ci = (lo, hi)
+        data["ci_rule"] = (f"a partial sum lies within {FLIP_SE:g} SE (or {ROUNDOFF:g} x max "
+                           f"|lambda|, round-off) of 0, so j may be any of {j_lo}..{j_hi}: the "
+                           f"interval holds D for each of them and the first-order interval; "
+                           f"stderr = its half-width / 1.96")
+    return Estimate(value, se, ci, KY_METHOD, d, reference, reference_source, data=data)
 
 
 # ---------------------------------------------------------------------------------------------
 # sharpness dimension
 
 
-def sharpness_exponents(hessian_eigenvalues_per_iterate, lr: float, *, d: int | None = None
-                        ) -> SharpnessExponents:
+def _sup_by_rank(log_sigma_rows, k: int, m: int, t: int):
+    """(sup over iterates of each rank, argmax iterate) from an iterable of (minibatch, iterate,
+    ln sigma sorted decreasing (k,)), without holding (m, t, k) in memory."""
+    sup = np.full((m, k), -np.inf)
+    arg = np.zeros((m, k), dtype=np.int64)
+    for b, i, row in log_sigma_rows:
+        better = row > sup[b]
+        sup[b, better] = row[better]
+        arg[b, better] = i
+    return sup, arg
+
+
+SUP_RULE = ("sup over the iterates of the window (the window stands in for the attractor; a "
+            "finite sample's maximum is at most the sup, so each exponent is biased low)")
+SUP_RULE_SGD = (" For SGD: the max over iterates per fresh minibatch (one draw of omega), averaged "
+                "over minibatches (E_omega).")
+SUP_RULE_ONE_PATH = (" One noisy trajectory: the sup over time of one path stands in for E_omega "
+                     "sup over A(omega) (the noise is redrawn every step, so the path visits many "
+                     "omega's attractors; no SE over minibatches exists).")
+
+
+def _sharpness_result(sup, arg, lr, n_iterates, d, supply, eigenvalues, method, stochastic,
+                      window):
+    m, k = sup.shape
+    lam = sup.mean(axis=0)
+    se = sup.std(axis=0, ddof=1) / math.sqrt(m) if m > 1 else np.full(k, math.nan)
+    rule = SUP_RULE + (SUP_RULE_SGD if m > 1 else SUP_RULE_ONE_PATH if stochastic else "")
+    return SharpnessExponents(
+        exponents=tuple(float(v) for v in lam), stderr=tuple(float(v) for v in se), lr=float(lr),
+        n_iterates=int(n_iterates), n_minibatches=int(m), d=None if d is None else int(d),
+        method=method,
+        data={"argmax_iterate": arg[:, :MAX_LISTED], "supply": supply, "eigenvalues": eigenvalues,
+              "sup_rule": rule, "window": window, "stochastic": bool(stochastic)})
+
+
+def _bulk_eigenvalues(grid, weights, n_bulk, lo, hi) -> np.ndarray:
+    """n_bulk eigenvalue estimates from a spectral density: the (i + 1/2)/n_bulk quantiles of the
+    density (bins as atoms at their grid values), clipped into the ends [lo, hi]."""
+    w = np.clip(weights, 0, None)
+    tot = w.sum()
+    if not tot > 0:
+        raise ValueError("hessian density weights sum to 0 at some iterate")
+    cdf = np.cumsum(w) / tot
+    q = (np.arange(n_bulk) + 0.5) / n_bulk
+    idx = np.minimum(np.searchsorted(cdf, q, side="left"), grid.size - 1)
+    return np.clip(grid[idx], lo, hi)
+
+
+def sharpness_exponents(hessian_eigenvalues_per_iterate, lr: float, *, d: int | None = None,
+                        density=None, density_grid=None, channels=None, stochastic: bool = False,
+                        window: str = "") -> SharpnessExponents:
     """Sharpness exponents from Hessian eigenvalues along the late trajectory (REFERENCES.md item 9).
 
     The update Jacobian of GD/SGD is I - lr H, with singular values |1 - lr h_i|.  At each iterate t
@@ -325,20 +438,31 @@ def sharpness_exponents(hessian_eigenvalues_per_iterate, lr: float, *, d: int | 
     much as large positive ones), giving ln sigma_k(t); then lambda_k = max_t ln sigma_k(t),
     separately for each rank k.
 
-    How the sup over the attractor is estimated: the iterates supplied (taken after the transient,
-    on the attractor) stand in for the attractor, and the sup is their maximum.  A finite sample's
-    maximum is at most the sup, so each lambda_k is biased low, by less as more iterates are used.
-    For SGD the array is (minibatches, iterates, k): the maximum over iterates is taken per fresh
-    minibatch (one draw of omega) and averaged over minibatches (the expectation over omega), with
-    SE = SD over minibatches / sqrt(minibatches).  A (iterates, k) array is one minibatch (GD).
+    How the sup over the attractor is estimated: the iterates supplied (the caller's stationary
+    window, stated in ``window``) stand in for the attractor, and the sup is their maximum.  A
+    finite sample's maximum is at most the sup, so each lambda_k is biased low, by less as more
+    iterates are used.  For SGD the array is (minibatches, iterates, k): the maximum over iterates
+    is taken per fresh minibatch (one draw of omega) and averaged over minibatches (the expectation
+    over omega), with SE = SD over minibatches / sqrt(minibatches).  A (iterates, k) array is one
+    minibatch (GD; or one SGD path with ``stochastic=True``, where the sup over time stands in for
+    E_omega sup over A(omega), as ``data['sup_rule']`` then says).
 
     Which eigenvalues: the k supplied per iterate (e.g. top and bottom of the Hessian from Lanczos).
     If they are not the whole spectrum, pass the number of parameters as ``d``.  The supplied
-    exponents are then NOT the largest k in general: an unsupplied bulk eigenvalue near 0 has
-    |1 - lr h| near 1, more than a top eigenvalue near 1.5/lr gives.  (Only lambda_1 is certain when
-    both ends of the spectrum are supplied, since |1 - lr h| is largest at an end of any interval.)
-    :func:`sharpness_dimension` therefore reports a partial supply as a lower bound: adding exponents
-    never lowers a Kaplan-Yorke dimension, so SD lies in [SD of the supplied, d].
+    exponents are then NOT the largest k in general: an unsupplied bulk eigenvalue near 0 (or near
+    2/lr) has |1 - lr h| near 1, more than an end eigenvalue may give; the bulk lies between the
+    ends and can rank anywhere.  :func:`sharpness_dimension` therefore reports such a partial
+    supply as an interval [SD of the supplied, d] (adding exponents never lowers a Kaplan-Yorke
+    dimension), ``data['supply'] = 'partial'``.
+
+    The bulk from a spectral density: ``density`` (weights per grid point; shape (bins,), or the
+    leading shape of the eigenvalues + (bins,), one density per iterate) on ``density_grid``
+    ((bins,) eigenvalues, or one grid per iterate like ``density``) turns the d - k unsupplied eigenvalues into per-rank estimates, the
+    (i + 1/2)/(d - k) quantiles of the density, clipped into [min, max] of the supplied ends at
+    that iterate: the exponents are then all d of them, an estimate
+    (``data['supply'] = 'ends+bulk'``).  ``channels`` names where the eigenvalues came from (e.g.
+    {"top": "hessian_top", "bottom": "hessian_bottom", "bulk": "hessian_density"}), kept in
+    ``data['eigenvalues']``.
     """
     h = np.asarray(hessian_eigenvalues_per_iterate, dtype=float)
     if h.ndim == 2:
@@ -351,21 +475,84 @@ def sharpness_exponents(hessian_eigenvalues_per_iterate, lr: float, *, d: int | 
     if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not lr > 0 \
             or not math.isfinite(lr):
         raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    k = h.shape[2]
+    m, t, k = h.shape
     if d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < k):
         raise ValueError(f"d must be an integer >= {k} (the number of eigenvalues supplied), got {d!r}")
+    eigenvalues = dict(channels) if channels else {"supplied": f"{k} eigenvalues per iterate"}
+    if density is None:
+        with np.errstate(divide="ignore"):
+            logs = -np.sort(-np.log(np.abs(1.0 - lr * h)), axis=2)
+        sup, arg = logs.max(axis=1), logs.argmax(axis=1)
+        partial = d is not None and d > k
+        return _sharpness_result(sup, arg, lr, t, d, "partial" if partial else "complete",
+                                 eigenvalues, "sup over iterates of ln|1 - lr h| by rank, mean over "
+                                 "minibatches" + ("; a partial supply: see sharpness_dimension"
+                                                  if partial else ""), stochastic, window)
+    if d is None or d <= k:
+        raise ValueError(f"a density fills in the d - k unsupplied eigenvalues: pass d > {k} (the "
+                         f"number of parameters), got {d!r}")
+    grid = np.asarray(density_grid, dtype=float)
+    w = np.asarray(density, dtype=float)
+    if grid.ndim < 1 or grid.shape[-1] < 1 or not np.all(np.isfinite(grid)):
+        raise ValueError(f"density_grid must be a finite array of grid points (last axis), got "
+                         f"shape {grid.shape}")
+    bins = grid.shape[-1]
+    if w.shape[-1:] != (bins,) or not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(f"density must hold finite weights >= 0 on the {bins} grid points "
+                         f"(last axis), got shape {w.shape}")
+
+    def per_iterate(a, what):
+        try:
+            return np.broadcast_to(a.reshape((1,) * (3 - a.ndim) + a.shape) if a.ndim < 3 else a,
+                                   (m, t, bins))
+        except ValueError:
+            raise ValueError(f"{what} of shape {a.shape} does not match eigenvalues of shape "
+                             f"{np.shape(hessian_eigenvalues_per_iterate)} (one per iterate, or one "
+                             f"for all)") from None
+
+    w, grid = per_iterate(w, "density"), per_iterate(grid, "density_grid")
+    n_bulk = int(d) - k
+
+    def rows():
+        for b in range(m):
+            for i in range(t):
+                ends = h[b, i]
+                bulk = _bulk_eigenvalues(grid[b, i], w[b, i], n_bulk, ends.min(), ends.max())
+                with np.errstate(divide="ignore"):
+                    ls = np.log(np.abs(1.0 - lr * np.concatenate([ends, bulk])))
+                yield b, i, -np.sort(-ls)
+
+    sup, arg = _sup_by_rank(rows(), int(d), m, t)
+    eigenvalues.setdefault("bulk", "density quantiles x (d - k)")
+    return _sharpness_result(sup, arg, lr, t, int(d), "ends+bulk", eigenvalues,
+                             "sup over iterates of ln|1 - lr h| by rank, mean over minibatches; "
+                             f"{k} end eigenvalues + {n_bulk} bulk ones from quantiles of the "
+                             "spectral density (an estimate)", stochastic, window)
+
+
+def jacobian_sharpness_exponents(jacobians, *, lr: float = math.nan, stochastic: bool = False,
+                                 window: str = "", channel: str = "jacobian"
+                                 ) -> SharpnessExponents:
+    """Sharpness exponents from one-step update Jacobians (iterates, D, D) (or (minibatches,
+    iterates, D, D)): lambda_k = sup over iterates of ln sigma_k(J_t), sigma_k the singular values
+    (REFERENCES.md item 9 defines the sharpness dimension by these).  For GD J = I - lr H and
+    sigma = |1 - lr h|, so this agrees with :func:`sharpness_exponents`; it also covers momentum,
+    Nesterov, RMSProp and Adam, whose Jacobians act on the whole optimizer state (D = slots x d).
+    The supply is complete: all D singular values."""
+    jac = np.asarray(jacobians, dtype=float)
+    if jac.ndim == 3:
+        jac = jac[None]
+    if jac.ndim != 4 or jac.shape[2] != jac.shape[3] or min(jac.shape) < 1:
+        raise ValueError(f"jacobians must be (iterates, D, D) or (minibatches, iterates, D, D), got "
+                         f"shape {np.shape(jacobians)}")
+    if not np.all(np.isfinite(jac)):
+        raise ValueError("jacobians must be finite (found NaN or inf)")
     with np.errstate(divide="ignore"):
-        logs = np.log(np.abs(1.0 - lr * h))               # ln sigma, unsorted
-    logs = -np.sort(-logs, axis=2)                         # rank k per iterate, decreasing
-    sup = logs.max(axis=1)                                 # (minibatches, k)
-    m = sup.shape[0]
-    lam = sup.mean(axis=0)
-    se = sup.std(axis=0, ddof=1) / math.sqrt(m) if m > 1 else np.full(k, math.nan)
-    return SharpnessExponents(
-        exponents=tuple(float(v) for v in lam), stderr=tuple(float(v) for v in se), lr=float(lr),
-        n_iterates=int(h.shape[1]), n_minibatches=int(m), d=None if d is None else int(d),
-        method="sup over iterates of ln|1 - lr h| by rank, mean over minibatches",
-        data={"argmax_iterate": logs.argmax(axis=1)})
+        logs = np.log(np.linalg.svd(jac, compute_uv=False))     # decreasing per iterate
+    return _sharpness_result(logs.max(axis=1), logs.argmax(axis=1), lr, jac.shape[1], None,
+                             "complete", {"singular_values": f"svd of the {channel!r} channel"},
+                             "sup over iterates of ln sigma_k(J) (singular values of the one-step "
+                             "update Jacobian) by rank, mean over minibatches", stochastic, window)
 
 
 def sharpness_dimension(sharpness_exponents, *, stderr=None, d: int | None = None
@@ -375,23 +562,33 @@ def sharpness_dimension(sharpness_exponents, *, stderr=None, d: int | None = Non
     With exponents lambda_1 >= ... (sorted here) and S_k their partial sums, j* = max{i : S_i >= 0};
     SD = 0 if lambda_1 < 0, SD = d if j* = d, else SD = j* + S_j* / |lambda_(j*+1)|.
 
-    ``sharpness_exponents``: an array of exponents, or the result of :func:`sharpness_exponents`
-    (its ``stderr`` and ``d`` are then used; a result from fewer than d eigenvalues is always a
-    lower bound, see there).  ``d``: the full dimension when the exponents given (as an array) are
-    known to be the largest k < d.  If every partial sum of the supplied exponents is >= 0 and k < d, j*
-    lies beyond them: the result has ``bound="lower"``, ``value`` = k (SD >= j* >= k) and
-    ``ci`` = (k, upper), upper = min(d, k + S_k / |lambda_k|) if lambda_k < 0 (the unseen exponents
-    are <= lambda_k, so the partial sums fall at least that fast), else d.  The SE (first order, as
-    in :func:`kaplan_yorke_dimension`) assumes independent errors of the exponents.
+    ``sharpness_exponents``: an array of exponents, or the result of :func:`sharpness_exponents` /
+    :func:`jacobian_sharpness_exponents` (its ``stderr`` and ``d`` are then used, and its window,
+    sup rule, eigenvalue sources, n_iterates and n_minibatches are copied into ``data``).
+
+    * A partial supply (a result from k < d eigenvalues, e.g. the Hessian's ends only): the unseen
+      bulk can rank anywhere among the supplied exponents, so all that is known is SD in
+      [SD of the supplied, d]: ``bound="lower"``, ``value`` the lower end, ``ci`` = (lower, d).
+    * An array with ``d`` > k: the caller states these are the LARGEST k of d exponents.  If every
+      partial sum is >= 0, j* >= k: ``bound="lower"``, ``value`` = k and ``ci`` = (k, upper),
+      upper = min(d, k + S_k / |lambda_k|) if lambda_k < 0 (the unseen exponents are <= lambda_k,
+      so the partial sums fall at least that fast), else d; otherwise the value is determined.
+    * Complete (or ends + bulk from a density: then an estimate, ``data['supply']`` says so): the
+      Kaplan-Yorke value, with the SE of :func:`kaplan_yorke_dimension` (independent errors; its
+      interval widened where a partial sum is within 2 SE of 0).
     """
-    partial_supply = False
+    supply = None
+    info = {}
     if isinstance(sharpness_exponents, SharpnessExponents):
         res = sharpness_exponents
         raw = _iv_exponents(res.exponents, "sharpness_exponents")
         if stderr is None and res.n_minibatches > 1:
             stderr = res.stderr
         d = res.d if d is None else d
-        partial_supply = d is not None and d > raw.size  # some eigenvalues were never seen
+        supply = "partial" if d is not None and d > raw.size else res.data.get("supply", "complete")
+        info = {"n_iterates": res.n_iterates, "n_minibatches": res.n_minibatches, "lr": res.lr,
+                **{key: res.data[key] for key in ("eigenvalues", "sup_rule", "window")
+                   if key in res.data}}
     else:
         raw = _iv_exponents(sharpness_exponents, "sharpness_exponents")
     k = raw.size
@@ -399,6 +596,8 @@ def sharpness_dimension(sharpness_exponents, *, stderr=None, d: int | None = Non
         d = k
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < k:
         raise ValueError(f"d must be an integer >= {k} (the number of exponents supplied), got {d!r}")
+    if supply is None:
+        supply = "largest" if d > k else "complete"
     if stderr is not None:
         stderr = np.asarray(stderr, dtype=float)
         if stderr.shape != (k,) or np.any(stderr < 0):
@@ -406,19 +605,25 @@ def sharpness_dimension(sharpness_exponents, *, stderr=None, d: int | None = Non
     order = np.argsort(raw)[::-1]
     lam = raw[order]
     j, partial = _ky_index(lam)
-    data = {"j": j, "exponents": lam.tolist(), "partial_sums": partial.tolist(), "n_supplied": k,
-            "d": int(d)}
+    data = {"j": j, "exponents": _listed(lam), "partial_sums": _listed(partial), "n_supplied": k,
+            "d": int(d), "supply": supply, **info}
     method = "sharpness dimension (Tuci et al. 2026), Kaplan-Yorke form"
-    if j == k and k < d:
+    if supply == "ends+bulk":
+        method += "; an estimate: bulk eigenvalues from the spectral density"
+    if supply == "partial":  # Hessian ends only: the bulk may rank anywhere (sharpness_exponents)
+        lower = _ky_value(lam, partial, j)
+        data["note"] = (f"{k} of {d} eigenvalues supplied (no bulk): SD is at least the value from "
+                        f"those (adding exponents never lowers it) and at most d; the unseen bulk "
+                        f"lies between the ends and |1 - lr h| can rank it anywhere")
+        return SharpnessDimension(lower, math.nan, (lower, float(d)), method, k, data=data,
+                                  bound="lower")
+    if j == k and k < d:  # "largest": the unseen exponents are <= lambda_k
         upper = min(float(d), k + partial[-1] / abs(lam[-1])) if lam[-1] < 0 else float(d)
         data["note"] = (f"all {k} partial sums supplied are >= 0, so j* >= {k}: SD is only bounded "
                         f"below; supply more eigenvalues for an estimate")
         return SharpnessDimension(float(k), math.nan, (float(k), float(upper)), method, k, data=data,
                                   bound="lower")
     est = kaplan_yorke_dimension(lam, None if stderr is None else stderr[order])
-    if partial_supply:  # Hessian ends only: the bulk may rank higher (sharpness_exponents docs)
-        data["note"] = (f"{k} of {d} eigenvalues supplied: SD is at least the value from those "
-                        f"(adding exponents never lowers it) and at most d")
-        return SharpnessDimension(est.value, math.nan, (est.value, float(d)), method, k, data=data,
-                                  bound="lower")
+    data.update({key: est.data[key] for key in ("first_order_stderr", "j_range", "ci_rule")
+                 if key in est.data})
     return SharpnessDimension(est.value, est.stderr, est.ci, method, k, data=data)

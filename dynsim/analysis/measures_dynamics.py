@@ -1,6 +1,7 @@
 """Rows of :func:`dynsim.analysis.measure` for dynamics: stability against the threshold,
-sharpness, bifurcation sweeps, Lyapunov spectra and Kaplan-Yorke dimensions (``jacobian``), and
-correlation dimensions of trajectories (``proj``)."""
+sharpness, bifurcation sweeps, Lyapunov spectra and Kaplan-Yorke dimensions (``jacobian``), the
+sharpness dimension (``jacobian``, or ``hessian_top`` with ``lr``), and correlation dimensions of
+trajectories (``proj``).  Every attractor measure uses one window, orbits.stationary_window."""
 
 from __future__ import annotations
 
@@ -29,38 +30,53 @@ def _map_reference(tr):
 
 
 def _lyapunov(tr, ctx) -> dict | None:
-    """Lyapunov exponents (QR/Benettin on the ``jacobian`` channel) and the Kaplan-Yorke dimension."""
-    jac = tr["jacobian"]
-    if jac.shape[0] < 200:
-        return None
+    """Lyapunov exponents (QR/Benettin on the ``jacobian`` channel) and the Kaplan-Yorke dimension,
+    over the stationary window: the same adapter ``dynsim eos run`` calls (orbits.lyapunov_of)."""
     lams, ky, _ = _map_reference(tr)
-    spec = lyapunov.lyapunov_spectrum(jac, dt=tr.params.get("dt", 1.0),
-                                      transient=min(1000, jac.shape[0] // 10), blocks=20,
-                                      reference=lams, reference_source="REFERENCES.md item 8"
-                                      if lams else "")
+    res = orbits.lyapunov_of(tr, reference=lams, ky_reference=ky,
+                             reference_source="REFERENCES.md item 8" if lams else "")
+    if not res:
+        return None
+    spec = res["lyapunov"]
     out = {f"lyapunov_{i + 1}": spec.estimate(i) for i in range(spec.d)}
-    if spec.d > 1:
-        out["kaplan_yorke"] = lyapunov.kaplan_yorke_dimension(
-            spec.exponents, cov=np.asarray(spec.cov), reference=ky,
-            reference_source="REFERENCES.md item 8" if ky else "")
+    if "kaplan_yorke" in res:
+        out["kaplan_yorke"] = res["kaplan_yorke"]
     return out
 
 
+def _sharpness_dimension(tr, ctx):
+    """Sharpness dimension (Tuci et al.; orbits.sharpness_of, as ``dynsim eos run`` reports it)."""
+    return orbits.sharpness_of(tr).get("sharpness_dimension")
+
+
+CONVERGED_TOL = 1e-6  # window diameter <= this x (1 + max |x|): a converged run, no attractor
+
+
 def _correlation_dimension(tr, ctx):
-    x = np.asarray(tr["proj"], dtype=float)
-    if x.ndim != 2 or x.shape[0] < 500:
+    """D2 of ``proj`` over the stationary window (the rule of orbits.stationary_window)."""
+    proj = np.asarray(tr["proj"], dtype=float)
+    if proj.ndim != 2:
         return None
+    idx, rule = orbits.stationary_window(tr, "proj")
+    x = proj[idx]
+    if x.shape[0] < 500:
+        return None
+    scale = 1.0 + float(np.abs(x).max())
+    diameter = float(np.linalg.norm(x.max(axis=0) - x.min(axis=0)))
+    if diameter <= CONVERGED_TOL * scale:
+        raise ValueError(f"converged: the {x.shape[0]} points of the window ({rule}) span a "
+                         f"diameter {diameter:.3g} <= {CONVERGED_TOL:g} x (1 + max |x|): no "
+                         f"attractor to measure")
     try:  # Theiler window: the decorrelation time of the first coordinate
         theiler = dimension.choose_delay(x[:, 0]).delay
     except ValueError:
         theiler = x.shape[0] // 10
     _, _, d2 = _map_reference(tr)
-    try:
-        return dimension.correlation_dimension(x, theiler=min(theiler, x.shape[0] // 2 - 1),
-                                               seed=ctx.seed, reference=d2,
-                                               reference_source="REFERENCES.md item 8" if d2 else "")
-    except ValueError:  # no unsaturated scaling region in these points: the measure is absent
-        return None
+    est = dimension.correlation_dimension(x, theiler=min(theiler, x.shape[0] // 2 - 1),
+                                          seed=ctx.seed, reference=d2,
+                                          reference_source="REFERENCES.md item 8" if d2 else "")
+    est.data["window"] = rule
+    return est
 
 
 def _stability(tr, ctx):
@@ -86,5 +102,6 @@ ROWS = [
     ("bifurcation", ("bifurcation_lr", "bifurcation_lyapunov", "bifurcation_lyapunov_se",
                      "bifurcation_diverged_at"), _bifurcation),
     ("lyapunov", ("jacobian",), _lyapunov),  # lyapunov_<i>, kaplan_yorke
+    ("sharpness_dimension", ("lr",), _sharpness_dimension),
     ("correlation_dimension", ("proj",), _correlation_dimension),
 ]

@@ -2,9 +2,12 @@
 
 * :func:`sharpness_summary`: the late-window median sharpness (block SE), with the start value
   (lambda_max at the start point) and the final one.
-* :func:`run_dimensions`: the Lyapunov spectrum of the optimizer map and its Kaplan-Yorke dimension,
-  and for GD / SGD the sharpness dimension of Tuci et al. (REFERENCES.md item 9), all through the
-  one routine in :mod:`dynsim.analysis.lyapunov`.
+* :func:`stationary_window`: the one window rule of the attractor measures (meta stationary_from,
+  else the last half of the run).
+* :func:`run_dimensions` (= :func:`lyapunov_of` + :func:`sharpness_of`, the adapters ``measure()``
+  calls too): the Lyapunov spectrum of the optimizer map and its Kaplan-Yorke dimension, and the
+  sharpness dimension of Tuci et al. (REFERENCES.md item 9), all through the one routine in
+  :mod:`dynsim.analysis.lyapunov`.
 * :func:`orbit_period`: the period of late iterates (1, 2, 4, ... along a period-doubling route).
 * :func:`bifurcation_summary`: the largest Lyapunov exponent over a sweep of learning rates and the
   smallest lr at which it is positive by ``k`` standard errors (the onset of chaos).
@@ -16,8 +19,8 @@ import math
 
 import numpy as np
 
-from dynsim.analysis.lyapunov import (kaplan_yorke_dimension, lyapunov_spectrum, sharpness_dimension,
-                                      sharpness_exponents)
+from dynsim.analysis.lyapunov import (jacobian_sharpness_exponents, kaplan_yorke_dimension,
+                                      lyapunov_spectrum, sharpness_dimension, sharpness_exponents)
 from dynsim.analysis.results import Estimate
 from dynsim.analysis.stability import channel_steps
 
@@ -49,36 +52,148 @@ def sharpness_summary(trace, *, late: float = 0.25, blocks: int = 10) -> Estimat
                                  "max": float(s.max()), "window": (int(steps[-m]), int(steps[-1]))})
 
 
-def run_dimensions(trace, *, late: float = 0.5, blocks: int = 10) -> dict:
-    """Lyapunov spectrum of the optimizer map (QR on the ``jacobian`` channel over the last
-    ``late`` fraction of the run, its first tenth aligning the frame), its Kaplan-Yorke dimension,
-    and for GD / SGD (convention gd, Jacobian I - lr H) the sharpness dimension of Tuci et al. from
-    all Hessian eigenvalues (``hessian_top``) over the same window: a dict of name -> result,
-    empty where the channels are too short (fewer than 50 steps in the window).
+LATE = 0.5          # without meta['stationary_from'], the window is the last half of the run
+MIN_WINDOW = 50     # steps of Jacobians in the window for a Lyapunov spectrum
+MIN_ITERATES = 10   # iterates in the window for sharpness exponents
+
+
+def stationary_window(trace, name: str, *, late: float | None = None) -> tuple[np.ndarray, str]:
+    """(row indices of channel ``name`` in the stationary window, the rule that chose it): the one
+    window rule of every attractor measure (Lyapunov spectrum, Kaplan-Yorke, sharpness dimension,
+    correlation dimension), for ``measure()`` and ``dynsim eos run`` alike.
+
+    The rows whose step (``<name>_step``, else the row index) is >= ``meta['stationary_from']``
+    when the producer records it; else (or when ``late`` is given) the last ``late`` = LATE = 1/2
+    of the run's steps, so that the approach to the attractor (progressive sharpening, the
+    converging transient) is left out."""
+    steps = channel_steps(trace, name)
+    if steps.size == 0:
+        return np.arange(0), f"channel {name!r} is empty"
+    start = trace.meta.get("stationary_from")
+    if start is not None and late is None:
+        return (np.flatnonzero(steps >= start),
+                f"steps >= {int(start)} (meta stationary_from)")
+    f = LATE if late is None else late
+    if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 1:
+        raise ValueError(f"late must be a fraction in (0, 1], got {late!r}")
+    s0 = math.ceil(steps[0] + (1 - f) * (steps[-1] - steps[0]))
+    why = "" if late is not None else "; no stationary_from in meta"
+    return np.flatnonzero(steps >= s0), f"the last {f:.0%} of the run (steps >= {s0}{why})"
+
+
+def lyapunov_of(trace, *, late: float | None = None, blocks: int = 20, reference=None,
+                ky_reference: float | None = None, reference_source: str = "") -> dict:
+    """{"lyapunov": LyapunovSpectrum, "kaplan_yorke": Estimate (d > 1)} from the ``jacobian``
+    channel over :func:`stationary_window` (its first tenth, at most 1000 steps, aligning the QR
+    frame; exponents per unit time with the trace's ``dt`` parameter), or {} when the window holds
+    fewer than MIN_WINDOW steps.  The window rule is in ``data['window']`` of both."""
+    jac = np.asarray(trace["jacobian"], dtype=float)
+    idx, rule = stationary_window(trace, "jacobian", late=late)
+    m = idx.size
+    if m < MIN_WINDOW:
+        return {}
+    spec = lyapunov_spectrum(jac[idx], dt=float(trace.params.get("dt", 1.0)),
+                             transient=min(1000, m // 10), blocks=min(blocks, m - m // 10),
+                             reference=reference, reference_source=reference_source)
+    spec.data["window"] = rule
+    out = {"lyapunov": spec}
+    if spec.d > 1:
+        ky = kaplan_yorke_dimension(spec.exponents, cov=spec.cov, reference=ky_reference,
+                                    reference_source=reference_source if ky_reference else "")
+        ky.data["window"] = rule
+        out["kaplan_yorke"] = ky
+    return out
+
+
+def _at_steps(trace, name: str, steps: np.ndarray) -> np.ndarray:
+    """Rows of channel ``name`` at the given steps (exact matches; ValueError if one is missing)."""
+    have = channel_steps(trace, name)
+    pos = np.searchsorted(have, steps)
+    ok = (pos < have.size) & (have[np.minimum(pos, have.size - 1)] == steps)
+    if not ok.all():
+        raise ValueError(f"channel {name!r} was not recorded at steps {steps[~ok][:5].tolist()} "
+                         f"where hessian_top was")
+    return np.asarray(trace[name], dtype=float)[pos]
+
+
+def sharpness_of(trace, *, late: float | None = None) -> dict:
+    """{"sharpness_exponents", "sharpness_dimension"} of Tuci et al. (REFERENCES.md item 9) over
+    :func:`stationary_window`; {} where the channels don't allow it.
+
+    * With a ``jacobian`` channel (every eos optimizer): the singular values of the one-step update
+      Jacobian (item 9's definition; |1 - lr h| for GD), complete.
+    * Else for GD / SGD (``threshold_convention`` gd) from ``hessian_top`` (with ``hessian_bottom``
+      and ``hessian_density`` + ``hessian_density_grid`` where recorded at the same steps) and one
+      ``lr`` over the window; d = ``meta['n_params']`` (the parameter count; for an ``eos.*`` toy
+      without it, the width of ``hessian_top``, which holds the whole spectrum there).  Ends only:
+      a bound; ends + density: an estimate.
+    One SGD path (``params['opt'] == 'sgd'``): the sup over time stands in for E_omega sup over
+    A(omega), as ``data['sup_rule']`` says.  ValueError when the channels exist but can't be used
+    (lr changes inside the window, no parameter count)."""
+    stochastic = trace.params.get("opt") == "sgd"
+    lr_ch = np.asarray(trace["lr"], dtype=float).reshape(-1) if "lr" in trace.channels else None
+    if "jacobian" in trace.channels:
+        idx, rule = stationary_window(trace, "jacobian", late=late)
+        if idx.size < MIN_ITERATES:
+            return {}
+        lr = float(lr_ch[idx[-1]]) if lr_ch is not None and lr_ch.size > idx[-1] else math.nan
+        exps = jacobian_sharpness_exponents(np.asarray(trace["jacobian"], dtype=float)[idx], lr=lr,
+                                            stochastic=stochastic, window=rule)
+        return {"sharpness_exponents": exps, "sharpness_dimension": sharpness_dimension(exps)}
+    if trace.meta.get("threshold_convention") != "gd" or "hessian_top" not in trace.channels \
+            or lr_ch is None:
+        return {}
+    idx, rule = stationary_window(trace, "hessian_top", late=late)
+    if idx.size < MIN_ITERATES:
+        return {}
+    steps = channel_steps(trace, "hessian_top")[idx]
+    lr = lr_ch[np.minimum(steps, lr_ch.size - 1)]
+    if not np.all(lr == lr[-1]):
+        raise ValueError(f"lr changes inside the window ({lr.min():g}..{lr.max():g}): the "
+                         f"sharpness exponents need one lr")
+    h = np.asarray(trace["hessian_top"], dtype=float)[idx].reshape(idx.size, -1)
+    channels = {"top": "hessian_top"}
+    if "hessian_bottom" in trace.channels:
+        h = np.concatenate([h, _at_steps(trace, "hessian_bottom", steps).reshape(idx.size, -1)],
+                           axis=1)
+        channels["bottom"] = "hessian_bottom"
+    d = trace.meta.get("n_params")
+    if d is None and trace.system.startswith("eos."):
+        d = h.shape[1]
+    if d is None:
+        raise ValueError("no parameter count (meta n_params): the sharpness dimension of a "
+                         "partial Hessian supply needs d")
+    kw = {}
+    if d > h.shape[1] and "hessian_density" in trace.channels \
+            and "hessian_density_grid" in trace.channels:
+        kw["density"] = _at_steps(trace, "hessian_density", steps)
+        grid = np.asarray(trace["hessian_density_grid"], dtype=float)
+        kw["density_grid"] = grid if grid.ndim == 1 else _at_steps(trace, "hessian_density_grid",
+                                                                    steps)
+        channels["bulk"] = "hessian_density (+ hessian_density_grid): quantiles x (d - k)"
+    exps = sharpness_exponents(h, float(lr[-1]), d=int(d), channels=channels,
+                               stochastic=stochastic, window=rule, **kw)
+    return {"sharpness_exponents": exps, "sharpness_dimension": sharpness_dimension(exps)}
+
+
+def run_dimensions(trace, *, late: float | None = None, blocks: int = 20) -> dict:
+    """The attractor measures of one optimizer run, as ``measure()`` reports them (one adapter,
+    one window rule: :func:`stationary_window`): the Lyapunov spectrum of the optimizer map and its
+    Kaplan-Yorke dimension (:func:`lyapunov_of`), and the sharpness exponents and dimension of
+    Tuci et al. (:func:`sharpness_of`): a dict of name -> result, without the entries whose
+    channels are absent, too short, or unusable (a changing lr).
 
     The two differ in kind: Lyapunov exponents are time averages of the log stretching along the
-    orbit; sharpness exponents are the supremum over the late iterates of ln sigma_k(I - lr H)
-    (REFERENCES.md item 9), so SD >= the Kaplan-Yorke dimension of the same GD run is expected
-    whenever the spectrum varies along the orbit."""
+    orbit; sharpness exponents are the supremum over the window's iterates of ln sigma_k of the
+    update Jacobian (REFERENCES.md item 9), so SD >= the Kaplan-Yorke dimension of the same run is
+    expected whenever the spectrum varies along the orbit."""
     out = {}
     if "jacobian" in trace.channels:
-        jac = np.asarray(trace["jacobian"], dtype=float)
-        m = int(round(late * jac.shape[0]))
-        if m >= 50:
-            spec = lyapunov_spectrum(jac[-m:], transient=m // 10, blocks=blocks)
-            out["lyapunov"] = spec
-            if spec.d > 1:
-                out["kaplan_yorke"] = kaplan_yorke_dimension(spec.exponents, cov=spec.cov)
-    if trace.meta.get("threshold_convention") == "gd" and "hessian_top" in trace.channels \
-            and "lr" in trace.channels:
-        h = np.asarray(trace["hessian_top"], dtype=float)
-        lr = np.asarray(trace["lr"], dtype=float).reshape(-1)
-        m = int(round(late * h.shape[0]))
-        d = trace["proj"].shape[1] if "proj" in trace.channels else h.shape[1]
-        if m >= 50 and np.all(lr[-m:] == lr[-1]):
-            exps = sharpness_exponents(h[-m:], float(lr[-1]), d=max(d, h.shape[1]))
-            out["sharpness_exponents"] = exps
-            out["sharpness_dimension"] = sharpness_dimension(exps)
+        out.update(lyapunov_of(trace, late=late, blocks=blocks))
+    try:
+        out.update(sharpness_of(trace, late=late))
+    except ValueError:
+        pass
     return out
 
 
@@ -156,5 +271,5 @@ def bifurcation_summary(lr, lyapunov_1, lyapunov_1_se, diverged_at=None, *,
                                  "n_diverged": int((div >= 0).sum()), "n_lr": int(lr.size)})
 
 
-__all__ = ["bifurcation_summary", "is_growing", "orbit_period", "orbit_state", "run_dimensions",
-           "sharpness_summary"]
+__all__ = ["bifurcation_summary", "is_growing", "lyapunov_of", "orbit_period", "orbit_state",
+           "run_dimensions", "sharpness_of", "sharpness_summary", "stationary_window"]

@@ -3,7 +3,8 @@
 Each system is a small jitted kernel under a validated public function that returns a
 :class:`dynsim.trace.Trace` with two channels:
 
-* ``proj`` (n, dim): the trajectory after the transient, ``proj[t] = x_t``;
+* ``proj`` (n, dim): the trajectory after the transient, ``proj[t] = x_t`` (so
+  ``meta['stationary_from']`` is 0: the analyzer's window is the whole trace);
 * ``jacobian`` (n, dim, dim): the one-step Jacobians ``jacobian[t] = Df(x_t)``, so that a tangent
   vector v at x_t is carried to ``jacobian[t] @ v`` at x_{t+1}.  Their product, reorthonormalised
   by QR, gives the Lyapunov spectrum (:func:`dynsim.analysis.lyapunov.lyapunov_spectrum`).
@@ -171,7 +172,9 @@ def _buffers(n: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
 def _wrap(system: str, p: dict, seed: int, proj, jac, rows: int, timer: Timer) -> Trace:
     status = "ok" if rows == proj.shape[0] else "diverged"
     channels = {"proj": proj[:rows], "jacobian": jac[:rows]}
-    return make_trace(system, p, seed, channels, status=status, timings=timer.timings)
+    # the transient is discarded before recording: the whole trace lies on the attractor
+    return make_trace(system, p, seed, channels, status=status, timings=timer.timings,
+                      stationary_from=0)
 
 
 def henon(n: int = 10_000, a: float = 1.4, b: float = 0.3, x0=None, transient: int = 1000, *,
