@@ -101,10 +101,10 @@ def main() -> None:
     row("nolds.corr_dim(x, 2), defaults", t_nolds, float(v_nolds),
         f"{len(rvals)} radii 0.1-0.5 SD, N x N matrix, fit over all")
     row("dynsim correlation_dimension, defaults", t_dyn, est.value,
-        f"± {est.stderr:.2g} (fit) ± {est.spread:.2g} (spread); r in [{est.r_range[0]:.2g}, "
+        f"± {est.fit_stderr:.2g} (fit) + {est.spread:.2g} (spread); r in [{est.r_range[0]:.2g}, "
         f"{est.r_range[1]:.2g}]", t_nolds)
     row("dynsim with nolds' radii and fit range", t_match, est_m.value,
-        f"± {est_m.stderr:.2g} (fit); same estimate as nolds", t_nolds)
+        f"± {est_m.fit_stderr:.2g} (fit); same estimate as nolds", t_nolds)
     row("dynsim pipeline: choose delay, FNN, D2", t_pipe, est_p.value,
         "what `dynsim analyze --embed` does", t_nolds)
 
@@ -113,12 +113,12 @@ def main() -> None:
     t_big, eb = best_of(lambda: correlation_dimension(pb, seed=0), max(1, args.repeat - 1))
     print(f"\nN = {args.big} values ({pb.shape[0]} vectors):")
     row("dynsim, defaults (<= 1e9 pairs)", t_big, eb.value,
-        f"{eb.data['reference_points']} reference points x {pb.shape[0]}; ± {eb.stderr:.2g} (fit) "
+        f"{eb.data['reference_points']} reference points x {pb.shape[0]}; ± {eb.fit_stderr:.2g} (fit) "
         f"± {eb.spread:.2g} (spread)")
     if args.all_pairs:
         t_all, ea = best_of(lambda: correlation_dimension(pb, seed=0, max_pairs=None), 1)
         row("dynsim, every pair (max_pairs=None)", t_all, ea.value,
-            f"{ea.n_pairs:.3g} pairs; ± {ea.stderr:.2g} (fit) ± {ea.spread:.2g} (spread)")
+            f"{ea.n_pairs:.3g} pairs; ± {ea.fit_stderr:.2g} (fit) + {ea.spread:.2g} (spread)")
     t_pb, epb = best_of(lambda: pipeline(xb), 1)
     row("dynsim pipeline: choose delay, FNN, D2", t_pb, epb.value, "one run")
 

@@ -35,37 +35,30 @@ GP = "Grassberger-Procaccia correlation sum, least squares in the scaling region
 
 @dataclass(frozen=True)
 class DimensionEstimate(Estimate):
-    """A correlation dimension: ``stderr`` is the regression SE of the slope, ``spread`` the SD of
-    the local slopes d ln C / d ln r in the fitted window (lacunarity, curvature); ``ci`` and
-    :meth:`agrees` use their sum.  ``data`` holds the curve (radii, corr_sum, local slopes) and the
-    rule that chose the window."""
+    """A correlation dimension whose ``stderr`` is the honest uncertainty every consumer reads
+    (tables, ``z``, :meth:`agrees`, ``ci``): the regression SE of the slope (``fit_stderr``, an
+    underestimate: C(r) at different r share pairs) plus ``spread``, the SD of the local slopes
+    d ln C / d ln r in the fitted window (lacunarity, curvature).  The Henon check (REFERENCES.md
+    item 15) is 1.21 within 3 x (slope SE + local-slope spread) = 3 x ``stderr``.  ``data`` holds
+    the curve (radii, corr_sum, local slopes) and the rule that chose the window."""
 
     spread: float = math.nan
     r_range: tuple[float, float] = (math.nan, math.nan)
     n_pairs: int = 0
     n_points: int = 0
     theiler: int = 0
+    fit_stderr: float = math.nan
 
     @property
     def uncertainty(self) -> float:
-        return self.stderr + self.spread
-
-    @property
-    def z(self) -> float:
-        if self.reference is None or not self.uncertainty > 0:
-            return math.nan
-        return (self.value - self.reference) / self.uncertainty
-
-    def agrees(self, k: float = 3.0) -> bool | None:
-        if self.reference is None:
-            return None
-        return abs(self.value - self.reference) <= k * self.uncertainty
+        """The same as ``stderr`` (fit SE + local-slope spread); kept for older callers."""
+        return self.stderr
 
     def __str__(self) -> str:
         ref = "" if self.reference is None else f"  ref {self.reference:.4g}"
-        return (f"{self.value:.4g} ± {self.stderr:.2g} (fit) ± {self.spread:.2g} (local slopes)  "
-                f"r∈[{self.r_range[0]:.3g}, {self.r_range[1]:.3g}]  pairs={self.n_pairs}{ref}"
-                f"  ({self.method})")
+        return (f"{self.value:.4g} ± {self.stderr:.2g} (fit SE {self.fit_stderr:.2g} + local-slope "
+                f"spread {self.spread:.2g})  r∈[{self.r_range[0]:.3g}, {self.r_range[1]:.3g}]  "
+                f"pairs={self.n_pairs}{ref}  ({self.method})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,8 +164,9 @@ def correlation_dimension(points, *, theiler: int = 0, n_radii: int = 30, radii=
     radii, each with >= ``min_pairs`` pairs and C(r) <= MAX_FRACTION (unsaturated), spanning >= ``min_decades`` decades, the longest whose
     local slopes d ln C / d ln r all lie within ``tol`` (relative) of their median; else (stated in
     ``data["rule"]``) the flattest window of that span.  D2 = least-squares slope of ln C on ln r in
-    the window; ``stderr`` its regression SE (an underestimate: C(r) at different r share pairs),
-    ``spread`` the SD of the local slopes in the window.
+    the window; ``fit_stderr`` its regression SE (an underestimate: C(r) at different r share
+    pairs), ``spread`` the SD of the local slopes in the window, ``stderr`` = their sum (the
+    uncertainty tables and :meth:`agrees` read) and ``ci`` = D2 +- 1.96 ``stderr``.
     """
     x = _iv_points(points)
     n = x.shape[0]
@@ -214,15 +208,16 @@ def correlation_dimension(points, *, theiler: int = 0, n_radii: int = 30, radii=
     slope, se = float(coef[0]), float(math.sqrt(max(cov[0, 0], 0.0)))
     local = np.diff(log_c) / np.diff(log_r)
     spread = float(np.std(local[a:b], ddof=1)) if b - a >= 2 else 0.0
-    half = Z95 * ((se if math.isfinite(se) else 0.0) + spread)
+    total_se = (se if math.isfinite(se) else 0.0) + spread
+    half = Z95 * total_se
     return DimensionEstimate(
-        slope, se, (slope - half, slope + half), GP, int(total), reference, reference_source,
+        slope, total_se, (slope - half, slope + half), GP, int(total), reference, reference_source,
         data={"radii": r, "corr_sum": cnt / total, "pair_counts": cnt, "local_slopes": local,
               "local_slope_radii": np.sqrt(r[1:] * r[:-1]), "window": (a, b), "rule": rule,
               "reference_points": int(m), "seed": seed if m < n else None, "tol": tol,
               "min_decades": min_decades, "min_pairs": min_pairs},
         spread=spread, r_range=(float(r[a]), float(r[b])), n_pairs=int(total), n_points=n,
-        theiler=theiler)
+        theiler=theiler, fit_stderr=se)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,15 +242,74 @@ def participation_ratio(explained_variance) -> Estimate:
                            n=int(pr.size), data={"k": int(rows.shape[1])})
 
 
+ROSENSTEIN_TOL = 0.25   # local slopes of the divergence within this fraction of their median
+SATURATION = 0.9        # the divergence curve is saturated past this fraction of its total rise
+NODES = 30              # the rising part is read at about this many equally spaced k
+
+
+def _divergence_window(curve, tol: float) -> tuple[int, int, str]:
+    """(k0, k1, rule): the linear region [k0, k1) of a mean log divergence curve y(k).
+
+    The rising part is k = 0..k_sat, k_sat the first k with y(k) >= y(0) + SATURATION (max y -
+    y(0)); it is read at nodes every g = max(1, k_sat // NODES) steps.  The fit range is the
+    longest run of >= 3 consecutive node-to-node slopes (2 if there are only 2) that all lie
+    within ``tol`` (relative) of their positive median (ties: the smaller relative SD), i.e. the
+    straight part between the neighbours' alignment transient and saturation, as the GP window
+    is chosen from the local slopes of C(r)."""
+    y = np.asarray(curve, dtype=float)
+    ok = np.isfinite(y)
+    if not ok[0] or ok.sum() < 3:
+        raise ValueError("the divergence curve has fewer than 3 finite points")
+    last = int(np.argmin(ok)) if not ok.all() else y.size   # first non-finite k ends the curve
+    y = y[:last]
+    rise = float(y.max() - y[0])
+    if not rise > 0:
+        raise ValueError("the mean log divergence never rises above its start: no linear region "
+                         "(no positive exponent, or neighbours too far apart)")
+    k_sat = int(np.argmax(y >= y[0] + SATURATION * rise))
+    saturated = bool(y[k_sat:].max() - y[k_sat] < (1 - SATURATION) * rise + 1e-300) \
+        and k_sat < y.size - 1
+    k_sat = max(k_sat, 2)
+    g = max(1, k_sat // NODES)
+    nodes = np.arange(0, k_sat + 1, g)
+    slopes = np.diff(y[nodes]) / g
+    need = 3 if slopes.size >= 3 else 2
+    best = None
+    for a in range(slopes.size):
+        for b in range(a + need, slopes.size + 1):
+            s = slopes[a:b]
+            med = float(np.median(s))
+            if med > 0 and np.max(np.abs(s - med)) <= tol * med:
+                key = (b - a, -float(np.std(s)) / med)
+                if best is None or key > best[0]:
+                    best = (key, a, b)
+    sat = (f"saturation (y >= y(0) + {SATURATION:g} of its rise) at k = {k_sat}" if saturated else
+           f"no saturation seen within trajectory_len: the rising part was taken up to k = {k_sat}")
+    if best is None:
+        return 0, int(nodes[-1]) + 1, (f"fallback: no run of {need} node slopes within {tol:.0%} "
+                                       f"of their median; fitted k in [0, {nodes[-1]}]; {sat}")
+    _, a, b = best
+    return int(nodes[a]), int(nodes[b]) + 1, (
+        f"longest run of node-to-node slopes (nodes every {g} step{'s' if g > 1 else ''}) within "
+        f"{tol:.0%} of their median, below saturation; {sat}")
+
+
 def largest_lyapunov_rosenstein(series, *, dim: int | None = None, delay: int = 1, theiler: int = 0,
-                                dt: float = 1.0, fit_range: tuple[int, int] = (1, 10),
-                                trajectory_len: int | None = None, blocks: int = 20) -> Estimate:
+                                dt: float = 1.0, fit_range: tuple[int, int] | None = None,
+                                trajectory_len: int | None = None, blocks: int = 20,
+                                tol: float = ROSENSTEIN_TOL) -> Estimate:
     """Largest Lyapunov exponent from a series by Rosenstein, Collins & De Luca (1993).
 
     ``series``: 1-D (delay-embedded with ``dim`` and ``delay``) or (N, m) states used as they are.
     Each of the first N - trajectory_len + 1 vectors gets its nearest neighbour among them with
-    |i - j| > ``theiler``; y(k) = mean over pairs of ln |Y_(i+k) - Y_(j+k)|, k < trajectory_len
-    (default fit_range[1]); lambda = least-squares slope of y on k over fit_range [k0, k1), / dt.
+    |i - j| > ``theiler``; y(k) = mean over pairs of ln |Y_(i+k) - Y_(j+k)|, k < trajectory_len;
+    lambda = least-squares slope of y on k over the fit range [k0, k1), / dt.
+
+    Fit range: ``fit_range`` = (k0, k1) as given (trajectory_len defaults to k1), or by default
+    chosen from the divergence curve itself (:func:`_divergence_window`: the longest straight part
+    between the alignment transient and saturation, ``data['fit_rule']`` says how), with
+    trajectory_len defaulting to min(N // 5, 2000) steps so that saturation is seen (a fixed range
+    in samples suits maps but not a flow sampled every dt: Lorenz x at dt = 0.01 needs k ~ 100-400).
     The slope is a mean of per-pair slopes; SE from ``blocks`` contiguous blocks of reference
     points.  Pairs with a zero distance in the fit range are dropped (counted in ``data``)."""
     x = np.asarray(series, dtype=float)
@@ -265,10 +319,17 @@ def largest_lyapunov_rosenstein(series, *, dim: int | None = None, delay: int = 
         y = delay_embed(x, dim, delay)
     else:
         y = _iv_points(x, "series")
-    k0, k1 = (_iv_int("fit_range[0]", fit_range[0], 0), _iv_int("fit_range[1]", fit_range[1], 1))
-    if k1 - k0 < 2:
-        raise ValueError(f"fit_range must hold >= 2 steps [k0, k1), got {fit_range!r}")
-    tlen = _iv_int("trajectory_len", k1 if trajectory_len is None else trajectory_len, k1)
+    if fit_range is not None:
+        k0, k1 = (_iv_int("fit_range[0]", fit_range[0], 0), _iv_int("fit_range[1]", fit_range[1], 1))
+        if k1 - k0 < 2:
+            raise ValueError(f"fit_range must hold >= 2 steps [k0, k1), got {fit_range!r}")
+        default_len = k1
+    else:
+        k1 = 3
+        default_len = max(20, min(y.shape[0] // 5, 2000))
+    if not (isinstance(tol, (int, float)) and 0 < tol < 1):
+        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+    tlen = _iv_int("trajectory_len", default_len if trajectory_len is None else trajectory_len, k1)
     theiler = _iv_int("theiler", theiler, 0)
     blocks = _iv_int("blocks", blocks, 2)
     if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
@@ -279,26 +340,41 @@ def largest_lyapunov_rosenstein(series, *, dim: int | None = None, delay: int = 
                          f"theiler={theiler}, blocks={blocks}")
     ref = y[:n_ref]
     _, nb = _nearest_outside(cKDTree(ref), ref, theiler)
-    i = np.arange(n_ref)
-    ks = np.arange(tlen)
-    with np.errstate(divide="ignore"):
-        logd = np.log(np.stack([np.linalg.norm(y[i + k] - y[nb + k], axis=1) for k in ks], axis=1))
-    good = np.all(np.isfinite(logd[:, k0:k1]), axis=1)
+
+    def logd(k):  # ln |Y_(i+k) - Y_(j+k)| for every reference point i
+        diff = y[k: k + n_ref] - y[nb + k]
+        with np.errstate(divide="ignore"):
+            return 0.5 * np.log(np.einsum("ij,ij->i", diff, diff))
+
+    curve = np.empty(tlen)
+    for k in range(tlen):
+        c = logd(k)
+        c = c[np.isfinite(c)]
+        curve[k] = c.mean() if c.size else -np.inf
+    if fit_range is None:
+        k0, k1, rule = _divergence_window(curve, tol)
+    else:
+        rule = f"fixed fit_range [{k0}, {k1})"
+    ks = np.arange(k0, k1)
+    w = ks - ks.mean()
+    w = w / (w @ w)
+    per_pair, good = np.zeros(n_ref), np.ones(n_ref, dtype=bool)
+    for k, wk in zip(ks, w):
+        c = logd(k)
+        good &= np.isfinite(c)
+        per_pair += wk * np.where(np.isfinite(c), c, 0.0)
     if good.sum() < blocks:
         raise ValueError(f"only {int(good.sum())} neighbour pairs keep a non-zero distance over "
-                         f"fit_range {fit_range!r}; need >= blocks = {blocks}")
-    w = ks[k0:k1] - ks[k0:k1].mean()
-    per_pair = logd[good, k0:k1] @ (w / (w @ w)) / dt
+                         f"the fit range [{k0}, {k1}); need >= blocks = {blocks}")
+    per_pair = per_pair[good] / dt
     lam = float(per_pair.mean())
     means = np.array([b.mean() for b in np.array_split(per_pair, blocks)])
     se = float(means.std(ddof=1) / math.sqrt(blocks))
-    with np.errstate(invalid="ignore"):
-        curve = np.array([np.mean(c[np.isfinite(c)]) if np.isfinite(c).any() else -np.inf
-                          for c in logd.T])
     return Estimate.normal(lam, se, method="Rosenstein et al. 1993, mean log divergence slope",
                            n=int(good.sum()),
                            data={"dim": None if x.ndim == 2 else dim,
                                  "delay": None if x.ndim == 2 else delay,
                                  "theiler": theiler, "dt": dt, "fit_range": (k0, k1),
+                                 "fit_rule": rule, "tol": tol,
                                  "trajectory_len": tlen, "blocks": blocks, "divergence": curve,
                                  "dropped_pairs": int((~good).sum())})

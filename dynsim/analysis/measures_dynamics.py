@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from dynsim.analysis import dimension, lyapunov, orbits, stability
+from dynsim.analysis import dimension, orbits, stability
 
 
 # classical parameters with published values (REFERENCES.md item 8): (exponents, KY, D2)

@@ -23,8 +23,6 @@ What the panels show
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -54,7 +52,7 @@ def draw_correlation_sum(ax_c, ax_s, est, title: str = "") -> None:
     icpt = float(np.mean(lc - est.value * lr))
     grid = np.geomspace(r_lo, r_hi, 50)
     ax_c.loglog(grid, np.exp(icpt) * grid ** est.value, "C3-", lw=1.4,
-                label=f"slope D2 = {est.value:.4g} ± {est.stderr:.2g}")
+                label=f"slope D2 = {est.value:.4g} ± {est.stderr:.2g} (fit SE + spread)")
     ax_c.set(xlabel="radius r", ylabel="C(r) (fraction of pairs within r)")
     ax_c.set_title(title or f"correlation sum: {est.n_points:,} points, Theiler window "
                             f"{est.theiler}", fontsize=9)
@@ -63,7 +61,7 @@ def draw_correlation_sum(ax_c, ax_s, est, title: str = "") -> None:
     rs, s = np.asarray(d["local_slope_radii"]), np.asarray(d["local_slopes"])
     _shade_window(ax_s, r_lo, r_hi, label="scaling region")
     ax_s.semilogx(rs, s, "o-", ms=3, lw=0.8, color="C0", label="local slope d ln C / d ln r")
-    band = est.stderr + est.spread if math.isfinite(est.stderr) else est.spread
+    band = est.stderr  # fit SE + local-slope spread (DimensionEstimate.stderr)
     ax_s.fill_between([r_lo, r_hi], est.value - band, est.value + band, color="C3", alpha=0.2,
                       lw=0, label=f"D2 ± (SE + spread) = ± {band:.2g}")
     ax_s.hlines(est.value, r_lo, r_hi, color="C3", lw=1.4)
@@ -79,8 +77,8 @@ def draw_correlation_sum(ax_c, ax_s, est, title: str = "") -> None:
     pad = 0.08 * (hi - lo if hi > lo else 1.0)
     ax_s.set_ylim(max(lo - pad, -0.2), hi + pad)
     ax_s.set(xlabel="radius r", ylabel="local slope",
-             title=f"local slopes: D2 = {est.value:.4g} ± {est.stderr:.2g} (fit) "
-                   f"± {est.spread:.2g} (spread)")
+             title=f"local slopes: D2 = {est.value:.4g} ± {est.fit_stderr:.2g} (fit) "
+                   f"+ {est.spread:.2g} (spread)")
     ax_s.title.set_fontsize(9)
     ax_s.legend(fontsize=7.5, loc="best")
 
