@@ -30,6 +30,7 @@ workers share.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import itertools
 import json
 import math
@@ -37,9 +38,8 @@ import os
 import sqlite3
 import sys
 import time
-import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -49,16 +49,18 @@ from dynsim.jsonutil import to_jsonable
 from dynsim.params import check_params
 
 INDEX = "index.sqlite"
-SINGLE_THREAD_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                     "MKL_NUM_THREADS": "1"}
+LOCK = ".lock"
 
 
 @dataclass(frozen=True)
 class RunSpec:
+    """One run: ``params`` as the sweep file gives them, ``resolved`` with the defaults added
+    (hashed into ``id`` and stored in the index)."""
     id: str
     system: str
     params: dict
     seed: int
+    resolved: dict | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -95,28 +97,46 @@ def _axis(name: str, spec) -> list:
             if not step or (stop - start) / step < 0:
                 raise ValueError(f"grid axis {name!r}: range {args} has no points")
             n = int(math.floor((stop - start) / step + 1e-9)) + 1
-            vals = [start + i * step for i in range(n)]
-            return [int(v) for v in vals] if all(isinstance(a, int) for a in args) else vals
+            if all(isinstance(a, int) for a in args):
+                return [start + i * step for i in range(n)]
+            # in decimal: {range = [0.05, 0.2, 0.05]} gives 0.15, not 0.15000000000000002
+            d0, dstep = Decimal(repr(float(start))), Decimal(repr(float(step)))
+            return [float(d0 + i * dstep) for i in range(n)]
         if kind == "logrange" and isinstance(args, list) and len(args) == 3:
             start, stop, num = args
             if not (start > 0 and stop > 0 and isinstance(num, int) and num >= 1):
                 raise ValueError(f"grid axis {name!r}: logrange needs start, stop > 0 and an integer "
                                  f"count, got {args}")
-            return [float(v) for v in np.geomspace(start, stop, num)]
+            return [float(f"{v:.12g}") for v in np.geomspace(start, stop, num)]
     raise ValueError(f"grid axis {name!r} must be a list, {{range = [start, stop, step]}} or "
                      f"{{logrange = [start, stop, num]}}, got {spec!r}")
 
 
 def run_id(system: str, params: dict, seed: int) -> str:
-    """A stable id from the configuration (sorted JSON of system, parameters and seed)."""
-    text = json.dumps({"system": system, "params": to_jsonable(params), "seed": seed},
-                      sort_keys=True)
+    """A stable id from the configuration: sorted JSON of system, seed and the parameters bound
+    with the entry point's defaults (:func:`resolved_params`), so ``{lr = 0.1}`` and ``{lr = 0.1,
+    steps = 3000}`` (the default) are one run."""
+    text = json.dumps({"system": system, "params": to_jsonable(resolved_params(system, params)),
+                       "seed": seed}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def resolved_params(system: str, params: dict) -> dict:
+    """``params`` (validated) completed with the entry point's defaults for every other parameter
+    of its schema: what the run is, whichever of them the sweep file wrote."""
+    entry = registry.get(system)
+    schema = entry.schema
+    checked = check_params(schema, dict(params), caller=system)
+    defaults = {name: p.default for name, p in inspect.signature(entry.load()).parameters.items()
+                if name in schema and name != "seed" and p.default is not inspect.Parameter.empty}
+    return to_jsonable({**defaults, **checked})
 
 
 def expand(spec: dict) -> list[RunSpec]:
     """The runs of a sweep specification (a parsed sweep file), validated against the registry."""
     unknown = sorted(set(spec) - {"system", "fixed", "grid", "seeds", "gpu"})
+    if not isinstance(spec.get("gpu", False), bool):
+        raise ValueError(f"sweep file: `gpu` must be true or false, got {spec['gpu']!r}")
     if unknown:
         raise ValueError(f"sweep file: unknown key(s) {', '.join(unknown)}; allowed: system, fixed, "
                          "grid, seeds, gpu")
@@ -147,7 +167,7 @@ def expand(spec: dict) -> list[RunSpec]:
         for seed in seeds:
             check_params(schema, {**params, "seed": seed}, caller=spec["system"])
             runs.append(RunSpec(run_id(spec["system"], params, int(seed)), spec["system"], params,
-                                int(seed)))
+                                int(seed), resolved_params(spec["system"], params)))
     ids = [r.id for r in runs]
     if len(set(ids)) != len(ids):
         raise ValueError("sweep file: the grid repeats a configuration")
@@ -176,7 +196,8 @@ def _record(con, run: RunSpec, status: str, error: str = "", seconds: float = ma
             headline: dict | None = None) -> None:
     with con:  # one transaction per result
         con.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (run.id, run.system, json.dumps(to_jsonable(run.params), sort_keys=True),
+                    (run.id, run.system, json.dumps(to_jsonable(run.resolved or run.params),
+                                                    sort_keys=True),
                      run.seed, status, error, None if math.isnan(seconds) else seconds,
                      time.strftime("%Y-%m-%dT%H:%M:%S"), json.dumps(to_jsonable(headline or {}))))
 
@@ -200,38 +221,33 @@ def read_index(folder) -> list[dict]:
 # running
 
 
-def run_one(system: str, params: dict, seed: int, folder: str) -> tuple[str, str, float, dict]:
-    """Run one configuration, write its run folder atomically, return (status, error, seconds,
-    headline measures).  Exceptions are caught and returned: one failing run stops nothing."""
-    from dynsim.analysis import measure
-    from dynsim.trace import save_run
-
-    t0 = time.perf_counter()
+def _lock(out: Path):
+    """Hold ``SWEEP/.lock`` (flock) for the life of the sweep: two sweeps never run one folder.
+    The kernel drops the lock when the process dies, kill -9 included."""
     try:
-        trace = registry.run(system, seed=seed, **params)
-        save_run(trace, folder, force=True)
-        headline = measure(trace).headline()
-        return trace.meta["status"], "", time.perf_counter() - t0, headline
-    except Exception as err:  # recorded in the index with its traceback's last line
-        last = traceback.format_exception_only(type(err), err)[-1].strip()
-        return "failed", last, time.perf_counter() - t0, {}
-
-
-def _single_thread_init():
-    os.environ.update(SINGLE_THREAD_ENV)
-    if "numba" in sys.modules:  # already imported (a Dask worker): set its pool at runtime
-        sys.modules["numba"].set_num_threads(1)
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock
+        return None
+    fh = open(out / LOCK, "a+")
     try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        pid = fh.read().strip() or "?"
+        fh.close()
+        raise ValueError(f"sweep folder {str(out)!r} is in use by another sweep (pid {pid}); wait "
+                         "for it to end or stop it, then resume") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    return fh
 
 
 def _reconcile(folder: Path, runs: list[RunSpec], con) -> list[RunSpec]:
     """Runs still to do: those without a finished run folder.  A run folder written by a sweep
-    that was killed before indexing it is indexed now, from the folder (not rerun)."""
+    that was killed before indexing it is indexed now, from the folder (not rerun); one whose
+    measures cannot be computed is run again."""
     from dynsim.analysis import measure
     from dynsim.trace import load_run
 
@@ -244,163 +260,113 @@ def _reconcile(folder: Path, runs: list[RunSpec], con) -> list[RunSpec]:
                 continue
             try:
                 trace = load_run(path)
-            except ValueError:
-                todo.append(run)
-                continue
-            if trace.meta["status"] in ("ok", "diverged"):
-                _record(con, run, trace.meta["status"], "", sum(trace.meta["timings"].values()),
-                        measure(trace).headline())
-                continue
+                if trace.meta["status"] in ("ok", "diverged"):
+                    headline = measure(trace).headline()
+                    _record(con, run, trace.meta["status"], "",
+                            sum(trace.meta["timings"].values()), headline)
+                    continue
+            except Exception:  # an unreadable folder or failing measures: run it again
+                pass
         todo.append(run)
     return todo
 
 
-def _dask_client(scheduler):
-    """A connected dask.distributed client (a Client object passes through)."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise ValueError("--scheduler needs dask.distributed: pip install 'dask[distributed]'"
-                         ) from None
-    if not isinstance(scheduler, str):
-        return scheduler
-    try:
-        return Client(scheduler, timeout="10s")
-    except (OSError, TimeoutError) as err:
-        raise ValueError(f"cannot reach the Dask scheduler at {scheduler!r}: {err}") from None
+def _open_folder(out: Path, spec: dict):
+    """Create or resume sweep folder ``out``: lock it, check the file against the stored one (a
+    different system or [fixed] block is refused; more seeds or grid values are welcome)."""
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    lock = _lock(out)
+    con = _connect(out)
+    stored = con.execute("SELECT value FROM sweep WHERE key = 'spec'").fetchone()
+    if stored is not None:
+        old = json.loads(stored[0])
+        for key, what in (("system", "system"), ("fixed", "[fixed] block")):
+            if json.dumps(old.get(key), sort_keys=True) != json.dumps(
+                    json.loads(json.dumps(spec.get(key))), sort_keys=True):
+                con.close()
+                if lock is not None:
+                    lock.close()
+                raise ValueError(f"sweep folder {str(out)!r} holds a sweep with another {what} "
+                                 f"({json.dumps(old.get(key))}); resume it with the same {what} or "
+                                 "use another --out (adding seeds or grid values is fine)")
+    with con:
+        con.execute("INSERT OR REPLACE INTO sweep VALUES ('spec', ?)", (json.dumps(spec),))
+    return con, lock
 
 
-def _run_pool(todo, args, workers, finished, task=None):
-    """Run on a local spawn pool.  A worker that dies breaks the pool and every run in flight with
-    it; those runs are then retried one at a time in a single-worker pool, so the run that kills
-    its worker is found, recorded as failed ("worker process died"), and the others finish."""
-    import multiprocessing as mp
-    from concurrent.futures.process import BrokenProcessPool
+def run_sweep(path, out, *, workers: int = 1, scheduler=None, progress=None,
+              dry_run: bool = False, note=None) -> dict:
+    """Run (or resume) the sweep in file ``path`` into folder ``out``.
 
-    task = task or run_one
-    ctx = mp.get_context("spawn")
-    saved = {k: os.environ.get(k) for k in SINGLE_THREAD_ENV}
-    os.environ.update(SINGLE_THREAD_ENV)  # inherited by the spawned workers at start
-    try:
-        lost = []
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_single_thread_init) as pool:
-            futures = {pool.submit(task, *args[r.id]): r for r in todo}
-            for fut in as_completed(futures):
-                try:
-                    finished(futures[fut], fut.result())
-                except BrokenProcessPool:
-                    lost.append(futures[fut])
-        pool = None
-        for run in lost:  # isolation: one run per worker at a time
-            if pool is None:
-                pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=_single_thread_init)
-            try:
-                finished(run, pool.submit(task, *args[run.id]).result())
-            except BrokenProcessPool:
-                finished(run, ("failed", "worker process died", math.nan, {}))
-                pool.shutdown(wait=False)
-                pool = None
-        if pool is not None:
-            pool.shutdown()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def run_sweep(path, out, *, workers: int = 1, scheduler: str | None = None, progress=None,
-              dry_run: bool = False) -> dict:
-    """Run (or resume) the sweep in file ``path`` into folder ``out``.  Returns counts
-    {"runs", "skipped", "ok", "failed"}; ``progress(done, failed, left)`` is called per result."""
+    Returns counts {"runs", "skipped", "ok", "diverged", "failed"}; ``progress(ok, diverged,
+    failed, left)`` is called once before the first result and after each; ``note(text)`` receives
+    remarks (default: stderr).  ``scheduler`` is a Dask address or Client.  A KeyboardInterrupt
+    stops the workers at once; results indexed so far stay, the runs in flight are redone on the
+    next start."""
+    note = note or (lambda text: print(text, file=sys.stderr))
     spec, runs = load_sweep(path)
     if dry_run:
         return {"runs": runs}
-    if not (isinstance(workers, int) and workers >= 1):
+    if not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1):
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-    client = _dask_client(scheduler) if scheduler is not None else None
-    out = Path(out)
-    (out / "runs").mkdir(parents=True, exist_ok=True)
-    con = _connect(out)
-    stored = con.execute("SELECT value FROM sweep WHERE key = 'spec'").fetchone()
-    if stored is not None and json.loads(stored[0]) != json.loads(json.dumps(spec)):
-        con.close()
-        raise ValueError(f"sweep folder {str(out)!r} holds a different sweep file; resume it with "
-                         "the same file or use another --out")
-    with con:
-        con.execute("INSERT OR REPLACE INTO sweep VALUES ('spec', ?)", (json.dumps(spec),))
+    if scheduler is not None and workers != 1:
+        raise ValueError("--workers is for the local pool; with --scheduler the Dask cluster's "
+                         "workers run the sweep (size them when starting the cluster)")
+    gpu = spec.get("gpu", False)
+    from dynsim import sweep_exec
+
+    client = sweep_exec.dask_client(scheduler) if scheduler is not None else None
+    try:
+        if client is not None and gpu:
+            sweep_exec.check_gpu_workers(client, repr(scheduler) if isinstance(scheduler, str)
+                                         else "of this client")
+        elif gpu:
+            note("note: gpu = true asks Dask for GPU workers; on the local pool it is ignored "
+                 "(a run uses a GPU where its system does so by itself)")
+        out = Path(out)
+        con, lock = _open_folder(out, spec)
+        try:
+            return _execute(out, runs, con, client, workers, gpu, progress)
+        finally:
+            con.close()
+            if lock is not None:
+                lock.close()
+    finally:
+        if client is not None and isinstance(scheduler, str):
+            client.close()
+
+
+def _execute(out, runs, con, client, workers, gpu, progress) -> dict:
+    from dynsim import sweep_exec
+
     todo = _reconcile(out, runs, con)
-    counts = {"runs": len(runs), "skipped": len(runs) - len(todo), "ok": 0, "failed": 0}
-    if not todo:
-        return counts
-    gpu = bool(spec.get("gpu", False))
+    counts = {"runs": len(runs), "skipped": len(runs) - len(todo), "ok": 0, "diverged": 0,
+              "failed": 0}
+
+    def report():
+        if progress is not None:
+            left = len(todo) - counts["ok"] - counts["diverged"] - counts["failed"]
+            progress(counts["ok"], counts["diverged"], counts["failed"], left)
 
     def finished(run, result):
         status, error, seconds, headline = result
         _record(con, run, status, error, seconds, headline)
-        counts["failed" if status == "failed" else "ok"] += 1
-        if progress is not None:
-            progress(counts["ok"], counts["failed"], len(todo) - counts["ok"] - counts["failed"])
+        counts[status if status in ("ok", "diverged") else "failed"] += 1
+        report()
 
+    if not todo:
+        return counts
+    report()
     args = {r.id: (r.system, r.params, r.seed, str(out / "runs" / r.id)) for r in todo}
     if client is not None:
-        from distributed import as_completed as dask_completed
-
-        try:
-            client.run(_single_thread_init)  # numba, BLAS and torch at one thread per worker
-            futures = {client.submit(run_one, *args[r.id], pure=False,
-                                     resources={"GPU": 1} if gpu else None): r for r in todo}
-            for fut in dask_completed(futures):
-                try:
-                    result = fut.result()
-                except Exception as err:  # the worker died or the task was lost
-                    result = ("failed", f"worker error: {type(err).__name__}: {err}", math.nan, {})
-                finished(futures[fut], result)
-        finally:
-            if isinstance(scheduler, str):
-                client.close()
+        sweep_exec.run_dask(client, todo, args, finished, gpu)
     elif workers == 1:
         for run in todo:
-            finished(run, run_one(*args[run.id]))
+            finished(run, sweep_exec.run_one(*args[run.id]))
     else:
-        _run_pool(todo, args, workers, finished)
-    con.close()
+        sweep_exec.run_pool(todo, args, workers, finished)
     return counts
 
 
-# ---------------------------------------------------------------------------------------------
-# report
-
-
-def summarise(rows: list[dict]) -> list[dict]:
-    """Group runs with status ok by their parameters (seeds pooled): mean, SE over seeds per
-    measure; runs with another status (diverged, failed) are counted in ``not_ok``."""
-    groups: dict[str, list[dict]] = {}
-    other: dict[str, dict] = {}
-    for r in rows:
-        key = json.dumps(r["params"], sort_keys=True)
-        if r["status"] == "ok":
-            groups.setdefault(key, []).append(r)
-        else:  # diverged, failed, interrupted runs are counted, never averaged in
-            other.setdefault(key, {}).setdefault(r["status"], 0)
-            other[key][r["status"]] += 1
-    def order(key):
-        return tuple((str(type(v)), v if isinstance(v, (int, float)) else str(v))
-                     for _, v in sorted(json.loads(key).items()))
-
-    out = []
-    for key in sorted(groups, key=order):
-        members = groups[key]
-        names = sorted({n for m in members for n in m["headline"]})
-        stats = {}
-        for name in names:
-            vals = np.array([m["headline"][name] for m in members
-                             if m["headline"].get(name) is not None], dtype=float)
-            vals = vals[np.isfinite(vals)]
-            if vals.size:
-                se = vals.std(ddof=1) / math.sqrt(vals.size) if vals.size > 1 else math.nan
-                stats[name] = (float(vals.mean()), float(se), int(vals.size))
-        out.append({"params": json.loads(key), "seeds": len(members), "measures": stats,
-                    "not_ok": other.get(key, {})})
-    return out
+# the report side, kept importable from here
+from dynsim.sweep_report import summarise  # noqa: E402,F401

@@ -28,6 +28,12 @@ steps = {range = [100, 300, 100]}
 """
 
 
+def finished(out):
+    """Run folders with their meta.json mtimes (not the temporary folders of a write in flight)."""
+    return {p.parent.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*/meta.json")
+            if not p.parent.name.startswith(".")}
+
+
 def write(tmp_path, text, name="s.toml"):
     p = tmp_path / name
     p.write_text(textwrap.dedent(text))
@@ -51,16 +57,55 @@ def test_expand_and_ids(tmp_path):
 
 def test_local_pool_and_dask_give_identical_measures(tmp_path):
     distributed = pytest.importorskip("distributed")
+    import numba
+
+    from dynsim.sweep_exec import in_task
+
     path = write(tmp_path, SWEEP)
     counts = run_sweep(path, tmp_path / "local", workers=2)
-    assert counts == {"runs": 12, "skipped": 0, "ok": 12, "failed": 0}
+    assert counts == {"runs": 12, "skipped": 0, "ok": 12, "diverged": 0, "failed": 0}
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        run_sweep(path, tmp_path / "dask", scheduler=client)
+                                  dashboard_address=None) as cluster:
+        # the address string, as `--scheduler tcp://...` gives it (the sweep opens its client)
+        run_sweep(path, tmp_path / "dask", scheduler=cluster.scheduler_address)
+        with distributed.Client(cluster) as client:
+            # numba's pool size is per thread: it is set inside the task's own thread
+            assert client.submit(in_task, numba.get_num_threads, pure=False).result() == 1
+            gpu = write(tmp_path, SWEEP + "\n", "gpu.toml")
+            gpu.write_text("gpu = true\n" + gpu.read_text())
+            t0 = time.time()
+            with pytest.raises(ValueError, match="no worker .* offers the resource GPU"):
+                run_sweep(gpu, tmp_path / "gpu", scheduler=client)  # refused, not a hang
+            assert time.time() - t0 < 30 and not (tmp_path / "gpu").exists()
     local = {r["id"]: r["headline"] for r in read_index(tmp_path / "local")}
     dask = {r["id"]: r["headline"] for r in read_index(tmp_path / "dask")}
     assert local == dask and len(local) == 12
+
+
+def test_gpu_runs_go_to_gpu_workers(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    from dynsim.sweep_exec import SINGLE_THREAD_ENV
+
+    for k in SINGLE_THREAD_ENV:  # the thread workers limit this process's env: restore it after
+        monkeypatch.delenv(k, raising=False)
+    path = write(tmp_path, "gpu = true\n" + SWEEP.replace("seeds = 2", "seeds = 1")
+                 .replace("d = [2, 3]", "d = [2]"))
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  resources={"GPU": 1}, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        assert run_sweep(path, tmp_path / "out", scheduler=client)["ok"] == 3
+    notes = []
+    assert run_sweep(path, tmp_path / "local", note=notes.append)["ok"] == 3
+    assert len(notes) == 1 and "gpu = true" in notes[0] and "ignored" in notes[0]
+
+
+def test_workers_with_scheduler_is_refused(tmp_path):
+    path = write(tmp_path, SWEEP)
+    r = CliRunner().invoke(cli, ["sweep", "run", str(path), "--out", str(tmp_path / "o"),
+                                 "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"],
+                           prog_name="dynsim")
+    assert r.exit_code == 2 and "--workers is for the local pool" in r.output
+    assert r.output.count("\n") == 1 and not (tmp_path / "o").exists()
 
 
 def test_killed_sweep_resumes_each_run_exactly_once(tmp_path):
@@ -71,16 +116,16 @@ def test_killed_sweep_resumes_each_run_exactly_once(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "dynsim.cli.main", "--quiet", "sweep", "run",
                              str(path), "--out", str(out)], start_new_session=True)
     deadline = time.time() + 120
-    while not (out / "runs").is_dir() or len(list((out / "runs").glob("*/meta.json"))) < 3:
+    while not (out / "runs").is_dir() or len(finished(out)) < 3:
         assert time.time() < deadline and proc.poll() is None, "the sweep ended too early"
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    before = {p.parent.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*/meta.json")}
+    before = finished(out)
     assert 3 <= len(before) < 24
     counts = run_sweep(path, out)
     assert counts["skipped"] == len(before) and counts["ok"] == 24 - len(before)
-    after = {p.parent.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*/meta.json")}
+    after = finished(out)
     assert len(after) == 24 and all(after[k] == v for k, v in before.items())  # not rerun
     rows = read_index(out)
     assert sorted(r["id"] for r in rows) == sorted(after) and {r["status"] for r in rows} == {"ok"}
@@ -100,7 +145,9 @@ def test_a_failing_run_is_recorded_and_the_others_finish(tmp_path):
     """)
     r = CliRunner().invoke(cli, ["--quiet", "sweep", "run", str(path), "--out",
                                  str(tmp_path / "out")], prog_name="dynsim")
-    assert r.exit_code == 1 and "3 runs" in r.output and "1 failed" in r.output
+    assert r.exit_code == 1 and "3 runs" in r.output and "2 ok, 1 failed" in r.output
+    assert r.output.count("\n") == 1, r.output  # one summary line, with where to look
+    assert f"dynsim sweep report {tmp_path / 'out'} --failed" in r.output
     rows = {r["params"]["walkers"]: r for r in read_index(tmp_path / "out")}
     assert rows[100000000]["status"] == "failed" and "GiB" in rows[100000000]["error"]
     assert rows[200]["status"] == rows[300]["status"] == "ok"
@@ -141,7 +188,8 @@ def task(system, params, seed, folder):
 
 
 def test_a_dying_worker_fails_only_its_own_run(tmp_path, monkeypatch):
-    from dynsim.sweep import RunSpec, _run_pool
+    from dynsim.sweep import RunSpec
+    from dynsim.sweep_exec import run_pool
 
     (tmp_path / "dynsim_killer_task.py").write_text(KILLER)
     monkeypatch.syspath_prepend(str(tmp_path))  # spawned workers inherit sys.path
@@ -150,7 +198,7 @@ def test_a_dying_worker_fails_only_its_own_run(tmp_path, monkeypatch):
     todo = [RunSpec(str(i), "x", {"x": i}, 0) for i in range(5)]
     args = {r.id: (r.system, r.params, r.seed, str(tmp_path)) for r in todo}
     results = {}
-    _run_pool(todo, args, 2, lambda run, res: results.__setitem__(run.params["x"], res[:2]),
+    run_pool(todo, args, 2, lambda run, res: results.__setitem__(run.params["x"], res[:2]),
               task=dynsim_killer_task.task)
     assert results[1] == ("failed", "worker process died")
     assert all(results[i] == ("ok", "") for i in (0, 2, 3, 4))
@@ -161,16 +209,234 @@ def test_sweep_file_errors_are_one_line(tmp_path):
                       ("system = 'walk.lattice'\n[grid]\nsteps = {range = [1, 5, 'a']}\n",
                        "needs three numbers"),
                       ("system = 'walk.lattice'\nseeds = 2.5\n", "seeds"),
-                      ("system = 'walk.lattice'\nseeds = 'x'\n", "seeds")]:
+                      ("system = 'walk.lattice'\nseeds = 'x'\n", "seeds"),
+                      ("system = 'walk.lattice'\n[grid\nd = [1]\n", "not valid TOML"),
+                      ("system = 'walk.nope'\n", "unknown system 'walk.nope'"),
+                      ("system = 'walk.lattice'\n[grid]\nwalker = [1, 2]\n",
+                       "unknown parameter(s) walker"),
+                      ("system = 'walk.lattice'\ngpu = 'yes'\n", "`gpu` must be true or false")]:
         path = write(tmp_path, text)
         r = CliRunner().invoke(cli, ["sweep", "run", str(path), "--out", str(tmp_path / "o")],
                                prog_name="dynsim")
         assert r.exit_code == 2 and msg in r.output and r.output.count("\n") == 1, r.output
 
 
-def test_an_edited_sweep_file_is_refused_on_resume(tmp_path):
+
+
+def children(pid):
+    """Live (not zombie) processes whose parent is ``pid``, from /proc."""
+    out = []
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                fields = open(f"/proc/{stat}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append(int(stat))
+    return out
+
+
+def alive(pid):
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def start_sweep(path, out, *extra):
+    return subprocess.Popen([sys.executable, "-m", "dynsim.cli.main", "--quiet", "sweep", "run",
+                             str(path), "--out", str(out), *extra], start_new_session=True,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_runs(proc, out, n, timeout=180):
+    deadline = time.time() + timeout
+    while not (out / "runs").is_dir() or len(finished(out)) < n:
+        assert time.time() < deadline and proc.poll() is None, "the sweep ended too early"
+        time.sleep(0.02)
+
+
+def assert_resumes_each_run_once(path, out, total, before):
+    counts = run_sweep(path, out)
+    assert counts["skipped"] == len(before) and counts["ok"] == total - len(before), counts
+    after = finished(out)
+    assert len(after) == total and all(after[k] == v for k, v in before.items())  # not rerun
+    rows = read_index(out)
+    assert sorted(r["id"] for r in rows) == sorted(after) and {r["status"] for r in rows} == {"ok"}
+    assert not [p for p in (out / "runs").iterdir() if p.name.startswith(".")]  # no partial runs
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_killing_the_parent_alone_stops_its_workers_and_the_folder_is_locked(tmp_path):
+    path = write(tmp_path, SWEEP.replace("walkers = 500", "walkers = 60000").replace("seeds = 2",
+                                                                                     "seeds = 4"))
+    out = tmp_path / "out"
+    proc = start_sweep(path, out, "--workers", "2")
+    wait_for_runs(proc, out, 3)
+    # a second sweep on the same folder is refused while the first runs
+    second = CliRunner().invoke(cli, ["sweep", "run", str(path), "--out", str(out)],
+                                prog_name="dynsim")
+    assert second.exit_code == 2 and "in use by another sweep" in second.output
+    assert second.output.count("\n") == 1, second.output
+    workers = children(proc.pid)
+    assert workers, "no worker processes seen"
+    os.kill(proc.pid, signal.SIGKILL)  # the parent only, not its process group
+    proc.wait()
+    deadline = time.time() + 20
+    while [w for w in workers if alive(w)]:
+        assert time.time() < deadline, "orphan workers still running after the sweep died"
+        time.sleep(0.05)
+    before = finished(out)
+    time.sleep(0.5)
+    assert finished(out) == before  # nobody writes runs any more
+    assert 3 <= len(before) < 24
+    assert_resumes_each_run_once(path, out, 24, before)
+
+
+def test_ctrl_c_stops_a_pool_sweep_at_once_and_it_resumes(tmp_path):
+    path = write(tmp_path, SWEEP.replace("walkers = 500", "walkers = 60000").replace("seeds = 2",
+                                                                                     "seeds = 8"))
+    out = tmp_path / "out"
+    proc = start_sweep(path, out, "--workers", "2")
+    wait_for_runs(proc, out, 3)
+    workers = children(proc.pid)
+    t0 = time.time()
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C: the whole group
+    _, err = proc.communicate(timeout=30)
+    assert time.time() - t0 < 15, "the sweep went on after Ctrl-C"
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    assert not [w for w in workers if alive(w)]
+    before = finished(out)
+    indexed = {r["id"] for r in read_index(out)}
+    assert indexed <= set(before) and len(indexed) >= 3  # what finished is indexed
+    assert len(before) < 48
+    assert_resumes_each_run_once(path, out, 48, before)
+
+
+def test_a_run_whose_measures_raise_is_failed_and_redone(tmp_path, monkeypatch):
+    import dynsim.analysis
+
+    real = dynsim.analysis.measure
+
+    def broken(trace):
+        raise FloatingPointError("overflow encountered in multiply")
+
+    path = write(tmp_path, SWEEP.replace("seeds = 2", "seeds = 1").replace("d = [2, 3]", "d = [2]"))
+    out = tmp_path / "out"
+    monkeypatch.setattr(dynsim.analysis, "measure", broken)
+    counts = run_sweep(path, out)
+    assert counts["failed"] == 3 and counts["ok"] == 0
+    assert finished(out) == {}  # nothing saved as a finished run
+    assert all("FloatingPointError" in r["error"] for r in read_index(out))
+    assert run_sweep(path, out)["failed"] == 3  # resumed: redone, fails again, no traceback
+    monkeypatch.setattr(dynsim.analysis, "measure", real)
+    assert run_sweep(path, out)["ok"] == 3 and len(finished(out)) == 3
+    # a folder saved but indexed failed (an older sweep) with measures that raise: re-queued
+    import sqlite3
+
+    con = sqlite3.connect(out / "index.sqlite")
+    with con:
+        con.execute("UPDATE runs SET status = 'failed'")
+    con.close()
+    monkeypatch.setattr(dynsim.analysis, "measure", broken)
+    assert run_sweep(path, out)["failed"] == 3
+    monkeypatch.setattr(dynsim.analysis, "measure", real)
+    assert run_sweep(path, out)["skipped"] == 3  # the saved folders measure now: indexed ok
+    assert {r["status"] for r in read_index(out)} == {"ok"}
+
+
+EOS = """
+system = "eos.minimalist"
+seeds = 1
+[fixed]
+steps = 200
+[grid]
+lr = [0.05, 5.0]
+"""
+
+
+def test_diverged_runs_are_counted_and_reported(tmp_path):
+    path = write(tmp_path, EOS)
+    calls = []
+    counts = run_sweep(path, tmp_path / "out", progress=lambda *c: calls.append(c))
+    assert counts["ok"] == 1 and counts["diverged"] == 1 and counts["failed"] == 0
+    assert calls[0] == (0, 0, 0, 2) and calls[-1] in ((1, 1, 0, 0),)
+    r = CliRunner().invoke(cli, ["sweep", "run", str(path), "--out", str(tmp_path / "cli")],
+                           prog_name="dynsim")
+    assert r.exit_code == 0 and "1 ok, 1 diverged, 0 failed" in r.output, r.output
+    rep = CliRunner().invoke(cli, ["--quiet", "sweep", "report", str(tmp_path / "out"), "--json"])
+    groups = json.loads(rep.output)["groups"]
+    # the lr where no run is ok is still a row, with its count
+    assert [(g["params"]["lr"], g["seeds"], g["not_ok"]) for g in groups] == [
+        (0.05, 1, {}), (5.0, 0, {"diverged": 1})]
+    table = CliRunner().invoke(cli, ["--quiet", "sweep", "report", str(tmp_path / "out")])
+    assert "lr=5.0  (0 seeds ok; 1 diverged)" in table.output
+
+
+def test_report_figure_prefers_stability_and_draws_no_fake_error_bars():
+    from dynsim.plots.sweep import default_measures, plot_sweep
+
+    names = ["a_rate", "b_dim", "c_mean", "d_x", "e_y", "f_z", "sharpness", "stability"]
+    assert default_measures(names)[:2] == ["stability", "sharpness"]
+    one = [{"params": {"lr": lr}, "seeds": 1, "not_ok": {},
+            "measures": {"stability": (0.9, float("nan"), 1), "sharpness": (2 / lr, float("nan"), 1)}}
+           for lr in (0.1, 0.2)]
+    fig = plot_sweep(one, "lr")
+    stab = next(ax for ax in fig.axes if ax.get_title() == "stability")
+    assert not stab.containers  # one seed: no error bar at all
+    assert any(list(line.get_ydata()) == [1, 1] for line in stab.lines)  # the edge, at 1
+    two = [dict(g, measures={"stability": (0.9, 0.01, 2)}) for g in one]
+    assert plot_sweep(two, "lr").axes[0].containers
+
+
+def test_run_ids_hash_the_resolved_configuration():
+    from dynsim.sweep import _axis
+
+    short = expand({"system": "eos.minimalist", "grid": {"lr": [0.1]}})
+    full = expand({"system": "eos.minimalist", "fixed": {"steps": 3000}, "grid": {"lr": [0.1]}})
+    ints = expand({"system": "eos.minimalist", "fixed": {"lr": 1}})
+    floats = expand({"system": "eos.minimalist", "fixed": {"lr": 1.0}})
+    assert short[0].id == full[0].id == "0d2b0ca99b7b"  # golden: ids must not drift between versions
+    assert ints[0].id == floats[0].id
+    assert short[0].resolved["steps"] == 3000 and short[0].params == {"lr": 0.1}
+    assert _axis("lr", {"range": [0.05, 0.2, 0.05]}) == [0.05, 0.1, 0.15, 0.2]
+    assert _axis("lr", {"logrange": [0.01, 1.0, 3]}) == [0.01, 0.1, 1.0]
+
+
+def test_resume_accepts_more_seeds_and_grid_values_but_not_another_system(tmp_path):
     path = write(tmp_path, SWEEP)
+    out = tmp_path / "out"
+    run_sweep(path, out)
+    grown = write(tmp_path, SWEEP.replace("seeds = 2", "seeds = 3").replace("d = [2, 3]",
+                                                                          "d = [2, 3, 4]"), "g.toml")
+    counts = run_sweep(grown, out)
+    assert counts == {"runs": 27, "skipped": 12, "ok": 15, "diverged": 0, "failed": 0}
+    for text, what in [(SWEEP.replace("walkers = 500", "walkers = 400"), r"\[fixed\] block"),
+                       (SWEEP.replace("walk.lattice", "walk.gaussian"), "system")]:
+        with pytest.raises(ValueError, match=f"another {what}"):
+            run_sweep(write(tmp_path, text, "e.toml"), out)
+
+
+def test_report_fss_on_a_sandpile_sweep(tmp_path):
+    from dynsim.sweep_report import sweep_fss
+
+    path = write(tmp_path, """
+        system = "sandpile.manna"
+        seeds = 2
+        [fixed]
+        grains = 3000
+        [grid]
+        L = [8, 12, 16]
+    """)
     run_sweep(path, tmp_path / "out")
-    edited = write(tmp_path, SWEEP.replace("seeds = 2", "seeds = 3"), "edited.toml")
-    with pytest.raises(ValueError, match="different sweep file"):
-        run_sweep(edited, tmp_path / "out")
+    r = CliRunner().invoke(cli, ["--quiet", "sweep", "report", str(tmp_path / "out"), "--fss",
+                                 "--boot", "20", "--json", "--plot", str(tmp_path / "fss.png")])
+    assert r.exit_code == 0, r.output
+    fss = json.loads(r.output)["fss"]
+    assert fss["sizes"] == [8, 12, 16] and 1.0 < fss["tau"] < 2.0
+    assert (tmp_path / "fss.png").stat().st_size > 10_000
+    mixed = [{"status": "ok", "id": str(i), "system": "sandpile.manna",
+              "params": {"L": L, "d": d}} for i, (L, d) in enumerate([(8, 1), (8, 2), (12, 2)])]
+    with pytest.raises(ValueError, match="only L and the seed vary; here d vary"):
+        sweep_fss(tmp_path / "out", mixed)

@@ -1,0 +1,199 @@
+"""Executors of sweeps (dynsim.sweep): one run, a local spawn pool, a Dask cluster.
+
+Local workers die with the sweep that started them: ``PR_SET_PDEATHSIG`` on Linux and a watchdog
+thread on ``os.getppid()`` elsewhere, so a ``kill -9`` of the sweep leaves no orphan writing runs.
+They ignore SIGINT: Ctrl-C reaches the sweep, which cancels what is queued and terminates them.
+Every task limits numba, BLAS and (when already imported) torch to one thread *in the thread that
+runs it*: ``numba.set_num_threads`` applies to the calling thread only, and a Dask worker runs
+tasks in threads of its own.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+
+from dynsim import registry
+
+SINGLE_THREAD_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                     "MKL_NUM_THREADS": "1"}
+PR_SET_PDEATHSIG = 1
+
+
+def run_one(system: str, params: dict, seed: int, folder: str) -> tuple[str, str, float, dict]:
+    """Run one configuration, measure it, then write its run folder atomically; return (status,
+    error, seconds, headline measures).  Exceptions are caught and returned: one failing run stops
+    nothing.  A run whose measures fail is failed and leaves no folder (so it is redone)."""
+    from dynsim.analysis import measure
+    from dynsim.trace import save_run
+
+    t0 = time.perf_counter()
+    try:
+        trace = registry.run(system, seed=seed, **params)
+        headline = measure(trace).headline()  # before saving: a folder on disk is a finished run
+        save_run(trace, folder, force=True)
+        return trace.meta["status"], "", time.perf_counter() - t0, headline
+    except Exception as err:  # recorded in the index with its traceback's last line
+        last = traceback.format_exception_only(type(err), err)[-1].strip()
+        return "failed", last, time.perf_counter() - t0, {}
+
+
+def limit_threads() -> None:
+    """numba, BLAS and torch at one thread, for the calling thread (env covers later imports)."""
+    os.environ.update(SINGLE_THREAD_ENV)
+    numba = sys.modules.get("numba")
+    if numba is not None:  # already imported with another pool size: set it for this thread
+        numba.set_num_threads(1)
+    torch = sys.modules.get("torch")  # never import torch for a numba-only sweep
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
+def in_task(task, *args):
+    """Run ``task(*args)`` with threads limited in the task's own thread (Dask tasks)."""
+    limit_threads()
+    return task(*args)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Exit when process ``parent`` dies: the kernel's parent-death signal on Linux, and a
+    watchdog thread polling getppid() everywhere (a parent that died before prctl included)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the watchdog remains
+            pass
+
+    def watch():
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(0.25)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, name="dynsim-parent-watchdog", daemon=True).start()
+
+
+def _worker_init(parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the sweep's to handle
+    _die_with_parent(parent)
+    limit_threads()
+
+
+def _abort_pool(pool) -> None:
+    """Cancel what is queued and terminate the workers now (Ctrl-C, or any error)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(5)
+
+
+def run_pool(todo, args, workers, finished, task=None):
+    """Run on a local spawn pool.  A worker that dies breaks the pool and every run in flight with
+    it; those runs are then retried one at a time in a single-worker pool, so the run that kills
+    its worker is found, recorded as failed ("worker process died"), and the others finish.
+    An interruption (KeyboardInterrupt) cancels the queue and terminates the workers; the runs
+    finished so far have been passed to ``finished``."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    task = task or run_one
+    ctx = mp.get_context("spawn")
+    saved = {k: os.environ.get(k) for k in SINGLE_THREAD_ENV}
+    os.environ.update(SINGLE_THREAD_ENV)  # inherited by the spawned workers at start
+    init = dict(mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),))
+    pool = None
+    try:
+        lost = []
+        pool = ProcessPoolExecutor(workers, **init)
+        futures = {pool.submit(task, *args[r.id]): r for r in todo}
+        for fut in as_completed(futures):
+            try:
+                result = fut.result()
+            except BrokenProcessPool:
+                lost.append(futures[fut])
+                continue
+            finished(futures[fut], result)
+        pool.shutdown()
+        pool = None
+        for run in lost:  # isolation: one run per worker at a time
+            if pool is None:
+                pool = ProcessPoolExecutor(1, **init)
+            try:
+                result = pool.submit(task, *args[run.id]).result()
+            except BrokenProcessPool:
+                result = ("failed", "worker process died", math.nan, {})
+                pool.shutdown(wait=False)
+                pool = None
+            finished(run, result)
+        if pool is not None:
+            pool.shutdown()
+            pool = None
+    except BaseException:
+        if pool is not None:
+            _abort_pool(pool)
+        raise
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def dask_client(scheduler):
+    """A connected dask.distributed client (a Client object passes through)."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ValueError("--scheduler needs dask.distributed: pip install 'dask[distributed]'"
+                         ) from None
+    if not isinstance(scheduler, str):
+        return scheduler
+    try:
+        return Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as err:
+        raise ValueError(f"cannot reach the Dask scheduler at {scheduler!r}: {err}") from None
+
+
+def check_gpu_workers(client, where: str) -> None:
+    """Refuse a GPU sweep on a cluster none of whose workers offers the resource ``GPU``."""
+    workers = client.scheduler_info().get("workers", {})
+    if not any((w.get("resources") or {}).get("GPU", 0) >= 1 for w in workers.values()):
+        raise ValueError(f"gpu = true, but no worker of the Dask scheduler {where} offers the "
+                         f"resource GPU ({len(workers)} workers); start GPU workers with "
+                         "`dask worker ADDRESS --resources GPU=1`, or set gpu = false")
+
+
+def run_dask(client, todo, args, finished, gpu: bool) -> None:
+    """Submit every run to Dask (resource GPU=1 when ``gpu``); cancel the rest on any exit."""
+    from distributed import as_completed as dask_completed
+
+    from dynsim.sweep_exec import in_task as task_wrapper  # importable name for the workers
+
+    client.run(limit_threads)  # env of every worker process (BLAS pools read it at start)
+    futures = {client.submit(task_wrapper, run_one, *args[r.id], pure=False,
+                             resources={"GPU": 1} if gpu else None): r for r in todo}
+    try:
+        for fut in dask_completed(futures):
+            try:
+                result = fut.result()
+            except Exception as err:  # the worker died or the task was lost
+                result = ("failed", f"worker error: {type(err).__name__}: {err}", math.nan, {})
+            finished(futures[fut], result)
+    finally:
+        pending = [f for f in futures if not f.done()]
+        if pending:
+            client.cancel(pending)
