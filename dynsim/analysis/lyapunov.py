@@ -135,8 +135,8 @@ class LyapunovSpectrum:
                                method=f"{self.method}, exponent {i + 1}", n=self.n_steps,
                                reference=ref, reference_source=self.reference_source,
                                data={"blocks": self.blocks, "dt": self.dt, "transient": self.transient,
-                                     **({"window": self.data["window"]} if "window" in self.data
-                                        else {})})
+                                     **{k: v for k, v in self.data.items()
+                                        if k == "stationary_window"}})
 
     def total(self) -> Estimate:
         """The sum of the exponents (the mean volume contraction rate), with its SE."""
@@ -412,7 +412,7 @@ def _sharpness_result(sup, arg, lr, n_iterates, d, supply, eigenvalues, method, 
         n_iterates=int(n_iterates), n_minibatches=int(m), d=None if d is None else int(d),
         method=method,
         data={"argmax_iterate": arg[:, :MAX_LISTED], "supply": supply, "eigenvalues": eigenvalues,
-              "sup_rule": rule, "window": window, "stochastic": bool(stochastic)})
+              "sup_rule": rule, "stationary_window": window, "stochastic": bool(stochastic)})
 
 
 def _bulk_eigenvalues(grid, weights, n_bulk, lo, hi) -> np.ndarray:
@@ -439,7 +439,7 @@ def sharpness_exponents(hessian_eigenvalues_per_iterate, lr: float, *, d: int | 
     separately for each rank k.
 
     How the sup over the attractor is estimated: the iterates supplied (the caller's stationary
-    window, stated in ``window``) stand in for the attractor, and the sup is their maximum.  A
+    window, stated in ``window`` and kept in ``data['stationary_window']``) stand in for the attractor, and the sup is their maximum.  A
     finite sample's maximum is at most the sup, so each lambda_k is biased low, by less as more
     iterates are used.  For SGD the array is (minibatches, iterates, k): the maximum over iterates
     is taken per fresh minibatch (one draw of omega) and averaged over minibatches (the expectation
@@ -587,7 +587,7 @@ def sharpness_dimension(sharpness_exponents, *, stderr=None, d: int | None = Non
         d = res.d if d is None else d
         supply = "partial" if d is not None and d > raw.size else res.data.get("supply", "complete")
         info = {"n_iterates": res.n_iterates, "n_minibatches": res.n_minibatches, "lr": res.lr,
-                **{key: res.data[key] for key in ("eigenvalues", "sup_rule", "window")
+                **{key: res.data[key] for key in ("eigenvalues", "sup_rule", "stationary_window")
                    if key in res.data}}
     else:
         raw = _iv_exponents(sharpness_exponents, "sharpness_exponents")

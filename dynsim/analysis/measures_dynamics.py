@@ -75,7 +75,7 @@ def _correlation_dimension(tr, ctx):
     est = dimension.correlation_dimension(x, theiler=min(theiler, x.shape[0] // 2 - 1),
                                           seed=ctx.seed, reference=d2,
                                           reference_source="REFERENCES.md item 8" if d2 else "")
-    est.data["window"] = rule
+    est.data["stationary_window"] = rule
     return est
 
 

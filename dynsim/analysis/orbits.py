@@ -86,7 +86,7 @@ def lyapunov_of(trace, *, late: float | None = None, blocks: int = 20, reference
     """{"lyapunov": LyapunovSpectrum, "kaplan_yorke": Estimate (d > 1)} from the ``jacobian``
     channel over :func:`stationary_window` (its first tenth, at most 1000 steps, aligning the QR
     frame; exponents per unit time with the trace's ``dt`` parameter), or {} when the window holds
-    fewer than MIN_WINDOW steps.  The window rule is in ``data['window']`` of both."""
+    fewer than MIN_WINDOW steps.  The window rule is in ``data['stationary_window']`` of both."""
     jac = np.asarray(trace["jacobian"], dtype=float)
     idx, rule = stationary_window(trace, "jacobian", late=late)
     m = idx.size
@@ -95,12 +95,12 @@ def lyapunov_of(trace, *, late: float | None = None, blocks: int = 20, reference
     spec = lyapunov_spectrum(jac[idx], dt=float(trace.params.get("dt", 1.0)),
                              transient=min(1000, m // 10), blocks=min(blocks, m - m // 10),
                              reference=reference, reference_source=reference_source)
-    spec.data["window"] = rule
+    spec.data["stationary_window"] = rule
     out = {"lyapunov": spec}
     if spec.d > 1:
         ky = kaplan_yorke_dimension(spec.exponents, cov=spec.cov, reference=ky_reference,
                                     reference_source=reference_source if ky_reference else "")
-        ky.data["window"] = rule
+        ky.data["stationary_window"] = rule
         out["kaplan_yorke"] = ky
     return out
 
