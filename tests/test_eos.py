@@ -24,32 +24,45 @@ from dynsim.analysis.lyapunov import lyapunov_spectrum
 from dynsim.analysis.orbits import bifurcation_summary, orbit_period
 from dynsim.analysis.stability import max_stable_lr, quadratic_multipliers, stability, threshold
 from dynsim.sims.eos import (bifurcation, make_loss, minimalist, minimalist_eos_minimum, product,
-                             quadratic)
+                             quadratic, run_toy)
 from dynsim.sims.eos.optimizers import SLOTS, opt_spec, opt_step
 from dynsim.trace import load_run
-
-@pytest.fixture
-def eos_registry():
-    """The eos systems are in dynsim/registry.py; kept as a fixture name for the tests using it."""
-    assert "eos.quadratic" in registry.SYSTEMS
-
 
 # ---------------------------------------------------------------------------------------------
 # thresholds: lr 1% on each side, on a rotated quadratic of sharpness 10
 
 
 SPECTRUM = (10.0, 4.0, 1.0)
-CASES = [("gd", "gd", {}), ("sgd", "gd", {"noise_std": 0.0}), ("momentum", "heavy_ball", {}),
+NU0 = [1.0, 4.0, 16.0]     # a non-uniform frozen preconditioner P = diag(1, 2, 4) + eps
+CASES = [("gd", "gd", {}), ("sgd", "gd", {"noise_std": 1e-3}), ("momentum", "heavy_ball", {}),
          ("nesterov", "nesterov", {}), ("ema", "ema_momentum", {}),
          ("rmsprop", "rmsprop_precond", {"freeze_at": 0, "nu0": 4.0}),
-         ("adam", "adam_precond", {"freeze_at": 0, "nu0": 4.0})]
+         ("adam", "adam_precond", {"freeze_at": 0, "nu0": 4.0}),
+         ("rmsprop", "rmsprop_precond", {"freeze_at": 0, "nu0": NU0}),
+         ("adam", "adam_precond", {"freeze_at": 0, "nu0": NU0})]
+IDS = ["gd", "sgd", "momentum", "nesterov", "ema", "rmsprop", "adam", "rmsprop-nonuniform-P",
+       "adam-nonuniform-P"]
 
 
-@pytest.mark.parametrize("opt,conv,kw", [c for c in CASES if c[0] != "sgd"],
-                         ids=[c[0] for c in CASES if c[0] != "sgd"])
+def _frozen_precond_sharpness(nu0):
+    """lambda_max(P^-1/2 H P^-1/2), P = sqrt(nu0) + eps, for the rotated quadratic of seed 3
+    (the same Haar Q: make_rng(3) is default_rng(SeedSequence([3])))."""
+    loss = make_loss("quadratic", spectrum=SPECTRUM, rotated=True,
+                     rng=np.random.default_rng(np.random.SeedSequence([3])))
+    h = loss.hessian(np.zeros(3))
+    pre = np.sqrt(np.broadcast_to(np.asarray(nu0, dtype=float), (3,))) + 1e-8
+    return float(np.linalg.eigvalsh(h / np.sqrt(np.outer(pre, pre)))[-1])
+
+
+@pytest.mark.parametrize("opt,conv,kw", CASES, ids=IDS)
 def test_threshold_one_percent_each_side(opt, conv, kw):
-    # frozen preconditioner P = sqrt(nu0) + eps = 2 + 1e-8: preconditioned sharpness 10 / P
-    sharp = SPECTRUM[0] / (math.sqrt(kw["nu0"]) + 1e-8) if "nu0" in kw else SPECTRUM[0]
+    # frozen P: the map is GD (RMSProp) or EMA momentum (Adam) with lr P^-1, whose threshold is
+    # on lambda_max(P^-1 H); for the scalar nu0 = 4 that is 10 / 2, for NU0 (P = diag(1, 2, 4) in
+    # the coordinates, not the eigenbasis of the rotated H) it is computed from P and H.
+    # SGD: additive noise N(0, 1e-6 I) does not move the threshold of the mean dynamics.
+    sharp = _frozen_precond_sharpness(kw["nu0"]) if "nu0" in kw else SPECTRUM[0]
+    if kw.get("nu0") is NU0:
+        assert abs(sharp - 10.0 / 2.0) > 1.0            # not the uniform case in disguise
     lr_star = max_stable_lr(conv, sharp, beta=0.9)
     below = quadratic(opt=opt, lr=0.99 * lr_star, steps=3000, spectrum=SPECTRUM, rotated=True,
                       jacobian=False, seed=3, **kw)
@@ -228,15 +241,93 @@ def test_single_run_is_stream_zero_of_the_sweep():
     assert not np.array_equal(other["proj"], one["proj"])
 
 
+# ---------------------------------------------------------------------------------------------
+# SGD on a minibatch of quadratics: random Jacobians I - lr H_B
+
+
+def test_minibatch_quadratics_average_to_h_and_full_batch_is_gd():
+    from dynsim.sims.eos.losses import quadratic_components
+
+    rng = np.random.default_rng(0)
+    q = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    a = quadratic_components(q, np.array(SPECTRUM), 7, rng)
+    np.testing.assert_allclose(a.T @ a / 7, (q * SPECTRUM) @ q.T, atol=1e-12)
+    full = quadratic(opt="sgd", lr=0.15, minibatch=16, n_quadratics=16, spectrum=SPECTRUM,
+                     rotated=True, steps=300, seed=4)
+    gd = quadratic(opt="gd", lr=0.15, spectrum=SPECTRUM, rotated=True, steps=300, seed=4)
+    np.testing.assert_allclose(full["proj"], gd["proj"], rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(full["jacobian"], gd["jacobian"], atol=1e-12)
+    assert full.params["noise_std"] == 0.0 and full.params["minibatch"] == 16
+
+
+def test_minibatch_sgd_jacobian_is_i_minus_lr_h_batch():
+    lr, b, n = 0.1, 2, 16
+    tr = quadratic(opt="sgd", lr=lr, minibatch=b, n_quadratics=n, spectrum=SPECTRUM,
+                   rotated=True, steps=400, seed=4)
+    w, jac = tr["proj"], tr["jacobian"]
+    hb = (np.eye(3) - jac) / lr
+    # the step is the linear map J_t (no additive noise): w_{t+1} = J_t w_t
+    np.testing.assert_allclose(np.einsum("tij,tj->ti", jac[:-1], w[:-1]), w[1:], atol=1e-12)
+    # H_B is the mean of b rank-one rows: rank <= b, PSD, and it changes from step to step
+    eig = np.linalg.eigvalsh(hb)
+    assert np.all(eig[:, 0] > -1e-9) and np.all(np.abs(eig[:, : 3 - b]) < 1e-9)
+    assert not np.allclose(hb[0], hb[1])
+    # unbiased: the mean of H_B over steps is H (each entry within 4 SE)
+    h = make_loss("quadratic", spectrum=SPECTRUM, rotated=True,
+                  rng=np.random.default_rng(np.random.SeedSequence([4]))).hessian(np.zeros(3))
+    se = hb.std(axis=0, ddof=1) / math.sqrt(hb.shape[0])
+    assert np.all(np.abs(hb.mean(axis=0) - h) <= 4 * se + 1e-12)
+    # the full-batch channels stay those of the full loss
+    assert tr["sharpness"][0] == pytest.approx(10.0) and tr["threshold"][0] == pytest.approx(20)
+    again = quadratic(opt="sgd", lr=lr, minibatch=b, n_quadratics=n, spectrum=SPECTRUM,
+                      rotated=True, steps=400, seed=4)
+    other = quadratic(opt="sgd", lr=lr, minibatch=b, n_quadratics=n, spectrum=SPECTRUM,
+                      rotated=True, steps=400, seed=5)
+    assert np.array_equal(again["proj"], w) and not np.array_equal(other["proj"], w)
+
+
+def test_random_products_destabilise_sgd_below_the_gd_threshold():
+    # lr 0.15 < 2/10: GD converges (rate ln 0.85 = -0.16 along h = 1, ln 0.5 along h = 10), but
+    # SGD with one of 16 rank-one quadratics per step multiplies I - lr a_i a_i^T, whose
+    # eigenvalue 1 - lr |a_i|^2 is often far below -1: the top Lyapunov exponent of the random
+    # product is positive (measured 0.065 +- 0.008) and equals the growth rate of |w| (a linear
+    # random map: both are lim (1/T) ln |J_T ... J_1 w_0| for generic w_0).
+    gd = quadratic(opt="gd", lr=0.15, spectrum=SPECTRUM, rotated=True, steps=2000, seed=4)
+    assert stability(gd).verdict == "converged"
+    tr = quadratic(opt="sgd", lr=0.15, minibatch=1, n_quadratics=16, spectrum=SPECTRUM,
+                   rotated=True, steps=2000, seed=4)
+    spec = lyapunov_spectrum(tr["jacobian"], transient=100, blocks=10)
+    top = int(np.argmax(spec.exponents))
+    lam, se = spec.exponents[top], spec.stderr[top]
+    assert lam - 3 * se > 0, spec
+    w = tr["proj"]
+    growth = math.log(np.linalg.norm(w[-1]) / np.linalg.norm(w[100])) / (len(w) - 1 - 100)
+    assert abs(growth - lam) < 3 * se + 1e-3
+    assert tr.meta["status"] == "diverged" and stability(tr).verdict == "diverged"
+
+
+@pytest.mark.parametrize("kw", [{"opt": "gd", "minibatch": 2}, {"opt": "sgd", "minibatch": 40},
+                                {"opt": "sgd", "minibatch": 1, "n_quadratics": 1},
+                                {"opt": "sgd", "minibatch": 1, "spectrum": (1.0, -1.0)},
+                                {"opt": "sgd", "n_quadratics": 8}])
+def test_minibatch_bad_inputs(kw):
+    with pytest.raises(ValueError):
+        quadratic(steps=10, seed=0, **kw)
+    with pytest.raises(ValueError):
+        run_toy("minimalist", opt="sgd", minibatch=2, steps=10, seed=0)
+
+
 DETERMINISM = textwrap.dedent("""
     import hashlib, numpy as np
-    from dynsim.sims.eos import bifurcation, minimalist
+    from dynsim.sims.eos import bifurcation, minimalist, quadratic
     h = hashlib.sha256()
     tr = bifurcation(system="minimalist", opt="sgd", lr_min=0.05, lr_max=0.15, n_lr=24,
                      steps=400, keep=40, noise_std=0.01, seed=5)
     for k in sorted(tr.channels):
         h.update(np.ascontiguousarray(tr[k]).tobytes())
     h.update(minimalist(opt="adam", lr=0.01, steps=300, noise_std=0.05, seed=5)["proj"].tobytes())
+    h.update(quadratic(opt="sgd", lr=0.1, minibatch=3, n_quadratics=40, spectrum=(5, 3, 2, 1),
+                       rotated=True, steps=300, seed=5)["proj"].tobytes())
     print(h.hexdigest())
 """)
 
@@ -292,7 +383,7 @@ def _invoke(*args):
     return CliRunner().invoke(_cli(), list(args), prog_name="dynsim")
 
 
-def test_cli_run_json_saves_and_plots(eos_registry, tmp_path):
+def test_cli_run_json_saves_and_plots(tmp_path):
     r = _invoke("eos", "run", "--system", "minimalist", "--lr", "0.1", "--steps", "3000",
                 "--seed", "0", "--json", "--out", str(tmp_path / "run"), "--plot",
                 str(tmp_path / "run.png"))
@@ -311,7 +402,30 @@ def test_cli_run_json_saves_and_plots(eos_registry, tmp_path):
     assert table.exit_code == 0 and "rmsprop_precond" in table.output and "edge" in table.output
 
 
-def test_cli_bifurcation_and_flows(eos_registry, tmp_path):
+def test_cli_run_minibatch_adaptive_default_and_no_nan():
+    r = _invoke("eos", "run", "--system", "quadratic", "--opt", "sgd", "--minibatch", "2",
+                "--n-quadratics", "8", "--lr", "0.05", "--steps", "500", "--seed", "0", "--json")
+    assert r.exit_code == 0, r.output
+    payload = json.loads(r.stdout)
+    assert payload["params"]["minibatch"] == 2 and payload["params"]["noise_std"] == 0.0
+    table = _invoke("eos", "run", "--system", "minimalist", "--lr", "0.1", "--seed", "0")
+    assert table.exit_code == 0 and "nan" not in table.output, table.output
+    # adaptive optimizers default to 20000 steps (Adam at 1000 printed "converged, ratio 0.045")
+    adam = _invoke("eos", "run", "--system", "quadratic", "--opt", "adam", "--no-jacobian",
+                   "--seed", "0", "--json")
+    pa = json.loads(adam.stdout)
+    assert pa["params"]["steps"] == 20000 and pa["stability"]["verdict"] == "edge"
+    short = _invoke("eos", "run", "--system", "quadratic", "--opt", "adam", "--steps", "1000",
+                    "--no-jacobian", "--seed", "0")
+    assert "not yet equilibrated" in short.output
+    frozen = _invoke("eos", "run", "--system", "quadratic", "--opt", "rmsprop", "--freeze-at", "0",
+                     "--nu0", "1,4", "--steps", "50", "--seed", "0", "--json")
+    assert frozen.exit_code == 0 and json.loads(frozen.stdout)["params"]["nu0"] == [1.0, 4.0]
+    bad = _invoke("eos", "run", "--system", "minimalist", "--minibatch", "2")
+    assert bad.exit_code == 2 and "--minibatch" in bad.output
+
+
+def test_cli_bifurcation_and_flows(tmp_path):
     r = _invoke("eos", "bifurcation", "--system", "product", "--lr-min", "0.9", "--lr-max", "1.5",
                 "--n-lr", "13", "--steps", "1000", "--keep", "100", "--seed", "0", "--plot",
                 str(tmp_path / "bif.png"))
@@ -350,7 +464,7 @@ def test_cli_flows_refuses_a_diverging_gd_at_once(lr):
     (["eos", "bifurcation", "--lr-min", "2", "--lr-max", "1"], "lr_min"),
     (["eos", "flows", "--tau", "0"], "--tau"),
 ])
-def test_cli_bad_input_one_line_exit_2(eos_registry, args, flag):
+def test_cli_bad_input_one_line_exit_2(args, flag):
     r = _invoke(*args)
     assert r.exit_code == 2
     lines = r.output.strip().splitlines()

@@ -82,7 +82,8 @@ def bifurcation(system: str = "product", lr_min: float = 0.8, lr_max: float = 2.
     else:
         x = resolve_x0(p["system"], p["x0"], loss.dim)
     code, op, used = opt_spec(p["opt"], beta=p["beta"], beta1=p["beta1"], beta2=p["beta2"],
-                              eps=p["eps"], noise_std=p["noise_std"], freeze_at=None, nu0=0.0)
+                              eps=p["eps"], noise_std=p["noise_std"], freeze_at=None, nu0=0.0,
+                              dim=loss.dim)
     p.update(used, x0=[float(v) for v in x])
     del p["freeze_at"], p["nu0"]
     lrs = np.linspace(p["lr_min"], p["lr_max"], p["n_lr"])

@@ -1,9 +1,16 @@
 """The Numba kernel of the eos family: many runs of one (loss, optimizer) pair in parallel.
 
-Run r uses learning rate ``lrs[r]`` and start ``x0s[r]``; its gradient noise (``sgd``, or any
-optimizer with noise_std > 0) comes from its own xoshiro256** stream, whose state is a SplitMix64
+Run r uses learning rate ``lrs[r]`` and start ``x0s[r]``; its randomness (the minibatch draw and
+the additive gradient noise) comes from its own xoshiro256** stream, whose state is a SplitMix64
 hash of (seed, r) (:func:`dynsim.rng.stream_state`), so the result does not depend on the thread
 count.  Runs write disjoint rows; nothing is reduced across runs.
+
+Minibatch of quadratics (``batch`` > 0; ``comps`` the N x d rows a_i of a quadratic
+L = (1/N) sum_i 1/2 (a_i . w)^2): at each step ``batch`` distinct indices are drawn uniformly
+(a partial Fisher-Yates shuffle of a per-run index array, from the run's stream, before the
+additive noise of that step), and the step uses g_B = H_B w and H_B = (1/b) sum_{i in B} a_i a_i^T
+in place of the full gradient and Hessian (so the Jacobian of SGD is I - lr H_B).  ``loss`` and
+the recorded Hessian eigenvalues stay those of the full loss.
 
 At each recorded step t (t >= rec_from) the kernel stores the state *before* the update: the
 iterate w_t, L(w_t), the Hessian eigenvalues at w_t (descending), the preconditioned sharpness
@@ -28,15 +35,19 @@ ESCAPE = 1e50
 
 @njit(cache=True)
 def _one_run(loss_code, lp, opt_code, op, lr, x0, seed, stream, steps, rec_from, want_jac,
-             proj, loss, hess_eigs, psharp, jac):
+             comps, batch, proj, loss, hess_eigs, psharp, jac):
     d = x0.shape[0]
     w = x0.copy()
     s1 = np.zeros(d)
     s2 = np.zeros(d)
     if opt_code == RMSPROP:
-        s1[:] = op[I_NU0]
+        for i in range(d):
+            s1[i] = op[I_NU0 + i]
     elif opt_code == ADAM:
-        s2[:] = op[I_NU0]
+        for i in range(d):
+            s2[i] = op[I_NU0 + i]
+    n_comp = comps.shape[0]
+    perm = np.arange(n_comp)
     g = np.empty(d)
     h = np.empty((d, d))
     m = np.empty((d, d))
@@ -53,15 +64,6 @@ def _one_run(loss_code, lp, opt_code, op, lr, x0, seed, stream, steps, rec_from,
             ok = ok and abs(w[i]) <= ESCAPE and math.isfinite(g[i])
         if not ok:
             return t
-        if noise > 0.0:
-            for i in range(0, d, 2):          # Box-Muller: two normals per pair of uniforms
-                x, a0, a1, a2, a3 = xoshiro_next(a0, a1, a2, a3)
-                y, a0, a1, a2, a3 = xoshiro_next(a0, a1, a2, a3)
-                rad = math.sqrt(-2.0 * math.log(1.0 - to_unit(x)))
-                ang = 2.0 * math.pi * to_unit(y)
-                g[i] += noise * rad * math.cos(ang)
-                if i + 1 < d:
-                    g[i + 1] += noise * rad * math.sin(ang)
         loss_hessian(loss_code, lp, w, h)
         rec = t >= rec_from
         row = t - rec_from
@@ -72,6 +74,36 @@ def _one_run(loss_code, lp, opt_code, op, lr, x0, seed, stream, steps, rec_from,
             vals = np.linalg.eigvalsh(h)
             for i in range(d):
                 hess_eigs[row, i] = vals[d - 1 - i]
+        if batch > 0:
+            for i in range(d):
+                g[i] = 0.0
+                for j in range(d):
+                    h[i, j] = 0.0
+            for k in range(batch):                # partial Fisher-Yates: a uniform b-subset
+                x, a0, a1, a2, a3 = xoshiro_next(a0, a1, a2, a3)
+                pick = k + int(to_unit(x) * (n_comp - k))
+                if pick >= n_comp:
+                    pick = n_comp - 1
+                tmp = perm[k]
+                perm[k] = perm[pick]
+                perm[pick] = tmp
+                c = perm[k]
+                aw = 0.0
+                for i in range(d):
+                    aw += comps[c, i] * w[i]
+                for i in range(d):
+                    g[i] += comps[c, i] * aw / batch
+                    for j in range(d):
+                        h[i, j] += comps[c, i] * comps[c, j] / batch
+        if noise > 0.0:
+            for i in range(0, d, 2):          # Box-Muller: two normals per pair of uniforms
+                x, a0, a1, a2, a3 = xoshiro_next(a0, a1, a2, a3)
+                y, a0, a1, a2, a3 = xoshiro_next(a0, a1, a2, a3)
+                rad = math.sqrt(-2.0 * math.log(1.0 - to_unit(x)))
+                ang = 2.0 * math.pi * to_unit(y)
+                g[i] += noise * rad * math.cos(ang)
+                if i + 1 < d:
+                    g[i + 1] += noise * rad * math.sin(ang)
         opt_step(opt_code, op, lr, t, w, s1, s2, g, h, pre, jtmp, rec and want_jac)
         if rec:
             if adaptive:
@@ -86,10 +118,10 @@ def _one_run(loss_code, lp, opt_code, op, lr, x0, seed, stream, steps, rec_from,
 
 @njit(cache=True, parallel=True)
 def batch_kernel(loss_code, lp, opt_code, op, lrs, x0s, seed, stream0, steps, rec_from, want_jac,
-                 proj, loss, hess_eigs, psharp, jac, done):
+                 comps, batch, proj, loss, hess_eigs, psharp, jac, done):
     """Runs r = 0..R-1 in parallel (noise stream stream0 + r); output arrays carry the run as
     their first axis; ``done[r]``: the steps run r completed (steps + 1 unless it diverged)."""
     for r in prange(lrs.shape[0]):
         done[r] = _one_run(loss_code, lp, opt_code, op, lrs[r], x0s[r], seed, stream0 + r, steps,
-                           rec_from,
-                           want_jac, proj[r], loss[r], hess_eigs[r], psharp[r], jac[r])
+                           rec_from, want_jac, comps, batch, proj[r], loss[r], hess_eigs[r],
+                           psharp[r], jac[r])

@@ -9,6 +9,13 @@ Quadratic (code 0)
     seed (QR of a Gaussian matrix with the signs of diag R fixed, Mezzadri, Notices AMS 54:592,
     2007).  Default spectrum (15, 1) in d = 2: sharpness 15, so GD is stable for lr < 2/15.
     D^3 L = 0, so the central flow equals gradient flow (REFERENCES.md item 15).
+    As a minibatch of quadratics (``n_quadratics`` = N >= d; the SGD noise model of issue 11):
+    L(w) = (1/N) sum_i 1/2 (a_i . w)^2, realizable least squares with N rows a_i = Q S^(1/2) z_i,
+    where the z_i are Gaussian rows from the seed whitened so that (1/N) sum_i z_i z_i^T = I
+    exactly; hence (1/N) sum_i a_i a_i^T = H and the full loss, its gradient and Hessian are
+    those above.  SGD with a minibatch B of b rows per step uses H_B = (1/b) sum_{i in B} a_i a_i^T
+    (Jacobian I - lr H_B: the Lyapunov spectrum is that of a product of random matrices, and the
+    gradient noise vanishes at the minimum).  Needs a spectrum >= 0.
 Product (code 1)
     L(w) = 1/2 (1 - w_1 w_2 ... w_n)^2, n = ``degree`` in [2, 8].  With p = prod w, r = 1 - p,
     q_i = prod_{j != i} w_j, P2_ij = prod_{k not in {i,j}} w_k (i != j; 0 on the diagonal) and
@@ -57,6 +64,7 @@ class Loss:
     params: np.ndarray
     dim: int
     description: str
+    components: np.ndarray | None = None    # (N, d) rows a_i of a minibatch of quadratics
 
     def value(self, w) -> float:
         return float(loss_value(self.code, self.params, np.ascontiguousarray(w, dtype=float)))
@@ -85,18 +93,42 @@ def haar_orthogonal(d: int, rng: np.random.Generator) -> np.ndarray:
     return q * np.sign(np.diag(r))
 
 
+def quadratic_components(q: np.ndarray, spectrum: np.ndarray, n: int,
+                         rng: np.random.Generator) -> np.ndarray:
+    """N = ``n`` rows a_i with (1/N) sum_i a_i a_i^T = Q diag(spectrum) Q^T exactly (module
+    docstring): a_i = Q diag(spectrum)^(1/2) z_i, the Gaussian z_i whitened by their own second
+    moment."""
+    d = spectrum.size
+    if n < d:
+        raise ValueError(f"n_quadratics must be >= d = {d} (the rows must span R^d), got {n}")
+    if np.any(spectrum < 0):
+        raise ValueError(f"a minibatch of quadratics needs a spectrum >= 0, got "
+                         f"{[float(v) for v in spectrum]}")
+    z = rng.normal(size=(n, d))
+    vals, vecs = np.linalg.eigh(z.T @ z / n)
+    z = z @ (vecs / np.sqrt(vals)) @ vecs.T                  # (1/n) z^T z = I
+    return np.ascontiguousarray(z * np.sqrt(spectrum) @ q.T)
+
+
 def make_loss(system: str, *, spectrum=None, rotated: bool = False, degree: int = 2,
-              rng: np.random.Generator | None = None) -> Loss:
+              rng: np.random.Generator | None = None, n_quadratics: int | None = None) -> Loss:
     """The loss of ``system`` ('quadratic', 'minimalist' or 'product'), parameters validated by
-    the caller (``spectrum`` for quadratics; ``degree`` for products)."""
+    the caller (``spectrum`` for quadratics, and ``n_quadratics`` for a minibatch of them;
+    ``degree`` for products)."""
     if system == "quadratic":
         h = np.asarray(spectrum, dtype=float)
         q = np.eye(h.size) if not rotated else haar_orthogonal(h.size, rng)
         hess = (q * h) @ q.T
         hess = 0.5 * (hess + hess.T)
         kind = "rotated (Haar Q from the seed)" if rotated else "diagonal"
-        return Loss("quadratic", QUADRATIC, np.ascontiguousarray(hess.ravel()), h.size,
-                    f"1/2 w^T H w, H = Q diag{tuple(float(v) for v in h)} Q^T, {kind}")
+        desc = f"1/2 w^T H w, H = Q diag{tuple(float(v) for v in h)} Q^T, {kind}"
+        comps = None
+        if n_quadratics is not None:
+            comps = quadratic_components(q, h, int(n_quadratics), rng)
+            desc = (f"(1/N) sum_i 1/2 (a_i . w)^2, N = {int(n_quadratics)} rows with mean "
+                    f"a_i a_i^T = H: " + desc)
+        return Loss("quadratic", QUADRATIC, np.ascontiguousarray(hess.ravel()), h.size, desc,
+                    comps)
     if system == "minimalist":
         return Loss("minimalist", PRODUCT, np.zeros(0), 4,
                     "1/2 (1 - x y z w)^2 on the slice z = x, w = y (Zhu et al. ICLR 2023)")

@@ -53,30 +53,47 @@ CONVENTIONS = {"gd": "gd", "sgd": "gd", "momentum": "heavy_ball", "nesterov": "n
                "ema": "ema_momentum", "rmsprop": "rmsprop_precond", "adam": "adam_precond"}
 ADAPTIVE = ("rmsprop", "adam")
 DEFAULT_BETA2 = {"rmsprop": 0.99, "adam": 0.999}
-DEFAULT_NOISE = 0.1  # sgd: noise_std when not given
+DEFAULT_NOISE = 0.1  # sgd: noise_std when not given (additive noise model)
+MAX_NU0 = 64         # a scalar nu0 is repeated to this many coordinates (MAX_DIM of losses.py)
 # flat parameter array layout
 I_BETA, I_BETA1, I_BETA2, I_EPS, I_NOISE, I_FREEZE, I_NU0 = range(7)
 
 
 def opt_spec(opt: str, *, beta: float, beta1: float, beta2: float | None, eps: float,
-             noise_std: float | None, freeze_at: int | None,
-             nu0: float) -> tuple[int, np.ndarray, dict]:
-    """(code, flat parameter array, the values used) for a validated optimizer name."""
+             noise_std: float | None, freeze_at: int | None, nu0, dim: int | None = None,
+             minibatch: bool = False) -> tuple[int, np.ndarray, dict]:
+    """(code, flat parameter array, the values used) for a validated optimizer name.
+
+    ``nu0`` (RMSProp / Adam initial second moment) is one number or one per coordinate (``dim``
+    of them; a number is repeated, to ``dim`` or MAX_NU0 entries).  ``minibatch``: SGD's noise
+    comes from a minibatch of quadratics, so its additive noise defaults to 0 (and may be 0)."""
     if opt not in CODES:
         raise ValueError(f"opt must be one of {', '.join(OPTIMIZERS)}, got {opt!r}")
+    if minibatch and opt != "sgd":
+        raise ValueError(f"a minibatch of quadratics is an SGD noise model: use opt='sgd', "
+                         f"got opt={opt!r}")
     if beta2 is None:
         beta2 = DEFAULT_BETA2.get(opt, 0.99)
     if noise_std is None:
-        noise_std = DEFAULT_NOISE if opt == "sgd" else 0.0
-    if opt == "sgd" and not noise_std > 0:
-        raise ValueError(f"noise_std must be > 0 for opt='sgd' (use opt='gd' for no noise), "
-                         f"got {noise_std!r}")
+        noise_std = DEFAULT_NOISE if opt == "sgd" and not minibatch else 0.0
+    if opt == "sgd" and not minibatch and not noise_std > 0:
+        raise ValueError(f"noise_std must be > 0 for opt='sgd' without a minibatch (use "
+                         f"opt='gd' for no noise), got {noise_std!r}")
+    nu = np.asarray(nu0, dtype=float).reshape(-1)
+    if nu.size == 0 or not np.all(np.isfinite(nu)) or np.any(nu < 0):
+        raise ValueError(f"nu0 must be one number >= 0 or one per coordinate, got {nu0!r}")
+    if nu.size == 1:
+        nu = np.full(dim or MAX_NU0, nu[0])
+    elif dim is not None and nu.size != dim:
+        raise ValueError(f"nu0 must have 1 or {dim} entries (one per coordinate), got {nu.size}")
+    nu0 = float(nu[0]) if np.all(nu == nu[0]) and np.asarray(nu0).size == 1 else \
+        [float(v) for v in nu]
     if freeze_at is not None and opt not in ADAPTIVE:
         raise ValueError(f"freeze_at applies to rmsprop and adam only, got opt={opt!r}")
     used = {"beta": beta, "beta1": beta1, "beta2": beta2, "eps": eps, "noise_std": noise_std,
             "freeze_at": freeze_at, "nu0": nu0}
-    arr = np.array([beta, beta1, beta2, eps, noise_std, -1.0 if freeze_at is None else freeze_at,
-                    nu0], dtype=float)
+    arr = np.concatenate([np.array([beta, beta1, beta2, eps, noise_std,
+                                    -1.0 if freeze_at is None else freeze_at], dtype=float), nu])
     return CODES[opt], arr, used
 
 
@@ -138,7 +155,7 @@ def opt_step(code, op, lr, t, w, s1, s2, g, h, pre, jac, want_jac):
             nu[i] = beta2 * nu[i] + (1.0 - beta2) * g[i] * g[i]
             pre[i] = math.sqrt(nu[i] / c2) + eps
         elif t == op[I_FREEZE] and t == 0:
-            pre[i] = math.sqrt(op[I_NU0]) + eps
+            pre[i] = math.sqrt(op[I_NU0 + i]) + eps
         # else: pre holds the frozen value from the previous step
     if code == ADAM:
         for i in range(d):

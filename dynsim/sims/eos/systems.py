@@ -9,8 +9,8 @@ state before the update from t to t+1):
 * ``threshold`` (T,), ``lr`` (T,): the stability threshold of the optimizer's convention
   (``meta['threshold_convention']``) in the units of the sharpness it is compared with, and lr;
 * ``jacobian`` (T, k d, k d): the one-step Jacobian of the optimizer map on its whole state
-  (k = 1 for gd/sgd: I - lr H; 2 for momentum, nesterov, ema, rmsprop; 3 for adam), if
-  ``jacobian=True``.
+  (k = 1 for gd/sgd: I - lr H, or I - lr H_B for a minibatch of quadratics; 2 for momentum,
+  nesterov, ema, rmsprop; 3 for adam), if ``jacobian=True``.
 
 A run whose iterate leaves every bounded set stops there: the trace keeps the finite part and has
 status ``diverged``.  ``seed`` drives the gradient noise and, for ``rotated`` quadratics, the
@@ -42,11 +42,13 @@ OPT_PARAMS = {
     "eps": Float(0.0, None),
     "noise_std": Float(0.0, None),
     "freeze_at": Int(0, 10**7),
-    "nu0": Float(0.0, None),
+    "nu0": Floats(1, MAX_DIM),
     "jacobian": Bool(),
 }
 QUADRATIC_PARAMS = {**OPT_PARAMS, "spectrum": Floats(1, MAX_DIM), "rotated": Bool(),
-                    "x0": Floats(1, MAX_DIM)}
+                    "x0": Floats(1, MAX_DIM), "minibatch": Int(1, 10**5),
+                    "n_quadratics": Int(1, 10**5)}
+DEFAULT_N_QUADRATICS = 32   # rows of a minibatch of quadratics (at least d)
 MINIMALIST_PARAMS = {**OPT_PARAMS, "x0": Floats(2, 4)}
 PRODUCT_PARAMS = {**OPT_PARAMS, "degree": Int(2, MAX_DEGREE), "x0": Floats(2, MAX_DEGREE)}
 DEFAULT_X0 = {"minimalist": (4.0, 0.1), "product": (5.0, 0.05)}   # REFERENCES.md item 14
@@ -79,10 +81,15 @@ def _check_bytes(runs: int, rows: int, dim: int, slots: int, jacobian: bool) -> 
 
 
 def simulate(loss, opt_code: int, op: np.ndarray, lrs: np.ndarray, x0s: np.ndarray, seed: int,
-             steps: int, rec_from: int, jacobian: bool, stream0: int = 0) -> dict:
+             steps: int, rec_from: int, jacobian: bool, stream0: int = 0, batch: int = 0) -> dict:
     """Run the batch kernel on runs with noise streams stream0, stream0 + 1, ...: arrays with the
-    run as first axis; ``done`` (steps each run completed) and ``rows`` (rows it recorded)."""
+    run as first axis; ``done`` (steps each run completed) and ``rows`` (rows it recorded).
+    ``batch`` > 0: a minibatch of that many of ``loss.components`` per step."""
     runs, d = x0s.shape
+    comps = loss.components if loss.components is not None else np.zeros((0, d))
+    if batch and not 0 < batch <= comps.shape[0]:
+        raise ValueError(f"minibatch must be in [1, {comps.shape[0]}] (the number of "
+                         f"quadratics), got {batch}")
     rows_max = steps + 1 - rec_from
     slots = SLOTS[opt_code] * d
     _check_bytes(runs, rows_max, d, SLOTS[opt_code], jacobian)
@@ -93,7 +100,8 @@ def simulate(loss, opt_code: int, op: np.ndarray, lrs: np.ndarray, x0s: np.ndarr
            "done": np.zeros(runs, dtype=np.int64)}
     batch_kernel(loss.code, loss.params, opt_code, op, np.ascontiguousarray(lrs, dtype=float),
                  np.ascontiguousarray(x0s, dtype=float), int(seed), int(stream0),
-                 steps, rec_from, jacobian, out["proj"], out["loss"], out["hessian_top"],
+                 steps, rec_from, jacobian, np.ascontiguousarray(comps, dtype=float), int(batch),
+                 out["proj"], out["loss"], out["hessian_top"],
                  out["precond_sharpness"], out["jacobian"], out["done"])
     out["rows"] = np.maximum(out["done"] - rec_from, 0)
     return out
@@ -102,31 +110,44 @@ def simulate(loss, opt_code: int, op: np.ndarray, lrs: np.ndarray, x0s: np.ndarr
 def run_toy(system: str, *, opt: str = "gd", lr: float = 0.1, steps: int = 1000,
             x0=None, beta: float = 0.9, beta1: float = 0.9, beta2: float | None = None,
             eps: float = 1e-8, noise_std: float | None = None, freeze_at: int | None = None,
-            nu0: float = 0.0, jacobian: bool = True, spectrum=(15.0, 1.0), rotated: bool = False,
-            degree: int = 2, seed: int | None = None) -> Trace:
-    """One run of optimizer ``opt`` on toy ``system`` ('quadratic', 'minimalist', 'product')."""
+            nu0=0.0, jacobian: bool = True, spectrum=(15.0, 1.0), rotated: bool = False,
+            degree: int = 2, minibatch: int | None = None, n_quadratics: int | None = None,
+            seed: int | None = None) -> Trace:
+    """One run of optimizer ``opt`` on toy ``system`` ('quadratic', 'minimalist', 'product');
+    ``minibatch`` / ``n_quadratics``: SGD on a minibatch of quadratics (quadratic only)."""
     if system not in LOSSES:
         raise ValueError(f"system must be one of {', '.join(LOSSES)}, got {system!r}")
     schema = {"quadratic": QUADRATIC_PARAMS, "minimalist": MINIMALIST_PARAMS,
               "product": PRODUCT_PARAMS}[system]
     common = dict(opt=opt, lr=lr, steps=steps, beta=beta, beta1=beta1, beta2=beta2, eps=eps,
                   noise_std=noise_std, freeze_at=freeze_at, nu0=nu0, jacobian=jacobian, x0=x0)
-    extra = {"quadratic": dict(spectrum=spectrum, rotated=rotated), "minimalist": {},
-             "product": dict(degree=degree)}[system]
+    extra = {"quadratic": dict(spectrum=spectrum, rotated=rotated, minibatch=minibatch,
+                               n_quadratics=n_quadratics),
+             "minimalist": {}, "product": dict(degree=degree)}[system]
+    if system != "quadratic" and (minibatch is not None or n_quadratics is not None):
+        raise ValueError(f"minibatch and n_quadratics apply to the quadratic system only, got "
+                         f"system={system!r}")
     p = check_params(schema, {**common, **extra}, f"eos.{system}")
+    batch = p.get("minibatch") or 0
+    if p.get("n_quadratics") is not None and not batch:
+        raise ValueError("n_quadratics needs minibatch (the rows drawn per step)")
+    if batch:
+        dim = len(p["spectrum"] or (15.0, 1.0))
+        p["n_quadratics"] = p["n_quadratics"] or max(DEFAULT_N_QUADRATICS, dim)
     seed, rng = make_rng(seed)
     loss = make_loss(system, spectrum=p.get("spectrum"), rotated=p.get("rotated", False),
-                     degree=p.get("degree", 2), rng=rng)
+                     degree=p.get("degree", 2), rng=rng,
+                     n_quadratics=p.get("n_quadratics") if batch else None)
     x = resolve_x0(system, p["x0"], loss.dim)
     code, op, used = opt_spec(p["opt"], beta=p["beta"], beta1=p["beta1"], beta2=p["beta2"],
                               eps=p["eps"], noise_std=p["noise_std"], freeze_at=p["freeze_at"],
-                              nu0=p["nu0"])
+                              nu0=p["nu0"], dim=loss.dim, minibatch=bool(batch))
     p.update(used, x0=[float(v) for v in x])
     thr, conv = opt_threshold(p["opt"], p["lr"], used)
     timer = Timer()
     with timer.phase("simulate"):
         out = simulate(loss, code, op, np.array([p["lr"]]), x[None, :], seed, p["steps"], 0,
-                       p["jacobian"])
+                       p["jacobian"], batch=batch)
     rows = int(out["rows"][0])
     eigs = out["hessian_top"][0, :rows]
     channels = {"proj": out["proj"][0, :rows], "loss": out["loss"][0, :rows],
@@ -144,16 +165,25 @@ def run_toy(system: str, *, opt: str = "gd", lr: float = 0.1, steps: int = 1000,
 def quadratic(opt: str = "gd", lr: float = 0.1, steps: int = 1000, spectrum=(15.0, 1.0),
               rotated: bool = False, x0=None, beta: float = 0.9, beta1: float = 0.9,
               beta2: float | None = None, eps: float = 1e-8, noise_std: float | None = None,
-              freeze_at: int | None = None, nu0: float = 0.0, jacobian: bool = True, *,
+              freeze_at: int | None = None, nu0=0.0, jacobian: bool = True,
+              minibatch: int | None = None, n_quadratics: int | None = None, *,
               seed: int | None = None) -> Trace:
     """``opt`` on L(w) = 1/2 w^T H w, H = Q diag(spectrum) Q^T (Q = I unless ``rotated``).
+
+    ``minibatch`` = b (with opt='sgd'): the loss is the mean of ``n_quadratics`` = N rank-one
+    quadratics 1/2 (a_i . w)^2 with mean a_i a_i^T = H exactly (default N = max(32, d), drawn from
+    the seed; :mod:`.losses`), and each step uses the Hessian H_B of b of them drawn without
+    replacement from the run's stream: gradient H_B w, Jacobian I - lr H_B (random products).
+    ``noise_std`` then defaults to 0 (additive noise on top is allowed).  b = N is GD up to
+    rounding.  ``nu0``: one number or one per coordinate (a non-uniform frozen preconditioner).
 
     Default: spectrum (15, 1), x0 = (1, ..., 1), lr 0.1: sharpness 15 < 2/lr = 20, so GD converges,
     oscillating along the top eigenvector (1 - lr h = -0.5).
     GD diverges exactly for lr > 2 / max(spectrum) (threshold tests in tests/test_eos.py)."""
     return run_toy("quadratic", opt=opt, lr=lr, steps=steps, x0=x0, beta=beta, beta1=beta1,
                    beta2=beta2, eps=eps, noise_std=noise_std, freeze_at=freeze_at, nu0=nu0,
-                   jacobian=jacobian, spectrum=spectrum, rotated=rotated, seed=seed)
+                   jacobian=jacobian, spectrum=spectrum, rotated=rotated, minibatch=minibatch,
+                   n_quadratics=n_quadratics, seed=seed)
 
 
 def minimalist(opt: str = "gd", lr: float = 0.1, steps: int = 3000, x0=None, beta: float = 0.9,
