@@ -63,17 +63,49 @@ def sample_every(grains: int, every: int | None) -> int:
     return max(1, grains // HEIGHT_SAMPLES) if every is None else every
 
 
-def check_memory(grains: int, replicas: int, stream: bool, sites: int, bytes_per_site: int):
+def check_memory(grains: int, replicas: int, stream: bool, sites: int, bytes_per_site: int,
+                 every: int | None = None):
+    """Refuse a run whose state, events (worst case: every grain an avalanche), streamed
+    histograms (one row of 4 x bins int64 per chunk of grains, kept for the whole run, plus the
+    kernel's per-replica buffer) and height samples (one int64 per replica and sample, ``every``
+    grains apart) may need more than MAX_EVENT_BYTES."""
     if sites > MAX_SITES:
         raise ValueError(f"the system has {sites} sites; at most {MAX_SITES} are allowed: "
                          "lower L (or d, or n)")
     state = replicas * sites * bytes_per_site
-    events = 0 if stream else 24 * grains * replicas  # worst case: every grain an avalanche
-    if state + events > MAX_EVENT_BYTES:
+    events = 0 if stream else 24 * grains * replicas
+    hists = 0
+    if stream:
+        cells = len(HIST_NAMES) * (hist_edges().size - 1) * 8
+        size = max(1, min(CHUNK_MAX, -(-grains // CHUNK_PARTS)))  # as chunk_plan
+        hists = -(-grains // size) * cells + replicas * cells
+    heights = 8 * replicas * (grains // sample_every(grains, every))
+    total = state + events + hists + heights
+    if total > MAX_EVENT_BYTES:
         hint = "" if stream else " or pass stream=True (--stream: histograms, not events)"
         raise ValueError(f"grains x replicas = {grains} x {replicas} on {sites} sites may need "
-                         f"{(state + events) / 2**30:.1f} GiB (limit {MAX_EVENT_BYTES / 2**30:.0f} "
-                         f"GiB); lower grains, replicas or the size{hint}")
+                         f"{total / 2**30:.1f} GiB (limit {MAX_EVENT_BYTES / 2**30:.0f} "
+                         f"GiB); lower grains, replicas, the size or the height samples{hint}")
+
+
+def default_grains(model: str, L: int, d: int = 1) -> int:
+    """Grains per replica that make a run from the empty pile stationary by the rule above, with
+    room for a stationary part: twice the most grains the pile can hold, plus 200000.
+
+    The plateau is crossed once the pile holds its stationary load (measured: Oslo 0.87 L^2 grains
+    at L = 256 and 512, mean slope 1.73; BTW 2-D 2.1 L^2; Manna 2-D 0.7 L^2), which is below the
+    most it can hold: BTW (2d - 1) L^d (every site at z_c - 1), Manna L^d (z <= 1), Oslo L (L + 1)
+    (every slope 2).  Twice that puts the crossing in the first half.  (Oslo needs L^2, not L:
+    its pile is a triangle.)"""
+    if model == "btw":
+        most = (2 * d - 1) * L**d
+    elif model == "manna":
+        most = L**d
+    elif model == "oslo":
+        most = L * (L + 1)
+    else:
+        raise ValueError(f"model must be btw, manna or oslo, got {model!r}")
+    return 2 * most + 200_000
 
 
 class Collector:

@@ -188,7 +188,7 @@ def sandpile_on_graph(G, grains: int = 100_000, sinks=(), loss: float = 0.0, thr
     seed = make_seed(seed)
     R = base["replicas"]
     every = sample_every(base["grains"], base["height_every"])
-    check_memory(base["grains"], R, base["stream"], len(nodes), 20)
+    check_memory(base["grains"], R, base["stream"], len(nodes), 20, every)
     sink_idx = np.flatnonzero(is_sink).astype(np.int64)
     sites = np.flatnonzero(~is_sink).astype(np.int64)
     loss32 = np.uint64(round(base["loss"] * 2**32))

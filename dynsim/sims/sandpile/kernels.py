@@ -21,9 +21,13 @@ mispredicted branch costs more than the whole toppling.  Frontier arrays therefo
 sites + 8 entries (room for the dead writes).
 
 Grains that leave an open boundary fall into padding cells (sinks) that hold ``PAD`` (far below
-any threshold), so the kernels never test for the boundary.  A padding cell gains at most one grain
-per toppling, so resetting it whenever a replica has made RESET_TOPPLINGS topplings (and at the
-start of each chunk) keeps it far from overflow.
+any threshold), so the kernels never test for the boundary.  A padding cell (or a graph's sink)
+gains at most two grains per toppling: one in BTW, Oslo and on graphs, where a toppling sends one
+grain along each edge, but two in Manna, whose two grains may both go to the same neighbour.  It is
+reset to PAD at the start of each chunk and, checked between avalanches, whenever its replica has
+made RESET_TOPPLINGS = 2^28 topplings, so it stays below PAD + 2 (2^28 + s) = 2 s - 2^29, s the
+topplings of the avalanche in progress: below every threshold (>= 1) while no single avalanche
+makes 2^28 topplings.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from numba import njit, prange
 from dynsim.rng import below, hi32, lo32, stream_state, xoshiro_next
 
 PAD = -(2**30)
-RESET_TOPPLINGS = 2**29
+RESET_TOPPLINGS = 2**28  # module docstring: the padding bound
 HEIGHT_MASK = np.int32(0xFF)                 # BTW words: height in bits 0-7 ...
 THRESH_MASK = np.int32(-(2**31) + 0xFF)      # ... and bit 31 (set only in padding words)
 ALL = np.int32(-1)

@@ -66,7 +66,7 @@ def _run(system: str, p: dict, seed: int | None, progress: Progress | None) -> T
     seed = make_seed(seed)
     L, d, R = p["L"], p["d"], p["replicas"]
     every = sample_every(p["grains"], p["height_every"])
-    check_memory(p["grains"], R, p["stream"], (L + 2) ** d, 16)
+    check_memory(p["grains"], R, p["stream"], (L + 2) ** d, 16, every)
     geo = lattice_geometry(L, d)
     n_sites = L**d
     timer = Timer()

@@ -139,7 +139,7 @@ def oslo_ricepile(L: int = 64, grains: int = 100_000, replicas: int = 1, stream:
     seed = make_seed(seed)
     L, R = p["L"], p["replicas"]
     every = sample_every(p["grains"], p["height_every"])
-    check_memory(p["grains"], R, p["stream"], L + 1, 20)
+    check_memory(p["grains"], R, p["stream"], L + 1, 20, every)
     timer = Timer()
     with timer.phase("setup"):
         z = np.zeros((R, L + 1), dtype=np.int32)
