@@ -16,7 +16,8 @@ SYSTEMS = {"btw": "sandpile.btw", "manna": "sandpile.manna", "oslo": "sandpile.o
            "graph": "sandpile.graph"}
 APPLIES = {"L": ("btw", "manna", "oslo"), "d": ("btw", "manna"),
            **{name: ("graph",) for name in ("graph", "n", "k", "sink_fraction", "loss")}}
-HIST_KINDS = ("size", "area", "duration", "waiting")
+EXACT_NOTE = {"btw": "mean of Delta^-1 1 (Dhar 1990)", "manna": "d x mean of Delta^-1 1",
+              "oslo": "L"}
 
 
 class SizeList(click.ParamType):
@@ -44,6 +45,8 @@ def _params(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, 
             flag = "--L" if name == "L" else "--" + name.replace("_", "-")
             raise ValueError(f"{flag} applies to --model {' or '.join(models)}, not {model}")
     common = dict(grains=grains, replicas=replicas, stream=stream, height_every=height_every)
+    if model != "graph":
+        _check_L(model, L)
     if model == "graph":
         return dict(graph=graph, n=n, k=k, sink_fraction=sink_fraction, loss=loss, **common)
     if model == "oslo":
@@ -52,38 +55,44 @@ def _params(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, 
 
 
 def _measures(trace):
-    """The analyzer's measures; for streamed histograms, binned-MLE fits of the stationary chunks
-    (until measure() has rows for the ``events_*_hist`` channels)."""
-    from dynsim.analysis import Measures, measure
-    from dynsim.analysis.powerlaw.binned import fit_binned
-    from dynsim.sims.sandpile.common import stationary_histogram
+    """The analyzer's measures, as measure() gives them (for streamed runs its binned rows, the
+    waiting time's ``waiting_exponent_binned`` among them where the analyzer has it)."""
+    from dynsim.analysis import measure
 
-    m = measure(trace)
-    if "events_hist_step" not in trace.channels:
-        return m
-    results = dict(m.items())
-    for kind in HIST_KINDS:
-        name = f"{kind}_exponent_binned"
-        if name not in results:
-            results[name] = fit_binned(*stationary_histogram(trace, kind))
-    return Measures(results, system=m.system, seed=m.seed)
+    return measure(trace)
 
 
 def _notes(trace) -> list[str]:
-    from dynsim.sims.sandpile.reference import BTW_CAVEAT
+    from dynsim.sims.sandpile.reference import BTW_CAVEAT, EXPONENTS
 
     meta, notes = trace.meta, []
-    start = meta.get("stationary_from")
-    notes.append(f"stationary from grain {start} of {trace.params['grains']} "
-                 f"({meta.get('stationary_rule')})")
+    start, grains = meta.get("stationary_from"), trace.params["grains"]
+    notes.append(f"stationary from grain {start} of {grains} ({meta.get('stationary_rule')})")
     if not meta.get("stationary_reached"):
-        notes.append("warning: the mean height did not reach its plateau in the first half of the "
-                     "run: add grains")
+        notes.append(f"warning: not stationary: the mean height reached its plateau at grain "
+                     f"{start} of {grains}, after the first half of the run, so the plateau and "
+                     "every fit above are unreliable: add grains (at least twice that)")
     if trace.system == "sandpile.btw":
         notes.append(BTW_CAVEAT)
-    notes.append("single-size fits are biased by the finite-size cutoff: `dynsim sandpile fss` "
-                 "gives D and tau from several L")
+    if trace.system == "sandpile.graph":
+        mf = EXPONENTS["mean_field"]
+        notes.append(f"mean-field reference (random graphs with a finite second moment of the "
+                     f"degree: rr, er; ba only with log corrections): size tau = {mf['tau']}, "
+                     f"duration tau_t = {mf['tau_t']}; fits below the cutoff set by the "
+                     "dissipation and by n^(2/3)")
+    else:
+        notes.append("single-size fits are biased by the finite-size cutoff: `dynsim sandpile "
+                     "fss` gives D and tau from several L")
     return notes
+
+
+def _check_L(model, L):
+    """--L within the API's range for the model (btw, manna: 2^14; oslo: 2^24), named as --L."""
+    from dynsim.sims.sandpile.oslo import PARAMS as OSLO_PARAMS
+
+    rng = OSLO_PARAMS["L"] if model == "oslo" else LATTICE_PARAMS["L"]
+    if L is not None and not rng.lo <= L <= rng.hi:
+        raise ValueError(f"--L must be {rng.allowed()} for --model {model}, got {L}")
 
 
 @click.group(cls=DynsimGroup)
@@ -94,7 +103,8 @@ def sandpile():
 @sandpile.command()
 @click.option("--model", type=click.Choice(tuple(SYSTEMS)), default="btw", show_default=True,
               help="btw, manna (d-dim lattice, bulk drive), oslo (1-D, boundary drive) or graph.")
-@option("--L", "L", Int(2, 2**24), default=64, help="Lattice side (btw, manna, oslo).")
+@option("--L", "L", Int(2, 2**24), default=64,
+        help="Lattice side (btw, manna: up to 2^14; oslo: up to 2^24).")
 @option("--d", "d", LATTICE_PARAMS["d"], default=2, help="Dimension (btw, manna).")
 @option("--grains", "grains", LATTICE_PARAMS["grains"], default=100_000,
         help="Grains added per replica, starting empty.")
@@ -126,6 +136,10 @@ def run(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, k, s
                      sink_fraction, loss)
     trace = _run(SYSTEMS[model], "grains", seed=seed, **params)
     measures = _measures(trace)
+    if not trace.meta.get("stationary_reached") and as_json:
+        click.echo(f"warning: not stationary (plateau reached at grain "
+                   f"{trace.meta.get('stationary_from')} of {trace.params['grains']}): add grains",
+                   err=True)
     header = f"{trace.system}  seed={trace.seed}  " + "  ".join(
         f"{key}={v}" for key, v in trace.params.items())
     notes = _notes(trace)
@@ -148,7 +162,8 @@ def run(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, k, s
               help="System sizes, comma-separated (at least 3).")
 @option("--d", "d", LATTICE_PARAMS["d"], default=2, help="Dimension (btw, manna).")
 @option("--grains", "grains", LATTICE_PARAMS["grains"], default=None, show_default=False,
-        help="Grains per replica and size [default: 2 L^d + 200000].")
+        help="Grains per replica and size [default: twice what the pile can hold + 200000: "
+        "btw 2 (2d - 1) L^d, manna 2 L^d, oslo 2 L (L + 1)].")
 @option("--replicas", "replicas", LATTICE_PARAMS["replicas"], default=2,
         help="Independent replicas per size, run in parallel.")
 @option("--boot", "boot", Int(2, 10**4), default=100, help="Bootstrap replicates for the errors.")
@@ -167,7 +182,8 @@ def fss(ctx, model, L, d, grains, replicas, boot, q_min, q_max, seed, as_json, o
     from dynsim.analysis.fss import collapse, moment_analysis
     from dynsim.plots.sandpile import plot_fss
     from dynsim.rng import child_seed, make_seed
-    from dynsim.sims.sandpile.reference import BTW_CAVEAT, EXPONENTS, agrees
+    from dynsim.sims.sandpile.common import default_grains
+    from dynsim.sims.sandpile.reference import BTW_CAVEAT, EXPONENTS, agrees, exact_mean_size
     from dynsim.trace import save_runs
 
     check_outputs(out, force, plot)
@@ -180,13 +196,23 @@ def fss(ctx, model, L, d, grains, replicas, boot, q_min, q_max, seed, as_json, o
     traces, samples, rows = {}, {}, []
     with progress_bar(f"sizes {','.join(map(str, L))}") as progress:
         for j, size in enumerate(L):
-            sites = size if model == "oslo" else size**d
-            params = dict(L=size, grains=grains or 2 * sites + 200_000, replicas=replicas)
+            dd = 1 if model == "oslo" else d
+            params = dict(L=size, grains=grains or default_grains(model, size, dd),
+                          replicas=replicas)
             if model != "oslo":
                 params["d"] = d
             traces[size] = tr = registry.run(SYSTEMS[model], seed=child_seed(seed, size), **params)
-            samples[size] = tr.stationary("events_size")
-            samples[size] = samples[size][samples[size] > 0]
+            if not tr.meta.get("stationary_reached"):
+                start = tr.meta.get("stationary_from")
+                need = max(2 * (start or 0), default_grains(model, size, dd) - 200_000)
+                raise ValueError(
+                    f"add grains: run at L={size} reached stationarity at grain {start} of "
+                    f"{params['grains']} (stationary means within the first half); give --grains "
+                    f"of at least {need} (the default for L={size} is "
+                    f"{default_grains(model, size, dd)})")
+            s, rep = tr.stationary("events_size"), tr.stationary("events_replica") \
+                if replicas > 1 else None
+            samples[size] = [s] if rep is None else [s[rep == r] for r in range(replicas)]
             rows.append((size, tr))
             if progress is not None:
                 progress(j + 1, len(L))
@@ -196,24 +222,28 @@ def fss(ctx, model, L, d, grains, replicas, boot, q_min, q_max, seed, as_json, o
     lines = [f"{SYSTEMS[model]}  fss  seed={seed}  replicas={replicas}" +
              ("" if model == "oslo" else f"  d={d}"),
              f"{'L':>6} {'grains':>10} {'stationary from':>16} {'avalanches':>11} "
-             f"{'<s>/grain':>11}"]
+             f"{'<s>/grain':>11} {'exact':>11}"]
     payload = {"system": SYSTEMS[model], "seed": seed, "d": None if model == "oslo" else d,
                "runs": [], "fss": res}
     for size, tr in rows:
         g, start = tr.params["grains"], tr.meta["stationary_from"] or 0
-        mean = samples[size].sum() / (replicas * (g - start)) if g > start else float("nan")
-        note = "" if tr.meta.get("stationary_reached") else "  (not stationary: add grains)"
-        lines.append(f"{size:>6} {g:>10} {start:>16} {samples[size].size:>11} {mean:>11.5g}{note}")
+        n_av = sum(s.size for s in samples[size])
+        total = sum(float(s.sum()) for s in samples[size])
+        mean = total / (replicas * (g - start)) if g > start else float("nan")
+        exact = exact_mean_size(model, size, 1 if model == "oslo" else d)
+        lines.append(f"{size:>6} {g:>10} {start:>16} {n_av:>11} {mean:>11.5g} {exact:>11.5g}")
         payload["runs"].append({"L": size, "seed": tr.seed, "grains": g, "stationary_from": start,
-                                "avalanches": int(samples[size].size), "mean_size": mean})
+                                "avalanches": n_av, "mean_size": mean, "exact_mean_size": exact})
     refs = EXPONENTS.get(model) if (model == "oslo" or d == 2) else None
     for name, val, se in (("D", res.D, res.D_stderr), ("tau", res.tau, res.tau_stderr)):
         ref = refs.get(name) if refs else None
         verdict = "" if ref is None else f"  reference {ref}: " + (
             "agrees within 3 SE" if agrees(val, se, ref) else "differs by more than 3 SE")
         lines.append(f"{name:<4} = {val:.4f} ± {se:.4f}{verdict}")
-    lines.append(f"moment analysis, q in [{q_min:g}, {q_max:g}], {boot} bootstrap replicates; "
-                 "corrections to scaling bias small L: drop the smallest sizes to check")
+    lines.append(f"<s>/grain: stationary topplings per grain added; exact: {EXACT_NOTE[model]}")
+    lines.append(f"moment analysis, q in [{q_min:g}, {q_max:g}], {boot} moving-block bootstrap "
+                 f"replicates ({res.data['blocks']} time blocks per replica); corrections to "
+                 "scaling bias small L: drop the smallest sizes to check")
     if model == "btw":
         lines.append(BTW_CAVEAT)
     if out is not None:

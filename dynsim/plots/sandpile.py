@@ -10,6 +10,9 @@ from dynsim.plots.powerlaw import _tail_ccdf, plot_collapse
 from dynsim.sims.sandpile.common import stationary_histogram
 
 KINDS = ("size", "area", "duration")
+# P(x) ~ x^-exponent: the size exponent tau (tau_s), the area exponent tau_a, the duration
+# exponent tau_t (REFERENCES.md item 4: mean field tau_s = 3/2, tau_t = 2)
+EXPONENT_NAMES = {"size": "tau_s", "area": "tau_a", "duration": "tau_t"}
 
 
 def _fit_of(result):
@@ -54,7 +57,7 @@ def _ccdf_panel(ax, trace, kind, fit):
         if fit.discrete:
             grid = np.unique(np.round(grid))
         ax.loglog(grid, above(fit.xmin) * _tail_ccdf(fit, grid), "r-", lw=1.5,
-                  label=f"tau={fit.alpha:.3f}±{fit.stderr:.3f}")
+                  label=f"{EXPONENT_NAMES.get(kind, 'exponent')}={fit.alpha:.3f}±{fit.stderr:.3f}")
         ax.axvline(fit.xmin, color="r", ls=":", lw=1)
     ax.set(xlabel=kind, ylabel=f"P({kind} >= x)", title=f"avalanche {kind}")
     ax.legend(fontsize=8)
