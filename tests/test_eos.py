@@ -214,15 +214,63 @@ def test_lyapunov_of_heavy_ball_is_log_root_moduli():
 # bifurcation diagram
 
 
+BALANCED_FLIP = 1.0                  # f(x) = x + lr x (1 - x^2): f'(1) = 1 - 2 lr = -1 at lr = 1
+PERIOD4_ONSET = math.sqrt(5.0) - 1.0  # derived in test_period_four_onset_is_derived
+
+
+def test_period_doubling_one_percent_each_side_of_the_flip():
+    # GD on 1/2 (1 - xy)^2 from the balanced (0.5, 0.5) stays balanced: x' = x + lr x (1 - x^2).
+    # The minimum x = 1 has sharpness 2, so it flips at lr = 2/2 = 1 (period 1 -> 2), and the
+    # 2-cycle flips at lr = sqrt(5) - 1 (period 2 -> 4); lr 1% each side of both.
+    tr = bifurcation(lr_min=0.99 * BALANCED_FLIP, lr_max=1.01 * BALANCED_FLIP, n_lr=2,
+                     steps=3000, keep=200, seed=0)
+    assert [orbit_period(tr["bifurcation_proj"][i]) for i in range(2)] == [1, 2]
+    assert tr["bifurcation_sharpness"][0, -1] == pytest.approx(2.0, rel=1e-9)
+    # at the minimum J = I - lr q q^T, q = (1, 1): multipliers 1 - 2 lr and 1 (the valley), so
+    # the exponents sum to ln|1 - 2 lr| (= ln|det J|, exact; 160 QR steps split two exponents
+    # 0.02 apart only roughly)
+    assert tr["bifurcation_lyapunov"][0].sum() == pytest.approx(math.log(abs(1 - 2 * 0.99)),
+                                                                abs=1e-6)
+    tr4 = bifurcation(lr_min=0.99 * PERIOD4_ONSET, lr_max=1.01 * PERIOD4_ONSET, n_lr=2,
+                      steps=3000, keep=200, seed=0)
+    assert [orbit_period(tr4["bifurcation_proj"][i]) for i in range(2)] == [2, 4]
+    assert np.all(tr4["bifurcation_lyapunov"][:, 0] < 0)
+
+
+def test_period_four_onset_is_derived():
+    # the 2-cycle {p, q} of f loses stability where f'(p) f'(q) = -1: solved here, it is
+    # lr = sqrt(5) - 1 with q = 1/sqrt(2) (checked in closed form below)
+    from scipy.optimize import fsolve
+
+    def f(x, a):
+        return x + a * x * (1 - x * x)
+
+    def fp(x, a):
+        return 1 + a * (1 - 3 * x * x)
+
+    p, q, a = fsolve(lambda v: [f(v[0], v[2]) - v[1], f(v[1], v[2]) - v[0],
+                                fp(v[0], v[2]) * fp(v[1], v[2]) + 1], [1.2, 0.7, 1.24])
+    assert a == pytest.approx(PERIOD4_ONSET, abs=1e-10)
+    assert min(p, q) == pytest.approx(1 / math.sqrt(2), abs=1e-10)
+    qq = 1 / math.sqrt(2)
+    assert f(f(qq, PERIOD4_ONSET), PERIOD4_ONSET) == pytest.approx(qq, abs=1e-12)
+
+
 def test_period_doubling_into_chaos_past_the_threshold():
-    # 1/2 (1 - xy)^2 from (0.5, 0.5): balanced minimum, sharpness 2, so the fixed point is stable
-    # for lr < 1 = 2/2.  Measured: period 2 at lr 1.02-1.23, 4 at 1.26, 8 at 1.29, 16 at 1.30,
-    # chaos (lambda_1 > 3 SE) over 1.31-1.45 with a period-3 window at 1.46.
+    # The same map over lr 0.9-1.5 (61 lr, step 0.01).  GD has no randomness, so these are exact
+    # outputs of this map, not statistics.  Derived: period 1 below lr 1, period 2 up to
+    # sqrt(5) - 1 = 1.236 (tests above).  Beyond, the cascade follows Feigenbaum's
+    # delta = 4.669: from the first two onsets (1, 1.2361) it predicts period 8 from ~1.2867,
+    # 16 from ~1.2975 and the accumulation point ~1.3005, so period 4 at 1.26, 8 at 1.29, 16 at
+    # 1.30 and chaos (lambda_1 > 3 SE) from 1.31 are what the cascade implies; the period-3
+    # window at 1.46 and the chaotic band 1.31-1.45 are measured with this code.
     tr = bifurcation(lr_min=0.9, lr_max=1.5, n_lr=61, steps=3000, keep=200, seed=0)
     lr, lam, se = (tr[k] for k in ("bifurcation_lr", "bifurcation_lyapunov",
                                    "bifurcation_lyapunov_se"))
     period = {round(v, 2): orbit_period(tr["bifurcation_proj"][i]) for i, v in enumerate(lr)}
-    assert [period[v] for v in (0.95, 1.1, 1.26, 1.29, 1.3, 1.46)] == [1, 2, 4, 8, 16, 3]
+    assert all(period[round(v, 2)] == 1 for v in lr if v < BALANCED_FLIP - 1e-9)
+    assert all(period[round(v, 2)] == 2 for v in lr if BALANCED_FLIP < v < PERIOD4_ONSET)
+    assert [period[v] for v in (1.26, 1.29, 1.3, 1.46)] == [4, 8, 16, 3]
     chaos = [i for i, v in enumerate(lr) if 1.315 <= v <= 1.445]
     assert all(period[round(lr[i], 2)] == 0 and lam[i, 0] - 3 * se[i, 0] > 0 for i in chaos)
     assert np.all(lam[lr < 1.305, 0] < 1e-3)
@@ -341,6 +389,30 @@ def test_same_seed_same_trace_with_1_and_2_threads():
         assert proc.returncode == 0, proc.stderr
         out.append(proc.stdout.strip())
     assert out[0] == out[1] and len(out[0]) == 64
+
+
+# ---------------------------------------------------------------------------------------------
+# figures
+
+
+def test_figures_clip_a_diverged_run_and_mark_the_flip():
+    from dynsim.plots.eos import minimum_flip_lr, plot_bifurcation, plot_run, pre_divergence
+
+    bad = minimalist(lr=0.1, x0=(5.0, 0.05), steps=300, seed=0)      # item 14: diverges
+    st = stability(bad)
+    k = pre_divergence(bad, st)
+    assert 1 <= k < len(bad["loss"]) and np.abs(bad["proj"][:k]).max() <= 100 * 5.0
+    fig = plot_run(bad, st)
+    traj = fig.axes[2]
+    assert max(abs(v) for v in traj.get_xlim() + traj.get_ylim()) < 1e3   # was a 1e49 axis
+    ok = minimalist(lr=0.1, steps=300, jacobian=False, seed=0)
+    assert pre_divergence(ok, stability(ok)) == len(ok["loss"])
+    tr = bifurcation(lr_min=0.8, lr_max=1.4, n_lr=13, steps=500, keep=50, seed=0)
+    lr_f, s_min = minimum_flip_lr(tr)
+    assert s_min == pytest.approx(2.0, rel=1e-6) and lr_f == pytest.approx(1.0, rel=1e-6)
+    fig = plot_bifurcation(tr)
+    xs = [line.get_xdata()[0] for line in fig.axes[0].get_lines() if line.get_linestyle() == "--"]
+    assert xs and xs[0] == pytest.approx(1.0, rel=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------

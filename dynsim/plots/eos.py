@@ -19,19 +19,46 @@ def _positive(x):
     return np.where(x > 0, x, np.nan)
 
 
+CLIP = 100.0   # a diverged run's sharpness and trajectory panels stop where |w| passes this x start
+
+
+def pre_divergence(trace, stability=None) -> int:
+    """How many leading steps of a run to draw in the sharpness and trajectory panels: all of
+    them unless it diverged; then the steps before the divergence step (if known) while
+    max |w_i| <= CLIP x max(1, max |w0_i|), so the axes show the run, not 1e49."""
+    w = np.asarray(trace["proj"], dtype=float)
+    n = w.shape[0]
+    diverged = trace.meta.get("status") == "diverged" or \
+        (stability is not None and stability.verdict == "diverged")
+    if not diverged:
+        return n
+    if stability is not None and stability.divergence_step is not None:
+        n = min(n, max(1, int(stability.divergence_step)))
+    size = np.abs(w[:n]).max(axis=1)
+    limit = CLIP * max(1.0, float(np.abs(w[0]).max()))
+    bad = np.nonzero(~np.isfinite(size) | (size > limit))[0]
+    return max(1, int(bad[0]) if bad.size else n)
+
+
 def plot_run(trace, stability=None) -> Figure:
-    """Sharpness against its threshold, loss (log scale) and trajectory of one optimizer run."""
+    """Sharpness against its threshold, loss (log scale) and trajectory of one optimizer run.
+    A diverged run's sharpness and trajectory panels are clipped to its pre-divergence part
+    (:func:`pre_divergence`); the loss panel shows all of it."""
     fig = Figure(figsize=(13, 4))
     ax1, ax2, ax3 = fig.subplots(1, 3)
     conv = trace.meta.get("threshold_convention", "?")
     steps = np.arange(len(trace["loss"]))
+    n_all = steps.size
+    k = pre_divergence(trace, stability)
+    ks = steps[:k]
     if conv in PRECONDITIONED and "precond_sharpness" in trace.channels:
-        ax1.plot(steps, trace["precond_sharpness"], "C1", lw=1, label="lambda_max(P^-1 H)")
-        ax1.plot(steps, trace["sharpness"], "C0", lw=0.8, alpha=0.5, label="sharpness lambda_max(H)")
+        ax1.plot(ks, trace["precond_sharpness"][:k], "C1", lw=1, label="lambda_max(P^-1 H)")
+        ax1.plot(ks, trace["sharpness"][:k], "C0", lw=0.8, alpha=0.5,
+                 label="sharpness lambda_max(H)")
     else:
-        ax1.plot(steps, trace["sharpness"], "C0", lw=1, label="sharpness lambda_max(H)")
+        ax1.plot(ks, trace["sharpness"][:k], "C0", lw=1, label="sharpness lambda_max(H)")
     label = "2/lr" if conv == "gd" else f"threshold ({conv})"
-    ax1.plot(steps, trace["threshold"], "k--", lw=1, label=label)
+    ax1.plot(ks, trace["threshold"][:k], "k--", lw=1, label=label)
     title = f"{trace.system}, {trace.params.get('opt')}, lr = {trace.params.get('lr'):g}"
     if stability is not None:
         title += f"\n{stability.verdict}, late ratio {stability.value:.3g}"
@@ -39,17 +66,19 @@ def plot_run(trace, stability=None) -> Figure:
     ax1.legend(fontsize=7)
     ax2.plot(steps, _positive(trace["loss"]), "C2", lw=1)
     ax2.set(xlabel="step", ylabel="loss", yscale="log", title="loss")
-    w = np.asarray(trace["proj"])
+    w = np.asarray(trace["proj"])[:k]
+    traj = "trajectory" if k == n_all else \
+        f"trajectory to step {k - 1} of {n_all - 1} (then diverges)"
     if w.shape[1] >= 2:
-        sc = ax3.scatter(w[:, 0], w[:, 1], c=steps, s=3, cmap="viridis")
+        sc = ax3.scatter(w[:, 0], w[:, 1], c=ks, s=3, cmap="viridis")
         ax3.plot(w[:, 0], w[:, 1], "k-", lw=0.2, alpha=0.4)
         ax3.plot(w[0, 0], w[0, 1], "r*", ms=10, label="start")
         fig.colorbar(sc, ax=ax3, label="step")
-        ax3.set(xlabel="w_1 (x)", ylabel="w_2 (y)", title="trajectory")
+        ax3.set(xlabel="w_1 (x)", ylabel="w_2 (y)", title=traj)
         ax3.legend(fontsize=7)
     else:
-        ax3.plot(steps, w[:, 0], "C3.", ms=2)
-        ax3.set(xlabel="step", ylabel="w", title="trajectory")
+        ax3.plot(ks, w[:, 0], "C3.", ms=2)
+        ax3.set(xlabel="step", ylabel="w", title=traj)
     fig.tight_layout()
     return fig
 
@@ -73,6 +102,16 @@ def plot_bifurcation(trace, observable: str = "proj") -> Figure:
                  "rx", ms=3, label="diverged")
         ax1.legend(fontsize=7)
     p = trace.params
+    flip = minimum_flip_lr(trace)
+    if flip is not None:
+        lr_f, s_min = flip
+        for ax in (ax1, ax2):
+            ax.axvline(lr_f, color="C3", ls="--", lw=0.8,
+                       label=(f"lr = 2/S_min = {lr_f:.4g}" if trace.meta.get(
+                           "threshold_convention") == "gd" else f"lr = {lr_f:.4g}") +
+                       f": the minimum (S_min = {s_min:.4g}) loses stability"
+                       if ax is ax1 else None)
+        ax1.legend(fontsize=7)
     ax1.set(ylabel=ylabel, title=f"{p.get('system')} ({p.get('opt')}), x0 = {p.get('x0')}, "
                                  f"last {p.get('keep')} of {p.get('steps')} steps")
     lam = np.asarray(trace["bifurcation_lyapunov"])[:, 0]
@@ -83,6 +122,30 @@ def plot_bifurcation(trace, observable: str = "proj") -> Figure:
     ax2.set(xlabel="lr", ylabel="largest Lyapunov exponent")
     fig.tight_layout()
     return fig
+
+
+def minimum_flip_lr(trace) -> tuple[float, float] | None:
+    """(lr at which the minimum found at the smallest lr loses stability, its sharpness S_min):
+    S_min is the late sharpness of the smallest-lr run that settled on a fixed point (period 1),
+    and the lr solves threshold(lr) = S_min in the trace's convention (2/S_min for GD).  None when
+    no run settled, or for the adaptive conventions (their threshold is on P^-1 H)."""
+    from dynsim.analysis.orbits import orbit_period
+    from dynsim.analysis.stability import max_stable_lr
+
+    conv = trace.meta.get("threshold_convention")
+    if conv is None or conv in PRECONDITIONED:
+        return None
+    proj = np.asarray(trace["bifurcation_proj"])
+    sharp = np.asarray(trace["bifurcation_sharpness"])
+    div = np.asarray(trace["bifurcation_diverged_at"])
+    p = trace.params
+    for i in np.argsort(np.asarray(trace["bifurcation_lr"])):
+        if div[i] < 0 and np.all(np.isfinite(proj[i])) and orbit_period(proj[i]) == 1:
+            s_min = float(np.median(sharp[i]))
+            if not s_min > 0:
+                return None
+            return float(max_stable_lr(conv, s_min, beta=p.get("beta", 0.9))), s_min
+    return None
 
 
 def plot_flows(comparison) -> Figure:
@@ -129,4 +192,4 @@ def plot_flows(comparison) -> Figure:
     return fig
 
 
-__all__ = ["plot_bifurcation", "plot_flows", "plot_run"]
+__all__ = ["minimum_flip_lr", "plot_bifurcation", "plot_flows", "plot_run", "pre_divergence"]
