@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 from scipy.special import digamma
 
-from dynsim.analysis.lyapunov import (SharpnessDimension, kaplan_yorke_dimension, lyapunov_spectrum,
-                                      sharpness_dimension, sharpness_exponents)
+from dynsim.analysis import measure
+from dynsim.analysis.lyapunov import (SharpnessDimension, jacobian_sharpness_exponents,
+                                      kaplan_yorke_dimension, lyapunov_spectrum, sharpness_dimension,
+                                      sharpness_exponents)
+from dynsim.analysis.orbits import run_dimensions
+from dynsim.analysis.results import Z95
+from dynsim.sims.eos import minimalist, product, quadratic
+from dynsim.trace import make_trace
 from dynsim.sims.maps import henon, logistic, lorenz
 
 K = 3.0
@@ -136,13 +142,24 @@ def test_sharpness_dimension_zero_full_and_lower_bound():
 
 def test_sharpness_exponents_sgd_averages_over_minibatches():
     rng = np.random.default_rng(5)
-    h = rng.normal([30.0, 10.0, -4.0], 1.0, size=(6, 50, 3))          # minibatches x iterates x k
+    h = rng.normal([30.0, 12.5, -4.0], 0.2, size=(6, 50, 3))          # minibatches x iterates x k
     ex = sharpness_exponents(h, 0.1, d=3)
     sup = np.sort(np.log(np.abs(1 - 0.1 * h)), axis=2)[:, :, ::-1].max(axis=1)
     np.testing.assert_allclose(ex.exponents, sup.mean(axis=0))
     np.testing.assert_allclose(ex.stderr, sup.std(axis=0, ddof=1) / math.sqrt(6))
     sd = sharpness_dimension(ex)
-    assert sd.bound is None and sd.stderr > 0 and sd.ci[0] < sd.value < sd.ci[1]
+    # the SE is the first-order propagation of the minibatch SEs (checked by finite differences),
+    # and the interval is value +- 1.96 SE (no partial sum is near 0 here, so it is not widened)
+    lam, se = np.array(ex.exponents), np.array(ex.stderr)
+    step = 1e-6
+    grad = [(sharpness_dimension(lam + step * e).value - sharpness_dimension(lam - step * e).value)
+            / (2 * step) for e in np.eye(3)]
+    assert sd.bound is None and sd.data["j_range"] == (sd.data["j"], sd.data["j"])
+    assert sd.stderr == pytest.approx(math.sqrt(np.sum((np.array(grad) * se) ** 2)), rel=1e-5)
+    assert sd.stderr > 0 and sd.ci == pytest.approx((sd.value - Z95 * sd.stderr,
+                                                     sd.value + Z95 * sd.stderr))
+    assert sd.data["n_minibatches"] == 6 and sd.data["n_iterates"] == 50
+    assert "per fresh minibatch" in sd.data["sup_rule"]
 
 
 @pytest.mark.parametrize("call, match", [
@@ -174,15 +191,168 @@ def test_exponents_come_out_in_decreasing_order_for_axis_aligned_jacobians():
     assert abs(spec.exponents[0] - np.log(2)) < 1e-9 and abs(spec.exponents[1] + np.log(2)) < 1e-9
 
 
-def test_partial_hessian_supply_gives_a_lower_bound():
-    # top 1.5 and bottom -0.2 supplied, lr 1, d = 100: the 98 unseen eigenvalues near 0 have
-    # |1 - lr h| ~ 1 and rank above the top one, so the true SD (99.12 with a bulk at 0.001) is far
-    # above what the two ends alone give (1.26): the result must be a bound holding the truth
-    from dynsim.analysis.lyapunov import sharpness_dimension, sharpness_exponents
-
+def test_partial_hessian_supply_gives_the_interval_from_the_supplied_to_d():
+    # top 1.5 and bottom -0.2 supplied, lr 1, d = 100: ln|1 - h| = (ln 0.5, ln 1.2), so the two
+    # alone give SD = 1 + ln 1.2 / ln 2 = 1.263; the 98 unseen eigenvalues near 0 have |1 - lr h|
+    # ~ 1 and rank above the top one (true SD 99.12 with a bulk at 0.001): the interval is exactly
+    # [1.263, d]
     ends = np.array([[1.5, -0.2]] * 5)
     sd = sharpness_dimension(sharpness_exponents(ends, 1.0, d=100))
     full = np.concatenate([ends, np.full((5, 98), 0.001)], axis=1)
     truth = sharpness_dimension(sharpness_exponents(full, 1.0)).value
-    assert sd.bound == "lower" and sd.ci[0] <= truth <= sd.ci[1]
-    assert truth == pytest.approx(99.12, abs=0.01)
+    assert sd.bound == "lower" and sd.data["supply"] == "partial"
+    assert sd.ci == pytest.approx((1 + math.log(1.2) / math.log(2), 100.0))
+    assert sd.ci[0] <= truth <= sd.ci[1] and truth == pytest.approx(99.12, abs=0.01)
+
+
+def test_partial_supply_with_nonnegative_partial_sums_is_bounded_by_d_not_by_k():
+    # the reviewer's counterexample: top 2.2, bottom 0.1, lr 1, d = 100.  ln|1 - h| = (ln 1.2,
+    # ln 0.9): both partial sums >= 0.  "k + S_k / |lambda_k|" = 2.73 assumes the unseen exponents
+    # are <= ln 0.9, false for ends: a bulk at h = 2.0 has |1 - h| = 1 and the true SD is 100
+    ends = np.array([[2.2, 0.1]] * 5)
+    sd = sharpness_dimension(sharpness_exponents(ends, 1.0, d=100))
+    truth = sharpness_dimension(sharpness_exponents(
+        np.concatenate([ends, np.full((5, 98), 2.0)], axis=1), 1.0)).value
+    assert truth == 100.0
+    assert sd.bound == "lower" and sd.value == 2.0 and sd.ci == (2.0, 100.0)
+    assert sd.ci[0] <= truth <= sd.ci[1]
+    assert "SD in [2, 100]" in str(sd)
+
+
+def test_bulk_from_a_spectral_density_gives_an_estimate():
+    rng = np.random.default_rng(3)
+    lr, d, t = 1.0, 60, 8
+    ends = np.column_stack([rng.uniform(2.0, 2.4, t), rng.uniform(-0.3, -0.1, t)])
+    bulk = np.sort(rng.uniform(-0.1, 2.0, size=(t, d - 2)), axis=1)
+    truth = sharpness_dimension(sharpness_exponents(np.concatenate([ends, bulk], axis=1), lr))
+    # a density with one atom per bulk eigenvalue: its (i + 1/2)/(d - 2) quantiles are exactly
+    # those eigenvalues, so the estimate equals the truth
+    ex = sharpness_exponents(ends, lr, d=d, density=np.ones((t, d - 2)), density_grid=bulk,
+                             channels={"top": "hessian_top", "bottom": "hessian_bottom",
+                                       "bulk": "hessian_density"})
+    sd = sharpness_dimension(ex)
+    assert len(ex.exponents) == d and sd.bound is None and sd.data["supply"] == "ends+bulk"
+    assert sd.value == pytest.approx(truth.value, rel=1e-12) and "estimate" in sd.method
+    assert set(sd.data["eigenvalues"]) == {"top", "bottom", "bulk"}
+    assert sd.data["n_iterates"] == t and sd.data["n_minibatches"] == 1
+    # a density at h = 2.0 (|1 - lr h| = 1) fills the reviewer's counterexample: SD = d
+    grid = np.linspace(0.0, 2.2, 23)
+    w = (np.abs(grid - 2.0) < 1e-9).astype(float)
+    ex = sharpness_exponents(np.array([[2.2, 0.1]] * 5), lr, d=100, density=w, density_grid=grid)
+    assert sharpness_dimension(ex).value == 100.0
+
+
+def test_exponents_sorted_with_their_errors_on_a_converging_optimizer():
+    # GD on the minimalist toy converges onto a manifold of minima: several exponents are ~0 and
+    # QR over the whole run leaves them out of order (lambda_2 > lambda_1 before the sort)
+    jac = minimalist(lr=0.1, steps=3000, seed=0)["jacobian"]
+    spec = lyapunov_spectrum(jac, transient=300, blocks=20)
+    lam = np.array(spec.exponents)
+    assert np.all(np.diff(lam) <= 0), lam
+    assert spec.headline() == lam.max()
+    # the SEs, covariance and running estimates moved with their exponents
+    np.testing.assert_allclose(np.array(spec.stderr), np.sqrt(np.diag(np.array(spec.cov))))
+    np.testing.assert_allclose(spec.data["convergence"][-1], lam, rtol=1e-10, atol=1e-15)
+    logdet = np.log(np.abs(np.linalg.det(jac[300:]))).mean()
+    assert lam.sum() == pytest.approx(logdet, rel=1e-8)
+
+
+def test_kaplan_yorke_interval_covers_both_j_when_a_partial_sum_is_near_zero():
+    # lambda_1 = 0.001 +- 0.001 (1 SE from 0): j is 0 or 1, D is 0 or 1.002
+    ky = kaplan_yorke_dimension([0.001, -0.5], [0.001, 0.01])
+    assert ky.value == pytest.approx(1.002) and ky.data["j_range"] == (0, 1)
+    assert ky.ci[0] == 0.0 and ky.ci[1] >= 1.002 and "j may be any of 0..1" in ky.data["ci_rule"]
+    assert ky.stderr == pytest.approx((ky.ci[1] - ky.ci[0]) / (2 * Z95))
+    assert ky.data["first_order_stderr"] < 0.01
+    # j = 0 with lambda_1 = -0.001 +- 0.001 is no longer "0 +- 0"
+    ky = kaplan_yorke_dimension([-0.001, -0.5], [0.001, 0.01])
+    assert ky.value == 0.0 and ky.ci == (0.0, pytest.approx(1.0)) and ky.stderr > 0.2
+    # a neutral direction to round-off (1e-16 with an SE of 2e-19): j is not resolved either
+    ky = kaplan_yorke_dimension([1.1e-16, -1.37], [2.5e-19, 0.0])
+    assert ky.ci == (0.0, 1.0) and ky.data["j_range"] == (0, 1)
+    # far from 0 nothing changes: Henon-like exponents keep the first-order interval
+    ky = kaplan_yorke_dimension([0.419, -1.623], [0.002, 0.002])
+    assert ky.data["j_range"] == (1, 1) and "ci_rule" not in ky.data
+    assert ky.ci == pytest.approx((ky.value - Z95 * ky.stderr, ky.value + Z95 * ky.stderr))
+
+
+def test_product_toy_kaplan_yorke_is_not_one_plus_minus_1e19():
+    ky = measure(product(lr=0.1, seed=0), only=["lyapunov"])["kaplan_yorke"]
+    assert ky.ci[0] <= 0.0 and ky.ci[1] >= 1.0 and ky.stderr > 0.1, ky
+
+
+def test_measure_and_eos_run_share_one_adapter_and_window():
+    # measure() used the whole run minus 10% (KY 1.0046) and run_dimensions the late half (KY 0)
+    tr = minimalist(lr=0.1, steps=3000, seed=0)
+    m, dims = measure(tr), run_dimensions(tr)
+    assert m["kaplan_yorke"].value == dims["kaplan_yorke"].value
+    assert m["kaplan_yorke"].ci == dims["kaplan_yorke"].ci
+    assert m["lyapunov_1"].value == dims["lyapunov"].exponents[0]
+    assert m["sharpness_dimension"].value == dims["sharpness_dimension"].value
+    rule = "the last 50% of the run (steps >= 1500; no stationary_from in meta)"
+    assert m["lyapunov_1"].data["stationary_window"] == rule
+    assert m["kaplan_yorke"].data["stationary_window"] == rule
+    assert m["sharpness_dimension"].data["stationary_window"] == rule
+    assert dims["lyapunov"].n_steps == 1501 - 150
+
+
+def _synthetic(jac, **meta):
+    n = jac.shape[0]
+    return make_trace("eos.synthetic", {"opt": "gd", "steps": n - 1}, 0,
+                      {"jacobian": jac, "lr": np.full(n, 0.1), "threshold": np.full(n, 20.0)},
+                      threshold_convention="gd", **meta)
+
+
+def test_sharpness_sup_over_the_stationary_window_not_the_approach():
+    # an approach with a stretching step (sigma 1.5) before the attractor (sigma 0.9, 0.5): the
+    # sup over the whole run says SD = 1 + ln 1.5 / ln 2; over the late window SD = 0
+    jac = np.concatenate([np.tile(np.diag([1.5, 0.5]), (300, 1, 1)),
+                          np.tile(np.diag([0.9, 0.5]), (700, 1, 1))])
+    late = measure(_synthetic(jac))["sharpness_dimension"]
+    assert late.value == 0.0 and np.allclose(late.data["exponents"], np.log([0.9, 0.5]))
+    assert late.data["stationary_window"].startswith("the last 50% of the run")
+    whole = measure(_synthetic(jac, stationary_from=0))["sharpness_dimension"]
+    assert whole.value == pytest.approx(1 + math.log(1.5) / math.log(2))
+    assert whole.data["stationary_window"] == "steps >= 0 (meta stationary_from)"
+    # one SGD path: the result says the sup over time stands in for E_omega sup over A(omega)
+    tr = _synthetic(jac)
+    tr.meta["params"]["opt"] = "sgd"
+    assert "stands in for E_omega sup over A(omega)" in measure(tr)["sharpness_dimension"].data[
+        "sup_rule"]
+
+
+def test_sharpness_dimension_for_every_optimizer_from_the_jacobian():
+    # GD: the singular values of I - lr H are |1 - lr h|, so both routes agree
+    tr = quadratic(lr=0.1, steps=400, spectrum=(15.0, 1.0), rotated=True, seed=2)
+    by_svd = jacobian_sharpness_exponents(tr["jacobian"][200:])
+    by_h = sharpness_exponents(tr["hessian_top"][200:], 0.1)
+    np.testing.assert_allclose(by_svd.exponents, by_h.exponents, atol=1e-12)
+    for opt in ("momentum", "nesterov", "rmsprop", "adam"):
+        sd = measure(minimalist(opt=opt, lr=0.01, steps=400, seed=0))["sharpness_dimension"]
+        assert math.isfinite(sd.value) and sd.data["supply"] == "complete", (opt, sd)
+        assert sd.data["eigenvalues"] == {"singular_values": "svd of the 'jacobian' channel"}
+
+
+def test_trained_net_sharpness_dimension_from_hessian_ends_is_a_bound_on_n_params():
+    # the trainer's channels: hessian_top / hessian_bottom every 10 steps, lr per step,
+    # meta n_params (models/train.py); no jacobian
+    steps = np.arange(0, 1001, 10)
+    p = steps.size
+    ch = {"hessian_top": np.full((p, 1), 19.0), "hessian_top_step": steps,
+          "hessian_bottom": np.full((p, 1), -0.5), "hessian_bottom_step": steps,
+          "lr": np.full(1000, 0.1), "loss": np.ones(1000)}
+    tr = make_trace("train", {"opt": "gd"}, 0, ch, threshold_convention="gd", n_params=5000,
+                    proj_width=3)
+    sd = measure(tr)["sharpness_dimension"]
+    # ln|1 - 1.9| = ln 0.9 < 0, ln 1.05 > 0: the two give 1 + ln 1.05 / ln(1/0.9)
+    assert sd.bound == "lower" and sd.ci == pytest.approx((1 + math.log(1.05) / -math.log(0.9), 5000))
+    assert sd.data["eigenvalues"] == {"top": "hessian_top", "bottom": "hessian_bottom"}
+    assert sd.data["n_iterates"] == 51 and sd.data["d"] == 5000
+    # with a spectral density recorded at the same probes, an estimate of all 5000
+    grid = np.linspace(-0.5, 19.0, 40)
+    ch.update(hessian_density=np.tile(np.exp(-grid**2), (p, 1)), hessian_density_step=steps,
+              hessian_density_grid=grid)
+    tr = make_trace("train", {"opt": "gd"}, 0, ch, threshold_convention="gd", n_params=5000)
+    sd = measure(tr)["sharpness_dimension"]
+    assert sd.bound is None and sd.data["supply"] == "ends+bulk" and "bulk" in sd.data["eigenvalues"]
+    assert sd.data["d"] == 5000
