@@ -365,15 +365,42 @@ def test_minibatch_bad_inputs(kw):
         run_toy("minimalist", opt="sgd", minibatch=2, steps=10, seed=0)
 
 
+def test_many_starts_in_parallel_match_single_runs():
+    from dynsim.sims.eos import starts
+
+    x0s = [(4.0, 0.1), (3.5, 0.2), (5.0, 0.05)]              # item 14: two converge, one diverges
+    tr = starts(system="minimalist", x0s=x0s, lr=0.1, steps=3000, keep=5, seed=0)
+    assert tr["starts_x0"].shape == (3, 4) and tr["starts_proj"].shape == (3, 5, 4)
+    for i, x0 in enumerate(x0s):
+        one = minimalist(lr=0.1, x0=x0, steps=3000, jacobian=False, seed=0)
+        if one.meta["status"] == "ok":
+            np.testing.assert_array_equal(tr["starts_proj"][i], one["proj"][-5:])
+            assert tr["starts_diverged_at"][i] == -1
+        else:
+            assert tr["starts_diverged_at"][i] == len(one["loss"])
+            assert np.all(np.isnan(tr["starts_loss"][i]))
+    assert tr["starts_sharpness"][0, -1] == pytest.approx(19.954, abs=1e-3)
+    # noise: start 0 is the single run (stream 0), start 1 has its own stream
+    noisy = starts(system="quadratic", x0s=[(1.0, 1.0), (1.0, 1.0)], opt="sgd", lr=0.05,
+                   steps=200, keep=201, noise_std=0.1, seed=9)
+    one = quadratic(opt="sgd", lr=0.05, steps=200, noise_std=0.1, jacobian=False, seed=9)
+    np.testing.assert_array_equal(noisy["starts_proj"][0], one["proj"])
+    assert not np.array_equal(noisy["starts_proj"][0], noisy["starts_proj"][1])
+    with pytest.raises(ValueError):
+        starts(x0s=[(1.0, 2.0), (1.0, 2.0, 3.0)], seed=0)
+
+
 DETERMINISM = textwrap.dedent("""
     import hashlib, numpy as np
-    from dynsim.sims.eos import bifurcation, minimalist, quadratic
+    from dynsim.sims.eos import bifurcation, minimalist, quadratic, starts
     h = hashlib.sha256()
     tr = bifurcation(system="minimalist", opt="sgd", lr_min=0.05, lr_max=0.15, n_lr=24,
                      steps=400, keep=40, noise_std=0.01, seed=5)
     for k in sorted(tr.channels):
         h.update(np.ascontiguousarray(tr[k]).tobytes())
     h.update(minimalist(opt="adam", lr=0.01, steps=300, noise_std=0.05, seed=5)["proj"].tobytes())
+    h.update(starts(system="quadratic", x0s=[(1.0, 2.0)] * 8, opt="sgd", lr=0.1, steps=100,
+                    keep=20, noise_std=0.2, seed=5)["starts_proj"].tobytes())
     h.update(quadratic(opt="sgd", lr=0.1, minibatch=3, n_quadratics=40, spectrum=(5, 3, 2, 1),
                        rotated=True, steps=300, seed=5)["proj"].tobytes())
     print(h.hexdigest())
@@ -461,7 +488,9 @@ def test_cli_run_json_saves_and_plots(tmp_path):
                 str(tmp_path / "run.png"))
     assert r.exit_code == 0, r.output
     payload = json.loads(r.stdout)
-    assert payload["sharpness_start"] == pytest.approx(13.44)
+    # lambda_max of the 4-D Hessian at the start (4, 0.1, 4, 0.1), computed, not pinned
+    start = np.linalg.eigvalsh(make_loss("minimalist").hessian(np.array([4.0, 0.1, 4.0, 0.1])))
+    assert payload["sharpness_start"] == pytest.approx(start[-1], rel=1e-12)
     assert payload["threshold"] == 20.0 and payload["threshold_convention"] == "gd"
     assert payload["stability"]["verdict"] == "converged"
     assert payload["sharpness_final"] == pytest.approx(19.954, abs=1e-3)

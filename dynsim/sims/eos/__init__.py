@@ -1,12 +1,12 @@
 """Edge-of-stability toys (MISSION.md sections 2 and 5): toy losses, optimizers as iteration maps,
-one run or many learning rates in parallel, bifurcation diagrams.  See :mod:`.losses`,
+one run, many start points or many learning rates in parallel, bifurcation diagrams.  See :mod:`.losses`,
 :mod:`.optimizers`, :mod:`.systems`, :mod:`.bifurcation`; continuous-time models are in
 :mod:`dynsim.sims.flows`."""
 
 from dynsim.sims.eos.bifurcation import bifurcation
 from dynsim.sims.eos.losses import Loss, make_loss, minimalist_eos_minimum
 from dynsim.sims.eos.optimizers import CONVENTIONS, OPTIMIZERS
-from dynsim.sims.eos.systems import minimalist, product, quadratic, run_toy
+from dynsim.sims.eos.systems import minimalist, product, quadratic, run_toy, starts
 
 __all__ = ["CONVENTIONS", "Loss", "OPTIMIZERS", "bifurcation", "make_loss", "minimalist",
-           "minimalist_eos_minimum", "product", "quadratic", "run_toy"]
+           "minimalist_eos_minimum", "product", "quadratic", "run_toy", "starts"]

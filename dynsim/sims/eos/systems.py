@@ -218,3 +218,85 @@ def product(opt: str = "gd", lr: float = 0.1, steps: int = 3000, degree: int = 2
 quadratic.PARAMS = QUADRATIC_PARAMS
 minimalist.PARAMS = MINIMALIST_PARAMS
 product.PARAMS = PRODUCT_PARAMS
+
+
+class Starts:
+    """A list of start points (each a list of numbers; "x,y;x,y" on the command line), at most
+    ``max_runs`` of them."""
+
+    def __init__(self, max_runs: int = 100_000):
+        self.max_runs = max_runs
+
+    def allowed(self) -> str:
+        return f"a list of 1 to {self.max_runs} start points, each a list of finite numbers"
+
+    def check(self, name: str, value):
+        try:
+            rows = [[float(v) for v in np.asarray(row, dtype=float).reshape(-1)] for row in value]
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}") from None
+        if not 1 <= len(rows) <= self.max_runs or any(
+                not r or not all(np.isfinite(r)) for r in rows) or len({len(r) for r in rows}) > 1:
+            raise ValueError(f"{name} must be {self.allowed()} of one length, got {value!r}")
+        return rows
+
+    def parse(self, text: str):
+        try:
+            return [[float(v) for v in part.split(",")] for part in str(text).split(";")]
+        except ValueError:
+            raise ValueError(f"must be {self.allowed()} (x,y;x,y), got {text!r}") from None
+
+
+STARTS_PARAMS = {"system": Choice(LOSSES), "x0s": Starts(),
+                 **{k: v for k, v in OPT_PARAMS.items() if k != "jacobian"},
+                 "keep": Int(1, 10**6), "spectrum": Floats(1, MAX_DIM), "rotated": Bool(),
+                 "degree": Int(2, MAX_DEGREE)}
+
+
+def starts(system: str = "minimalist", x0s=((4.0, 0.1), (3.5, 0.2), (5.0, 0.05)), opt: str = "gd",
+           lr: float = 0.1, steps: int = 3000, keep: int = 1, beta: float = 0.9,
+           beta1: float = 0.9, beta2: float | None = None, eps: float = 1e-8,
+           noise_std: float | None = None, freeze_at: int | None = None, nu0=0.0,
+           spectrum=(15.0, 1.0), rotated: bool = False, degree: int = 2, *,
+           seed: int | None = None) -> Trace:
+    """``opt`` on toy ``system`` from many start points at once (one Numba ``prange`` over starts;
+    start r uses noise stream r, so start 0 is the single run of :func:`run_toy` with the same
+    seed).  Each start is given as for ``x0`` (the minimalist toy takes (x, y) on the slice).
+    Channels (R starts, K = ``keep`` last steps): ``starts_x0`` (R, d), ``starts_proj`` (R, K, d),
+    ``starts_loss`` and ``starts_sharpness`` (R, K), ``starts_threshold`` (R,), and
+    ``starts_diverged_at`` (R,) (the step a run left every bounded set, -1 if it did not; its rows
+    are NaN).  Default: the calibration starts of REFERENCES.md item 14 at lr 0.1 (the first two
+    converge to sharpness 19.954, the third diverges)."""
+    p = check_params(STARTS_PARAMS, dict(
+        system=system, x0s=x0s, opt=opt, lr=lr, steps=steps, keep=keep, beta=beta, beta1=beta1,
+        beta2=beta2, eps=eps, noise_std=noise_std, freeze_at=freeze_at, nu0=nu0,
+        spectrum=spectrum, rotated=rotated, degree=degree), "eos.starts")
+    if p["keep"] > p["steps"] + 1:
+        raise ValueError(f"keep must be <= steps + 1 = {p['steps'] + 1}, got {p['keep']}")
+    seed, rng = make_rng(seed)
+    loss = make_loss(p["system"], spectrum=p["spectrum"], rotated=p["rotated"],
+                     degree=p["degree"], rng=rng)
+    x = np.array([resolve_x0(p["system"], row, loss.dim) for row in p["x0s"]])
+    code, op, used = opt_spec(p["opt"], beta=p["beta"], beta1=p["beta1"], beta2=p["beta2"],
+                              eps=p["eps"], noise_std=p["noise_std"], freeze_at=p["freeze_at"],
+                              nu0=p["nu0"], dim=loss.dim)
+    p.update(used, x0s=x.tolist())
+    thr, conv = opt_threshold(p["opt"], p["lr"], used)
+    rec_from = p["steps"] + 1 - p["keep"]
+    timer = Timer()
+    with timer.phase("simulate"):
+        out = simulate(loss, code, op, np.full(x.shape[0], p["lr"]), x, seed, p["steps"],
+                       rec_from, False)
+    done = out["done"]
+    diverged = np.where(done < p["steps"] + 1, done, -1)
+    full = diverged < 0
+    ch = {"starts_x0": x,
+          "starts_proj": np.where(full[:, None, None], out["proj"], np.nan),
+          "starts_loss": np.where(full[:, None], out["loss"], np.nan),
+          "starts_sharpness": np.where(full[:, None], out["hessian_top"][:, :, 0], np.nan),
+          "starts_threshold": np.full(x.shape[0], thr), "starts_diverged_at": diverged}
+    return make_trace("eos.starts", p, seed, ch, timings=timer.timings,
+                      threshold_convention=conv, loss=loss.description)
+
+
+starts.PARAMS = STARTS_PARAMS
