@@ -244,6 +244,15 @@ def alive(pid):
         return False
 
 
+def wait_gone(pids, timeout=20):
+    deadline = time.time() + timeout
+    while [p for p in pids if alive(p)]:
+        assert time.time() < deadline, "processes of the sweep still running after it ended: " + \
+            "; ".join(open(f"/proc/{p}/cmdline").read().replace("\0", " ") for p in pids
+                      if alive(p))
+        time.sleep(0.05)
+
+
 def start_sweep(path, out, *extra):
     return subprocess.Popen([sys.executable, "-m", "dynsim.cli.main", "--quiet", "sweep", "run",
                              str(path), "--out", str(out), *extra], start_new_session=True,
@@ -283,10 +292,7 @@ def test_killing_the_parent_alone_stops_its_workers_and_the_folder_is_locked(tmp
     assert workers, "no worker processes seen"
     os.kill(proc.pid, signal.SIGKILL)  # the parent only, not its process group
     proc.wait()
-    deadline = time.time() + 20
-    while [w for w in workers if alive(w)]:
-        assert time.time() < deadline, "orphan workers still running after the sweep died"
-        time.sleep(0.05)
+    wait_gone(workers)
     before = finished(out)
     time.sleep(0.5)
     assert finished(out) == before  # nobody writes runs any more
@@ -300,13 +306,17 @@ def test_ctrl_c_stops_a_pool_sweep_at_once_and_it_resumes(tmp_path):
     out = tmp_path / "out"
     proc = start_sweep(path, out, "--workers", "2")
     wait_for_runs(proc, out, 3)
+    deadline = time.time() + 60
+    while len(read_index(out)) < 3:  # three results reached the index
+        assert time.time() < deadline and proc.poll() is None, "the sweep ended too early"
+        time.sleep(0.02)
     workers = children(proc.pid)
     t0 = time.time()
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C: the whole group
     _, err = proc.communicate(timeout=30)
     assert time.time() - t0 < 15, "the sweep went on after Ctrl-C"
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
-    assert not [w for w in workers if alive(w)]
+    wait_gone(workers)  # the pool's workers (and multiprocessing's resource tracker) end
     before = finished(out)
     indexed = {r["id"] for r in read_index(out)}
     assert indexed <= set(before) and len(indexed) >= 3  # what finished is indexed
