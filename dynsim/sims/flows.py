@@ -25,6 +25,14 @@ the authors' default of 4 substeps per step.  The predicted time average of GD's
 L(w) + (sigma^2 / 2) S(w) (their prediction f(w) + 1/2 <U^T H U, X>, with X = sigma^2 for k = 1).
 On a quadratic grad S = 0: the central flow is gradient flow (and GD past 2/lr just diverges).
 
+Work limit: each flow is integrated step by step under an evaluation budget (100 rhs calls per
+flow step by default, against ~8 for a smooth flow) and a wall-time limit; a flow that needs more
+(the central flow far above the edge is stiff, or non-smooth where the top eigenvalue is
+degenerate) stops with status ``failed`` and the reason in ``meta['solver']``.
+:func:`flows_vs_gd` runs GD first and refuses a diverging GD before integrating anything, and
+compares over the first sustained stretch of GD at the edge (:func:`dynsim.analysis.tracking.
+edge_window`), with bounded relative gaps.
+
 Not built: Edge Flow (P. Marion, arXiv 2606.18080, 2026).  Its equations could not be read here
 (REFERENCES.md item 2 lists them as unverified), and a guessed version would be worse than none.
 """
