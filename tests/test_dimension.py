@@ -15,6 +15,8 @@ from scipy.spatial.distance import pdist, squareform
 from dynsim.analysis.dimension import (choose_delay, correlation_dimension, correlation_sum,
                                        delay_embed, false_nearest_neighbours,
                                        largest_lyapunov_rosenstein, participation_ratio)
+from dynsim.analysis.lyapunov import lyapunov_spectrum
+from dynsim.analysis.results import Z95
 from dynsim.sims.maps import henon, logistic, lorenz
 
 K = 3.0
@@ -56,8 +58,37 @@ def test_line_plane_cube(d):
     u[:, :d] = rng.uniform(size=(5000, d))
     est = correlation_dimension(u @ q.T, seed=1, reference=float(d))
     assert est.agrees(K), est
+    # and the estimate resolves the dimension: d - 1 and d + 1 lie outside K x its uncertainty
+    # (agreement alone would pass anything in d +- 3 x 0.14 = 2.6-3.4 for the cube)
+    assert abs(est.value - (d - 1)) > K * est.stderr and abs(est.value - (d + 1)) > K * est.stderr
     assert est.n_points == 5000 and est.n_pairs == 5000 * 4999
     assert est.r_range[1] / est.r_range[0] >= 10                  # at least a decade fitted
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_flat_torus_without_edges(d):
+    # uniform points on the flat torus T^d embedded in R^(2d) (cos, sin per angle): no edges to
+    # bend the local slopes below d, so the estimate is unbiased and must agree within K x
+    # (fit SE + local-slope spread), with that uncertainty below 0.06 d
+    rng = np.random.default_rng(20 + d)
+    u = rng.uniform(0, 2 * np.pi, size=(5000, d))
+    est = correlation_dimension(np.concatenate([np.cos(u), np.sin(u)], axis=1), seed=1,
+                                reference=float(d))
+    assert est.agrees(K) and est.stderr < 0.06 * d, est
+
+
+def test_stderr_is_fit_se_plus_local_slope_spread():
+    # consumers (tables, z, agrees, ci) read stderr: it is the honest total, the regression SE
+    # alone (0.003 where the local slopes spread by 0.06 on Henon) is fit_stderr
+    est = correlation_dimension(henon(5000, seed=1)["proj"], seed=0, reference=1.21)
+    a, b = est.data["window"]
+    local = np.asarray(est.data["local_slopes"])[a:b]
+    assert est.spread == pytest.approx(np.std(local, ddof=1))
+    assert est.stderr == pytest.approx(est.fit_stderr + est.spread)
+    assert est.fit_stderr < est.spread
+    assert est.ci == pytest.approx((est.value - Z95 * est.stderr, est.value + Z95 * est.stderr))
+    assert est.z == pytest.approx((est.value - 1.21) / est.stderr)
+    assert est.agrees(K) == (abs(est.value - 1.21) <= K * (est.fit_stderr + est.spread))
 
 
 def test_henon_correlation_dimension():
@@ -101,6 +132,55 @@ def test_rosenstein_matches_nolds():
                                            fit_range=(0, tlen))
         assert abs(ours.value - theirs) < 0.05, (ours, theirs)
         assert ours.data["theiler"] == tsep and ours.data["fit_range"] == (0, tlen)
+
+
+def test_rosenstein_chooses_its_fit_range_from_the_divergence_curve():
+    # Lorenz x every dt = 0.01 (delay 16, dim 3: the embedding rules' choice): the divergence
+    # curve rises steeply for ~80 samples (alignment), then straight at ~0.9 per unit time until
+    # saturation near k = 500; a fixed (1, 10) samples fits the alignment transient (> 1.5)
+    x = lorenz(20_000, dt=0.01, seed=1)["proj"][:, 0]
+    fixed = largest_lyapunov_rosenstein(x, dim=3, delay=16, theiler=16, dt=0.01, fit_range=(1, 10))
+    auto = largest_lyapunov_rosenstein(x, dim=3, delay=16, theiler=16, dt=0.01)
+    k0, k1 = auto.data["fit_range"]
+    assert fixed.value > 1.5 and auto.data["fit_rule"].startswith("longest run")
+    assert k0 >= 40 and 200 <= k1 <= 600 and "saturation" in auto.data["fit_rule"]
+    # Rosenstein et al. (1993, Table 2) report errors of several percent for Lorenz: 10% here
+    assert abs(auto.value - 0.906) < 0.1 * 0.906, auto
+    # a map saturates within ~15 samples, and the same rule finds that too
+    log = largest_lyapunov_rosenstein(logistic(3000, r=4.0, seed=3)["proj"][:, 0], dim=1)
+    assert abs(log.value - math.log(2)) <= K * log.stderr and log.data["fit_range"][1] <= 15, log
+
+
+def test_qr_and_rosenstein_agree_on_henon():
+    # the same orbit, two routes to lambda_1: QR on its Jacobians and Rosenstein on its x-series
+    # (embedding dimension 2, fit range chosen from the divergence curve)
+    tr = henon(10_000, seed=1)
+    qr = lyapunov_spectrum(tr["jacobian"], transient=100)
+    ros = largest_lyapunov_rosenstein(tr["proj"][:, 0], dim=2, delay=1, theiler=5)
+    assert abs(qr.exponents[0] - 0.4193) <= K * qr.stderr[0]
+    assert abs(ros.value - qr.exponents[0]) <= K * math.hypot(ros.stderr, qr.stderr[0]), (ros, qr)
+
+
+def test_measure_d2_uses_the_window_and_fails_converged_runs_with_a_reason():
+    from dynsim.analysis import measure
+    from dynsim.sims.eos import minimalist, product
+    from dynsim.trace import make_trace
+
+    # converged (the window is one point) and still converging (GD on the minimalist toy at lr 0.1:
+    # D2 0.91 from r ~ 1e-7 before): failed, with the reason, not a number
+    for tr, why in ((product(lr=0.1, seed=0), "converged"),
+                    (minimalist(lr=0.1, steps=3000, seed=0), "converging")):
+        d2 = measure(tr, only=["correlation_dimension"])["correlation_dimension"]
+        assert d2.data["status"] == "failed" and d2.data["reason"].startswith(why), d2
+        assert "last 50% of the run" in d2.data["reason"] and math.isnan(d2.value)
+    # an estimator ValueError (a period-2 orbit: every pair outside the Theiler window coincides)
+    # is a failed result too, not a silently missing row
+    x = np.tile([[0.0, 1.0], [1.0, 0.0]], (1000, 1))
+    d2 = measure(make_trace("eos.synthetic", {}, 0, {"proj": x}), only=["correlation_dimension"])
+    assert d2["correlation_dimension"].data["status"] == "failed"
+    # a map's trace is stationary from its first row: the window is the whole trace
+    d2 = measure(henon(2000, seed=1), only=["correlation_dimension"])["correlation_dimension"]
+    assert d2.n_points == 2000 and d2.data["stationary_window"] == "steps >= 0 (meta stationary_from)"
 
 
 def test_rosenstein_logistic_ln2():

@@ -98,3 +98,9 @@ def test_divergent_orbit_keeps_finite_part():
 def test_bad_arguments_raise_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_maps_are_stationary_from_their_first_row():
+    # the transient is discarded before recording, so the analyzer's window is the whole trace
+    for tr in (henon(300, seed=1), logistic(300, seed=1), lorenz(300, transient=100, seed=1)):
+        assert tr.meta["stationary_from"] == 0

@@ -202,3 +202,25 @@ def test_bifurcation_summary():
 def test_bad_inputs_raise_value_error(call):
     with pytest.raises(ValueError):
         call()
+
+
+def test_stationary_window_rule():
+    from dynsim.analysis.orbits import stationary_window
+    from dynsim.trace import make_trace
+
+    # per-step channel, no stationary_from: the last half of the steps, stated
+    tr = make_trace("eos.synthetic", {}, 0, {"jacobian": np.zeros((101, 1, 1))})
+    idx, rule = stationary_window(tr, "jacobian")
+    np.testing.assert_array_equal(idx, np.arange(50, 101))
+    assert rule == "the last 50% of the run (steps >= 50; no stationary_from in meta)"
+    # meta stationary_from wins; a sparse channel is windowed by its steps, not its rows
+    tr = make_trace("train", {}, 0, {"hessian_top": np.zeros((11, 1)),
+                                     "hessian_top_step": np.arange(0, 110, 10)}, stationary_from=35)
+    idx, rule = stationary_window(tr, "hessian_top")
+    np.testing.assert_array_equal(idx, np.arange(4, 11))
+    assert rule == "steps >= 35 (meta stationary_from)"
+    tr.meta.pop("stationary_from")
+    idx, _ = stationary_window(tr, "hessian_top")
+    np.testing.assert_array_equal(idx, np.arange(5, 11))              # steps >= 50
+    with pytest.raises(ValueError, match="late must be"):
+        stationary_window(tr, "hessian_top", late=0.0)
