@@ -184,6 +184,17 @@ def task(system, params, seed, folder):
     if params["x"] == 1:
         os._exit(3)  # the worker process dies mid-run
     return ("ok", "", 0.0, {"x": params["x"]})
+
+
+def imports(system, params, seed, folder):
+    import sys
+
+    from dynsim import registry
+    from dynsim.sweep_exec import run_one
+
+    run_one(system, params, seed, folder)
+    numba = sys.modules["numba"]
+    return ("ok", "", 0.0, {"torch": "torch" in sys.modules, "threads": numba.get_num_threads()})
 '''
 
 
@@ -202,6 +213,12 @@ def test_a_dying_worker_fails_only_its_own_run(tmp_path, monkeypatch):
               task=dynsim_killer_task.task)
     assert results[1] == ("failed", "worker process died")
     assert all(results[i] == ("ok", "") for i in (0, 2, 3, 4))
+    # a numba-only run in a pool worker: one numba thread, and torch never imported
+    walk = RunSpec("w", "walk.lattice", {"d": 2, "walkers": 100, "steps": 10, "records": 2}, 0)
+    seen = {}
+    run_pool([walk], {"w": (walk.system, walk.params, 0, str(tmp_path / "w"))}, 2,
+             lambda run, res: seen.update(res[3]), task=dynsim_killer_task.imports)
+    assert seen == {"torch": False, "threads": 1}
 
 
 def test_sweep_file_errors_are_one_line(tmp_path):
@@ -396,6 +413,8 @@ def test_report_figure_prefers_stability_and_draws_no_fake_error_bars():
     stab = next(ax for ax in fig.axes if ax.get_title() == "stability")
     assert not stab.containers  # one seed: no error bar at all
     assert any(list(line.get_ydata()) == [1, 1] for line in stab.lines)  # the edge, at 1
+    sharp = next(ax for ax in fig.axes if ax.get_title() == "sharpness")
+    assert any(line.get_label() == "2/lr" for line in sharp.lines)
     two = [dict(g, measures={"stability": (0.9, 0.01, 2)}) for g in one]
     assert plot_sweep(two, "lr").axes[0].containers
 

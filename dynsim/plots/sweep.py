@@ -32,7 +32,8 @@ def plot_sweep(groups: list[dict], x: str | None, measures: list[str] | None = N
     """One panel per measure (``measures``, or :func:`default_measures`); one line per setting of
     the other parameters; error bars are standard errors over seeds, drawn only where there are
     two seeds or more (a single seed has no error bar, not a zero-width one).  A dotted line marks
-    the reference value of a measure that has one (1 for stability)."""
+    the reference value of a measure that has one (1 for stability, 2/lr for the sharpness
+    against lr)."""
     names = list(measures) if measures else default_measures(
         {n for g in groups for n in g["measures"]}, max_measures)
     cols = min(3, max(1, len(names)))
@@ -67,6 +68,13 @@ def plot_sweep(groups: list[dict], x: str | None, measures: list[str] | None = N
         ref = _reference(name)
         if ref is not None:
             ax.axhline(ref, color="0.4", ls=":", lw=1)
+        if name.startswith("sharpness") and x == "lr":  # the GD stability threshold 2/lr
+            lrs = sorted({float(g["params"]["lr"]) for g in groups
+                          if isinstance(g["params"].get("lr"), (int, float)) and g["params"]["lr"] > 0})
+            if lrs:
+                grid = np.linspace(lrs[0], lrs[-1], 50)
+                ax.plot(grid, 2 / grid, color="0.4", ls=":", lw=1, label="2/lr")
+                ax.legend(fontsize=7)
         ax.set(xlabel=x or "", title=name)
         if len(lines) > 1:
             ax.legend(fontsize=7)
