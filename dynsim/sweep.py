@@ -11,20 +11,24 @@ A sweep file (TOML) names the system, fixed parameters and the grid::
     steps = {range = [1000, 5000, 2000]}          # start, stop (inclusive), step
     # lr = {logrange = [0.01, 1.0, 5]}            # start, stop, number of log-spaced points
 
-Every grid point x seed is one run with a stable id (a hash of the system and its parameters), whose
+Every grid point x seed is one run with a stable id: a hash of the system, the seed and the
+parameters bound with the entry point's defaults (so writing a default out changes nothing), whose
 run folder is ``SWEEP/runs/<id>/``.  ``SWEEP/index.sqlite`` holds each run's configuration, status,
 error, timing and headline measures.  SQLite because it is in the standard library, each result is
 one committed transaction (a sweep killed with kill -9 loses no committed row, and half a row never
 exists), and a table is what a report groups and filters; a Parquet file would need pyarrow and
-rewriting the file per result.  Runs are written atomically (dynsim.trace), so a killed sweep leaves
-no half-written run; on the next start the index is reconciled with the run folders (a folder
-written but not yet indexed is indexed, not rerun), finished runs are skipped, failed and interrupted
-ones are run again.
+rewriting the file per result.  A run is measured before its folder is written, and folders are
+written atomically (dynsim.trace), so a folder on disk is a finished run and a killed sweep leaves
+no half-written one; on the next start the index is reconciled with the run folders (a folder
+written but not yet indexed is indexed, not rerun), finished runs are skipped, failed and
+interrupted ones are run again.  ``SWEEP/.lock`` (flock) keeps a second sweep out of a folder in
+use; a resume may add seeds or grid values, not change the system or the [fixed] block.
 
-Workers: a local pool uses the ``spawn`` start method with numba, BLAS and torch at one thread each
-(ARCHITECTURE.md); a Dask scheduler (``dask.distributed``) receives the same tasks, and runs that
-want a GPU ask for the worker resource ``GPU``.  The run folders must be on a file system the
-workers share.
+Workers (dynsim.sweep_exec): a local pool uses the ``spawn`` start method with numba, BLAS and
+torch at one thread each (ARCHITECTURE.md); its workers end with the sweep (kill -9 included) and
+Ctrl-C stops them at once.  A Dask scheduler (``dask.distributed``) receives the same tasks, and
+runs that want a GPU (``gpu = true``) ask for the worker resource ``GPU``.  The run folders must be
+on a file system the workers share.  Reports: dynsim.sweep_report.
 """
 
 from __future__ import annotations
@@ -370,3 +374,6 @@ def _execute(out, runs, con, client, workers, gpu, progress) -> dict:
 
 # the report side, kept importable from here
 from dynsim.sweep_report import summarise  # noqa: E402,F401
+
+__all__ = ["RunSpec", "expand", "load_sweep", "read_index", "resolved_params", "run_id",
+           "run_sweep", "summarise"]

@@ -78,7 +78,8 @@ def sweep_fss(folder, rows: list[dict], *, q_min: float = 1.0, q_max: float = 3.
     for r in ok:
         tr = load_run(Path(folder) / "runs" / r["id"])
         if "events_size" not in tr.channels:
-            raise ValueError(f"--fss needs runs with an events_size channel; {r['system']} has none")
+            raise ValueError(f"--fss needs runs with an events_size channel; {r['system']} has "
+                             "none")
         s = np.asarray(tr.stationary("events_size"))
         by_l.setdefault(r["params"]["L"], []).append(s[s > 0])
     if len(by_l) < 3:

@@ -407,7 +407,8 @@ def test_report_figure_prefers_stability_and_draws_no_fake_error_bars():
     names = ["a_rate", "b_dim", "c_mean", "d_x", "e_y", "f_z", "sharpness", "stability"]
     assert default_measures(names)[:2] == ["stability", "sharpness"]
     one = [{"params": {"lr": lr}, "seeds": 1, "not_ok": {},
-            "measures": {"stability": (0.9, float("nan"), 1), "sharpness": (2 / lr, float("nan"), 1)}}
+            "measures": {"stability": (0.9, float("nan"), 1),
+                         "sharpness": (2 / lr, float("nan"), 1)}}
            for lr in (0.1, 0.2)]
     fig = plot_sweep(one, "lr")
     stab = next(ax for ax in fig.axes if ax.get_title() == "stability")
@@ -426,7 +427,7 @@ def test_run_ids_hash_the_resolved_configuration():
     full = expand({"system": "eos.minimalist", "fixed": {"steps": 3000}, "grid": {"lr": [0.1]}})
     ints = expand({"system": "eos.minimalist", "fixed": {"lr": 1}})
     floats = expand({"system": "eos.minimalist", "fixed": {"lr": 1.0}})
-    assert short[0].id == full[0].id == "0d2b0ca99b7b"  # golden: ids must not drift between versions
+    assert short[0].id == full[0].id == "0d2b0ca99b7b"  # golden: ids must not drift
     assert ints[0].id == floats[0].id
     assert short[0].resolved["steps"] == 3000 and short[0].params == {"lr": 0.1}
     assert _axis("lr", {"range": [0.05, 0.2, 0.05]}) == [0.05, 0.1, 0.15, 0.2]
@@ -437,8 +438,8 @@ def test_resume_accepts_more_seeds_and_grid_values_but_not_another_system(tmp_pa
     path = write(tmp_path, SWEEP)
     out = tmp_path / "out"
     run_sweep(path, out)
-    grown = write(tmp_path, SWEEP.replace("seeds = 2", "seeds = 3").replace("d = [2, 3]",
-                                                                          "d = [2, 3, 4]"), "g.toml")
+    grown = write(tmp_path, SWEEP.replace("seeds = 2", "seeds = 3")
+                  .replace("d = [2, 3]", "d = [2, 3, 4]"), "g.toml")
     counts = run_sweep(grown, out)
     assert counts == {"runs": 27, "skipped": 12, "ok": 15, "diverged": 0, "failed": 0}
     for text, what in [(SWEEP.replace("walkers = 500", "walkers = 400"), r"\[fixed\] block"),

@@ -69,8 +69,8 @@ def plot_sweep(groups: list[dict], x: str | None, measures: list[str] | None = N
         if ref is not None:
             ax.axhline(ref, color="0.4", ls=":", lw=1)
         if name.startswith("sharpness") and x == "lr":  # the GD stability threshold 2/lr
-            lrs = sorted({float(g["params"]["lr"]) for g in groups
-                          if isinstance(g["params"].get("lr"), (int, float)) and g["params"]["lr"] > 0})
+            lrs = sorted({float(lr) for g in groups for lr in [g["params"].get("lr")]
+                          if isinstance(lr, (int, float)) and lr > 0})
             if lrs:
                 grid = np.linspace(lrs[0], lrs[-1], 50)
                 ax.plot(grid, 2 / grid, color="0.4", ls=":", lw=1, label="2/lr")
