@@ -166,6 +166,12 @@ def plot_flows(comparison) -> Figure:
         for ax in (ax1, ax2):
             ax.axvspan(comparison.start, comparison.stop - 1, color="0.9", zorder=0,
                        label="GD at the edge")
+    floor = getattr(comparison, "loss_floor", None)
+    if floor:
+        # below the floor a flow's loss is the solver's resolution (gradient flow: ~1e-17 at rtol
+        # 1e-8), not the model: draw the floor and do not let that noise set the axis
+        ax1.axhline(floor, color="C0", ls=":", lw=0.8, label=f"solver floor {floor:.1g}")
+        ax1.set_ylim(bottom=floor / 10)
     ax1.set(xlabel="step (flow time in steps)", ylabel="loss", yscale="log", title=str(gd.system))
     ax1.legend(fontsize=7)
     ax2.plot(t_gd, gd["sharpness"], color="0.7", lw=0.6, label="GD")
