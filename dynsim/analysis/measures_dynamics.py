@@ -50,17 +50,12 @@ def _sharpness_dimension(tr, ctx):
 
 
 CONVERGED_TOL = 1e-6  # window diameter <= this x (1 + max |x|): a converged run, no attractor
-SHRINK = 0.1          # last quarter of the window spans < this x the first quarter: converging
-
-
-def _diameter(x) -> float:
-    return float(np.linalg.norm(x.max(axis=0) - x.min(axis=0)))
 
 
 def _correlation_dimension(tr, ctx):
     """D2 of ``proj`` over the stationary window (the rule of orbits.stationary_window).  A run
     whose window has converged (diameter <= CONVERGED_TOL x (1 + max |x|)) or is still converging
-    (the last quarter spans < SHRINK = 1/10 of the first quarter's diameter) fails with that
+    (orbits.converging: the last quarter spans < 1/10 of the first quarter's diameter) fails with that
     reason, as does any other ValueError of the estimator (measure() reports it); fewer than 500
     points in the window: absent."""
     proj = np.asarray(tr["proj"], dtype=float)
@@ -71,17 +66,15 @@ def _correlation_dimension(tr, ctx):
     if x.shape[0] < 500:
         return None
     scale = 1.0 + float(np.abs(x).max())
-    diameter = _diameter(x)
+    diameter = float(np.linalg.norm(x.max(axis=0) - x.min(axis=0)))
     if diameter <= CONVERGED_TOL * scale:
         raise ValueError(f"converged: the {x.shape[0]} points of the window ({rule}) span a "
                          f"diameter {diameter:.3g} <= {CONVERGED_TOL:g} x (1 + max |x|): no "
                          f"attractor to measure")
-    q = x.shape[0] // 4
-    first, last = _diameter(x[:q]), _diameter(x[-q:])
-    if last < SHRINK * first:
-        raise ValueError(f"converging: the last quarter of the window ({rule}) spans a diameter "
-                         f"{last:.3g} < {SHRINK:g} x the first quarter's {first:.3g}: the points "
-                         f"are an approach to a fixed point, not a stationary attractor")
+    why = orbits.converging(x)
+    if why is not None:
+        raise ValueError(f"{why} ({rule}): the points are an approach to a fixed point, not a "
+                         f"stationary attractor")
     try:  # Theiler window: the decorrelation time of the first coordinate
         theiler = dimension.choose_delay(x[:, 0]).delay
     except ValueError:

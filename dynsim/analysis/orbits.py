@@ -81,6 +81,40 @@ def stationary_window(trace, name: str, *, late: float | None = None) -> tuple[n
     return np.flatnonzero(steps >= s0), f"the last {f:.0%} of the run (steps >= {s0}{why})"
 
 
+SHRINK = 0.1  # the window's last quarter spans < this x its first quarter: a converging orbit
+
+
+def _diameter(x) -> float:
+    return float(np.linalg.norm(x.max(axis=0) - x.min(axis=0)))
+
+
+def converging(points) -> str | None:
+    """Why the window's iterates (n, dim) are an approach to a fixed point rather than a stationary
+    attractor, or None: the last quarter spans a diameter < SHRINK = 1/10 of the first quarter's."""
+    x = np.asarray(points, dtype=float)
+    x = x.reshape(x.shape[0], -1)
+    q = x.shape[0] // 4
+    if q < 2:
+        return None
+    first, last = _diameter(x[:q]), _diameter(x[-q:])
+    if last < SHRINK * first:
+        return (f"converging: the last quarter of the window spans a diameter {last:.3g} < "
+                f"{SHRINK:g} x the first quarter's {first:.3g}")
+    return None
+
+
+def _converging_window(trace, late) -> str | None:
+    if "proj" not in trace.channels:
+        return None
+    idx, _ = stationary_window(trace, "proj", late=late)
+    return converging(np.asarray(trace["proj"], dtype=float)[idx]) if idx.size >= 8 else None
+
+
+LIMIT_RULE = ("; {why}: the attractor is the limit point, estimated by the last iterate of the "
+              "window, with an SE per rank of |change of ln sigma_k over the window's last "
+              "quarter| (a geometric approach has at most about that still to go)")
+
+
 def lyapunov_of(trace, *, late: float | None = None, blocks: int = 20, reference=None,
                 ky_reference: float | None = None, reference_source: str = "") -> dict:
     """{"lyapunov": LyapunovSpectrum, "kaplan_yorke": Estimate (d > 1)} from the ``jacobian``
@@ -128,7 +162,9 @@ def sharpness_of(trace, *, late: float | None = None) -> dict:
       without it, the width of ``hessian_top``, which holds the whole spectrum there).  Ends only:
       a bound; ends + density: an estimate.
     One SGD path (``params['opt'] == 'sgd'``): the sup over time stands in for E_omega sup over
-    A(omega), as ``data['sup_rule']`` says.  ValueError when the channels exist but can't be used
+    A(omega), as ``data['sup_rule']`` says.  A window whose ``proj`` is still converging
+    (:func:`converging`) holds the approach, not the attractor: the attractor is then its limit
+    point, estimated by the window's last iterate (LIMIT_RULE, stated in ``data``).  ValueError when the channels exist but can't be used
     (lr changes inside the window, no parameter count)."""
     stochastic = trace.params.get("opt") == "sgd"
     lr_ch = np.asarray(trace["lr"], dtype=float).reshape(-1) if "lr" in trace.channels else None
@@ -137,9 +173,12 @@ def sharpness_of(trace, *, late: float | None = None) -> dict:
         if idx.size < MIN_ITERATES:
             return {}
         lr = float(lr_ch[idx[-1]]) if lr_ch is not None and lr_ch.size > idx[-1] else math.nan
-        exps = jacobian_sharpness_exponents(np.asarray(trace["jacobian"], dtype=float)[idx], lr=lr,
-                                            stochastic=stochastic, window=rule)
-        return {"sharpness_exponents": exps, "sharpness_dimension": sharpness_dimension(exps)}
+        jac = np.asarray(trace["jacobian"], dtype=float)
+
+        def from_rows(rows, why_rule):
+            return jacobian_sharpness_exponents(jac[rows], lr=lr, stochastic=stochastic,
+                                                window=why_rule)
+        return _sharpness_pair(trace, idx, rule, late, from_rows)
     if trace.meta.get("threshold_convention") != "gd" or "hessian_top" not in trace.channels \
             or lr_ch is None:
         return {}
@@ -171,9 +210,27 @@ def sharpness_of(trace, *, late: float | None = None) -> dict:
         kw["density_grid"] = grid if grid.ndim == 1 else _at_steps(trace, "hessian_density_grid",
                                                                     steps)
         channels["bulk"] = "hessian_density (+ hessian_density_grid): quantiles x (d - k)"
-    exps = sharpness_exponents(h, float(lr[-1]), d=int(d), channels=channels,
-                               stochastic=stochastic, window=rule, **kw)
-    return {"sharpness_exponents": exps, "sharpness_dimension": sharpness_dimension(exps)}
+
+    def from_rows(rows, why_rule):
+        sub = {k: (v[rows] if k == "density" or (k == "density_grid" and v.ndim > 1) else v)
+               for k, v in kw.items()}
+        return sharpness_exponents(h[rows], float(lr[-1]), d=int(d), channels=channels,
+                                   stochastic=stochastic, window=why_rule, **sub)
+    return _sharpness_pair(trace, np.arange(idx.size), rule, late, from_rows)
+
+
+def _sharpness_pair(trace, rows, rule, late, from_rows) -> dict:
+    """Sharpness exponents and dimension over ``rows`` (the window); a converging window (see
+    :func:`converging`, on ``proj``) is replaced by its limit point (LIMIT_RULE)."""
+    why = _converging_window(trace, late)
+    if why is None:
+        exps = from_rows(rows, rule)
+        return {"sharpness_exponents": exps, "sharpness_dimension": sharpness_dimension(exps)}
+    exps = from_rows(rows[-1:], rule + LIMIT_RULE.format(why=why))
+    before = from_rows(rows[-(rows.size // 4) - 1:][:1], rule)
+    drift = np.abs(np.array(exps.exponents) - np.array(before.exponents))
+    return {"sharpness_exponents": exps,
+            "sharpness_dimension": sharpness_dimension(exps, stderr=drift)}
 
 
 def run_dimensions(trace, *, late: float | None = None, blocks: int = 20) -> dict:
@@ -271,5 +328,5 @@ def bifurcation_summary(lr, lyapunov_1, lyapunov_1_se, diverged_at=None, *,
                                  "n_diverged": int((div >= 0).sum()), "n_lr": int(lr.size)})
 
 
-__all__ = ["bifurcation_summary", "is_growing", "lyapunov_of", "orbit_period", "orbit_state",
+__all__ = ["bifurcation_summary", "converging", "is_growing", "lyapunov_of", "orbit_period", "orbit_state",
            "run_dimensions", "sharpness_of", "sharpness_summary", "stationary_window"]
