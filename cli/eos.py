@@ -188,8 +188,9 @@ def run(system, opt, lr, steps, x0, spectrum, rotated, degree, minibatch, n_quad
     if stab.verdict == "diverged":
         rows.append(f"{'dimensions':<20} - (the run diverged: there is no attractor to measure)")
     elif "sharpness_dimension" not in dims:
-        rows.append(f"{'sharpness_dimension':<20} - (defined for GD / SGD, whose Jacobian is "
-                    f"I - lr H; needs >= 100 steps)")
+        rows.append(f"{'sharpness_dimension':<20} - (not measured: it needs the update "
+                    f"Jacobians (drop --no-jacobian) or Hessian eigenvalues, a constant lr and "
+                    f"a long enough stationary window)")
     if out is not None:
         rows.append(f"run folder: {out}")
     payload = {"system": trace.system, "params": p, "seed": trace.seed,
