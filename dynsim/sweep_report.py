@@ -59,8 +59,10 @@ def sweep_fss(folder, rows: list[dict], *, q_min: float = 1.0, q_max: float = 3.
               boot: int = 100, seed: int = 0):
     """Finite-size scaling of ``events_size`` over the sweep's sizes L (analysis/fss.py moment
     analysis, the fit of ``dynsim sandpile fss``).  Seeds at one L are pooled; a sweep in which
-    anything other than L and the seed varies is refused (its sizes would mix other settings).
-    Returns (FssResult, samples by L)."""
+    anything other than L and the seed varies is refused (its sizes would mix other settings), and
+    so is a run that did not become stationary (as ``dynsim sandpile fss`` refuses it).  Each run,
+    and each replica of a run, is one time series for the block bootstrap of ``moment_analysis``.
+    Returns (FssResult, pooled samples by L for the collapse)."""
     from dynsim.analysis.fss import moment_analysis
     from dynsim.trace import load_run
 
@@ -80,11 +82,21 @@ def sweep_fss(folder, rows: list[dict], *, q_min: float = 1.0, q_max: float = 3.
         if "events_size" not in tr.channels:
             raise ValueError(f"--fss needs runs with an events_size channel; {r['system']} has "
                              "none")
+        if tr.meta.get("stationary_reached") is False:
+            raise ValueError(f"add grains: run {r['id']} (L={r['params']['L']}, seed {r['seed']}) "
+                             f"reached stationarity at grain {tr.meta.get('stationary_from')} of "
+                             f"{tr.params.get('grains')} (stationary means within the first half)")
         s = np.asarray(tr.stationary("events_size"))
-        by_l.setdefault(r["params"]["L"], []).append(s[s > 0])
+        if "events_replica" in tr.channels and int(tr.params.get("replicas") or 1) > 1:
+            rep = np.asarray(tr.stationary("events_replica"))
+            series = [s[rep == k] for k in range(int(tr.params["replicas"]))]
+        else:
+            series = [s]
+        by_l.setdefault(r["params"]["L"], []).extend(series)  # each in time order (block boot)
     if len(by_l) < 3:
         raise ValueError(f"--fss needs ok runs at >= 3 sizes L, found {sorted(by_l)}")
-    samples = {L: np.concatenate(v) for L, v in sorted(by_l.items())}
-    res = moment_analysis(samples, q=fss_q_grid(q_min, q_max), q_range=(q_min, q_max), boot=boot,
+    runs = dict(sorted(by_l.items()))
+    res = moment_analysis(runs, q=fss_q_grid(q_min, q_max), q_range=(q_min, q_max), boot=boot,
                           seed=seed)
+    samples = {L: np.concatenate(v) for L, v in runs.items()}  # pooled, for the collapse
     return res, samples

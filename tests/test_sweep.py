@@ -465,6 +465,8 @@ def test_report_fss_on_a_sandpile_sweep(tmp_path):
     assert r.exit_code == 0, r.output
     fss = json.loads(r.output)["fss"]
     assert fss["sizes"] == [8, 12, 16] and 1.0 < fss["tau"] < 2.0
+    assert fss["data"]["runs"] == [2, 2, 2]  # each seed's run is its own series for the bootstrap
+    assert fss["q"][0] == 0.5 and fss["q"][-1] == 4.0  # the q grid of `dynsim sandpile fss`
     assert (tmp_path / "fss.png").stat().st_size > 10_000
     mixed = [{"status": "ok", "id": str(i), "system": "sandpile.manna",
               "params": {"L": L, "d": d}} for i, (L, d) in enumerate([(8, 1), (8, 2), (12, 2)])]
