@@ -356,6 +356,9 @@ def test_a_run_whose_measures_raise_is_failed_and_redone(tmp_path, monkeypatch):
     assert counts["failed"] == 3 and counts["ok"] == 0
     assert finished(out) == {}  # nothing saved as a finished run
     assert all("FloatingPointError" in r["error"] for r in read_index(out))
+    rep = CliRunner().invoke(cli, ["sweep", "report", str(out)], prog_name="dynsim")
+    assert rep.exit_code == 2 and rep.output.count("\n") == 1, rep.output
+    assert "no ok run" in rep.output and "3 failed" in rep.output and "--failed" in rep.output
     assert run_sweep(path, out)["failed"] == 3  # resumed: redone, fails again, no traceback
     monkeypatch.setattr(dynsim.analysis, "measure", real)
     assert run_sweep(path, out)["ok"] == 3 and len(finished(out)) == 3
