@@ -173,14 +173,17 @@ class HVPOperator:
                 "holds about 2-3x the activations and graph of one backward pass per chunk. ")
         if self.bn_mode == "train" and self.info["has_batchnorm"]:
             return head + (f"Train-mode batch norm needs the whole batch at once: probe a smaller "
-                           f"batch, or use bn_mode='ghost' with chunk_size={max(1, size // 4)}, or "
-                           "bn_mode='eval' with chunk_size.")
+                           f"batch (probe_batch / --probe-batch), or use bn_mode='ghost' with "
+                           f"chunk_size={max(1, size // 4)} (--bn-mode ghost --chunk-size "
+                           f"{max(1, size // 4)}), or bn_mode='eval' with chunk_size.")
         if self.bn_mode == "ghost" and self.info["has_batchnorm"]:
             return head + ("The ghost batch size defines the function: a smaller chunk_size (e.g. "
-                           f"{max(2, size // 4)}) changes it; bn_mode='eval' can chunk freely.")
+                           f"chunk_size={max(2, size // 4)}, --chunk-size {max(2, size // 4)}) "
+                           "changes it; bn_mode='eval' can chunk freely.")
         if size == 1:
             return head + "Even one example per chunk does not fit: use a smaller model or device."
-        return head + f"Pass chunk_size={max(1, size // 4)} (exact: the loss is a per-example mean)."
+        return head + (f"Pass chunk_size={max(1, size // 4)} (dynsim train: --chunk-size "
+                       f"{max(1, size // 4)}; exact: the loss is a per-example mean).")
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
         if v.dim() != 1 or v.numel() != self.dim:

@@ -389,7 +389,7 @@ def test_out_of_memory_gives_sizing_message(error):
     op = hs.hvp_operator(model, hungry, x, y)
     with pytest.raises(ValueError, match=r"32 examples.*403 parameters.*chunk_size=8") as info:
         op(torch.ones(op.dim, dtype=F64))
-    assert "out of memory" in str(info.value)
+    assert "out of memory" in str(info.value) and "--chunk-size 8" in str(info.value)
     small = hs.hvp_operator(model, hungry, x, y, chunk_size=8)
     whole = hs.hvp_operator(model, mse, x, y)
     v = torch.ones(op.dim, dtype=F64)
