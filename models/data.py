@@ -141,8 +141,12 @@ def mnist(folder, subset: int | None = None, standardize: bool = True) -> Datase
     names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
              "t10k-labels-idx1-ubyte"]
     found = [n if (folder / n).is_file() else n + ".gz" for n in names]
-    _need(folder, found, "MNIST", "download the IDX files (yann.lecun.com/exdb/mnist or a mirror) "
-          "into that folder yourself; dynsim never downloads")
+    missing = [n for n, f in zip(names, found) if not (folder / f).is_file()]
+    if missing:
+        raise ValueError(f"MNIST: {', '.join(n + '[.gz]' for n in missing)} not found in "
+                         f"{str(folder)!r}; put the four IDX files there, plain or gzipped (.gz) "
+                         "both accepted (yann.lecun.com/exdb/mnist or a mirror); dynsim never "
+                         "downloads")
     x, y, xt, yt = (_idx(folder / f) for f in found)
     x, y = (x[:subset], y[:subset]) if subset else (x, y)
     return _finish("mnist", x.reshape(len(x), -1) / 255.0, y, xt.reshape(len(xt), -1) / 255.0, yt,
