@@ -8,6 +8,7 @@ from dynsim.params import Bool, Choice, Float, Int, Text
 MODELS = ("mlp", "cnn", "transformer")
 DATASETS = ("mnist1d", "teacher_student", "modular", "mnist", "cifar10")
 OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adam", "rmsprop")
+DENSITY = ("off", "end", "probes")   # hessian_density: never, at the last probe, at every probe
 CONVENTION = {"gd": "gd", "sgd": "gd", "momentum": "heavy_ball", "nesterov": "nesterov",
               "adam": "adam_precond", "rmsprop": "rmsprop_precond"}
 
@@ -21,6 +22,8 @@ PARAMS = {
     "dropout": Float(0, 1, hi_open=True), "batch_norm": Bool(),
     "probe_every": Int(1, 10**8), "lanczos_iter": Int(2, 1000), "probe_batch": Int(1, 10**8),
     "hessian_bottom": Bool(), "hessian_trace": Bool(), "bn_mode": Choice(("eval", "train", "ghost")),
+    "top_k": Int(1, 64), "bottom_k": Int(1, 64), "density": Choice(DENSITY),
+    "grad_noise": Bool(), "grad_noise_samples": Int(2, 10_000),
     "chunk_size": Int(1, 10**8), "window": Int(1, 10**6), "proj_k": Int(1, 64),
     "device": Choice(("auto", "cpu", "cuda")), "data_dir": Text("a folder path"),
     "subset": Int(1, 10**8),

@@ -9,11 +9,25 @@ Per step, with Delta w the change of the flattened parameters made by the optimi
   (ceil(R / window) random parameters per step), for tail fits.
 - ``update_interval_hist`` (bins, edges ``update_interval_hist_edges``): per-parameter waiting times
   between large updates, pooled over parameters, as Zhang & Tang measure them (REFERENCES.md
-  item 10): a parameter "exceeds" when |Delta w| is above the ``quantile`` of the previous window's
-  sample (the first window uses its first step's sample); each parameter keeps its last exceedance
-  step and adds step - last to a linear-bin histogram (one bin per step); waits longer than the
-  histogram are counted in ``update_interval_overflow``, not piled into the last bin.
+  item 10: per parameter, the steps where its |Delta w| exceeds the 99th (or 99.5th) percentile,
+  i.e. the top 1% / 0.5%, of the pooled updates of a window).  Convention here (streamed, so the
+  percentile of a window is known only when it closes): the first window is a *warm-up* that only
+  sets the threshold (the ``quantile`` of its pooled sample, ``R`` values) and records no
+  exceedance; every later window uses the quantile of the previous window's sample, a fixed
+  threshold for the whole window (a one-window lag).  A parameter exceeds when |Delta w| > threshold;
+  each parameter keeps its last exceedance step (across windows) and adds step - last to a
+  linear-bin histogram (one bin per step); a parameter's first exceedance starts its clock and
+  adds nothing.  Waits longer than the histogram are counted in ``update_interval_overflow``, not
+  piled into the last bin.  ``interval_warmup`` is the number of warm-up steps (one window).
 - ``proj`` (steps x k): parameters projected on k fixed random unit directions (seeded).
+
+Gradient probes (no side effects on the model, its buffers or the global RNG):
+- :func:`probe_gradient`: the gradient of the probe loss (the same function whose Hessian the
+  probe measures: probe batch, ``bn_mode``, other modules in eval) at the probe step, so
+  ``grad_norm_<p>`` belongs to the parameters it is stamped with.
+- :func:`grad_noise_norms`: ||g_B - g|| for minibatches B drawn from the probe generator, g the
+  full training-set gradient, both computed as the training step computes them (train mode, chunks
+  of ``chunk``); the SGD gradient noise whose tail index Simsekli et al. (ICML 2019) estimate.
 """
 
 from __future__ import annotations
@@ -47,7 +61,8 @@ class UpdateStats:
         self._hist = torch.zeros(len(self.sizes), bins, dtype=torch.float64, device=device)
         self._sample: list[torch.Tensor] = []
         self._in_window = 0
-        self._threshold: float | None = None
+        self._threshold: float | None = None      # None during the warm-up window
+        self.interval_warmup = window
         self._last = torch.full((self.dim,), -1, dtype=torch.int64, device=device)
         self.interval_edges = np.arange(0.5, max_interval + 1.0)
         self._intervals = torch.zeros(max_interval, dtype=torch.float64, device=device)
@@ -67,9 +82,8 @@ class UpdateStats:
         idx = torch.randint(0, self.dim, (self.per_step,), generator=self.gen)
         sample = delta[idx.to(delta.device)].double()
         self._sample.append(sample)
-        if self._threshold is None:
-            self._threshold = float(torch.quantile(sample, self.quantile))
-        exceed = torch.nonzero(delta > self._threshold).flatten()
+        exceed = (torch.nonzero(delta > self._threshold).flatten() if self._threshold is not None
+                  else delta.new_zeros(0, dtype=torch.int64))
         if exceed.numel():
             last = self._last[exceed]
             seen = last >= 0
@@ -112,11 +126,51 @@ def flat_params(model: torch.nn.Module) -> torch.Tensor:
 
 
 def layer_norms(model: torch.nn.Module) -> dict[str, float]:
-    """||W|| of each parameter tensor and ||grad W|| where a gradient exists, keyed by a safe name."""
-    out = {}
-    for name, p in model.named_parameters():
-        key = name.replace(".", "_")
-        out[f"layer_norm_{key}"] = float(p.detach().norm())
-        if p.grad is not None:
-            out[f"grad_norm_{key}"] = float(p.grad.detach().norm())
+    """||W|| of each parameter tensor, keyed ``layer_norm_<name>`` (dots -> underscores)."""
+    return {f"layer_norm_{name.replace('.', '_')}": float(p.detach().norm())
+            for name, p in model.named_parameters()}
+
+
+def probe_gradient(op) -> dict[str, float]:
+    """``grad_norm_<name>``: ||dL/dW|| per parameter tensor of the probe loss of the HVP operator
+    ``op`` (:func:`dynsim.models.hessian.hvp_operator`) at its snapshot of the parameters, summed
+    over its chunks with weights n_c / N; the model is left as it was."""
+    from dynsim.models.hessian import _probe_modes
+
+    n, g = op.info["n_examples"], torch.zeros_like(op.theta)
+    with _probe_modes(op.model, op.bn_mode != "eval"), torch.enable_grad():
+        for s, e in op.chunks:
+            t = op.theta.detach().requires_grad_(True)
+            (gc,) = torch.autograd.grad(op.loss(t, s, e), t, allow_unused=True)
+            if gc is not None:
+                g.add_(gc, alpha=(e - s) / n)
+    return {f"grad_norm_{k.replace('.', '_')}": float(part.norm())
+            for k, part in zip(op.names, g.split(op.numels))}
+
+
+def grad_noise_norms(net, loss_fn, x, y, batch_size: int, n_samples: int, chunk: int,
+                     generator: torch.Generator) -> np.ndarray:
+    """||g_B - g|| for ``n_samples`` minibatches B of ``batch_size`` examples drawn with replacement
+    from ``generator`` (as training draws them), g the full gradient over ``x`` accumulated in
+    chunks of ``chunk``.  The net runs in its training mode, as the optimizer step sees it; the
+    global torch RNG (dropout) and the buffers (batch-norm running statistics) are restored after."""
+    params = [p for p in net.parameters() if p.requires_grad]
+    saved = {k: b.detach().clone() for k, b in net.named_buffers()}
+
+    def grad(xb, yb):
+        gs = torch.autograd.grad(loss_fn(net(xb), yb), params, allow_unused=True)
+        return torch.cat([torch.zeros_like(p).reshape(-1) if g is None else g.reshape(-1)
+                          for p, g in zip(params, gs)])
+
+    n, dev = len(x), x.device
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []), torch.enable_grad():
+        full = sum(grad(x[a:a + chunk], y[a:a + chunk]) * (len(x[a:a + chunk]) / n)
+                   for a in range(0, n, chunk))
+        out = np.empty(int(n_samples))
+        for i in range(int(n_samples)):
+            idx = torch.randint(0, n, (batch_size,), generator=generator).to(dev)
+            out[i] = float((grad(x[idx], y[idx]) - full).norm())
+    with torch.no_grad():
+        for k, b in net.named_buffers():
+            b.copy_(saved[k])
     return out

@@ -11,21 +11,38 @@ v <- beta v + g, w <- w - lr v) (2 + 2 beta)/lr (``heavy_ball``); Nesterov (PyTo
 lambda_max(P^-1/2 H P^-1/2), P = diag(sqrt(v) + eps) (``rmsprop_precond``); Adam
 (2 + 2 beta1)/((1 - beta1) lr) on the preconditioned sharpness with bias-corrected v (``adam_precond``).
 
-Probes (every ``probe_every`` steps, and at the last step): train and test loss and accuracy,
-``sharpness`` (top Hessian eigenvalue by Lanczos on Hessian-vector products of the probe batch,
-warm-started from the previous probe's eigenvector, its residual as ``sharpness_err``),
-``precond_sharpness`` for Adam / RMSProp, ``threshold``, optional ``hessian_bottom`` and
-``hessian_trace``, and per-layer norms.  Every sparse channel X comes with X_step.  Per step: ``loss``,
-``lr`` and the streamed update statistics of :mod:`dynsim.models.probes`.
+Probes (every ``probe_every`` steps, and after the last step): train and test loss, and accuracy for
+classification data (absent for regression); ``sharpness`` and ``hessian_top`` (the ``top_k`` largest
+Hessian eigenvalues by Lanczos on Hessian-vector products of the probe batch, warm-started from the
+previous probe's eigenvector; residuals ||Hy - theta y|| as ``sharpness_err`` / ``hessian_top_err``),
+on request ``hessian_bottom`` (the ``bottom_k`` smallest, residuals ``hessian_bottom_err``),
+``precond_sharpness`` for Adam / RMSProp, ``threshold``, on request ``hessian_trace`` (Hutchinson,
+``hessian_trace_err`` its SE), ``hessian_density`` with its grid ``hessian_density_grid`` (stochastic
+Lanczos quadrature, Ubaru, Chen & Saad 2017: ``density="end"`` at the last probe, ``"probes"`` at
+every probe; 10 Rademacher vectors x 80 Lanczos steps each, Gaussian broadening of 1% of the
+spectrum's span) and ``grad_noise_norm`` (probes x ``grad_noise_samples``: ||g_B - g|| of fresh
+minibatches against the full gradient, minibatch optimizers only).  ``layer_norm_*`` are the weights
+at the probe step and ``grad_norm_*`` the gradient of the probe loss computed fresh at that step
+(not the previous step's gradient).  Every sparse channel X comes with X_step.  Per step: ``loss``,
+``lr`` and the streamed update statistics of :mod:`dynsim.models.probes` (windows of ``window``
+steps, clamped to steps // 2 so that a short run has its warm-up window and a measured one).
 
-Full-batch GD uses the exact gradient of the whole training set, accumulated over chunks.  A NaN or
-inf loss stops the run with status ``diverged`` (the step is in meta); Ctrl-C stops it with status
-``interrupted``; either way the trace keeps what was recorded.  CPU runs are deterministic for a seed
-(initialisation, minibatches and dropout draw from generators derived from it).
+Batch norm in the Hessian probes is the user's choice: a net with batch norm needs ``bn_mode``
+(``eval``, ``train`` or ``ghost`` with ``chunk_size`` the ghost batch), recorded in meta; nothing is
+chosen for it.  Full-batch GD with ``chunk_size`` is refused on a batch-norm net: per-chunk
+statistics would not give the full-batch gradient.
+
+Full-batch GD uses the exact gradient of the whole training set, accumulated over chunks.  Before
+every probe the parameters are checked: a NaN or inf parameter or loss, or a probe that fails on an
+overflowing net, stops the run with status ``diverged`` (the step is in meta ``diverged_step``);
+Ctrl-C stops it with status ``interrupted``; either way the trace keeps what was recorded.  CPU runs
+are deterministic for a seed (initialisation, minibatches and dropout draw from generators derived
+from it; the probes draw from their own).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 
@@ -43,6 +60,11 @@ from dynsim.trace import make_trace
 # Lanczos stops when the top Ritz pair's residual r <= LANCZOS_TOL * |theta|; the eigenvalue error is
 # then at most r and typically r^2 / gap (far below 1e-3 relative); r is kept as ``sharpness_err``.
 LANCZOS_TOL = 1e-2
+DENSITY_VECTORS, DENSITY_ITER = 10, 80          # SLQ: Rademacher vectors x Lanczos steps each
+IMAGE_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}   # the CNN is 2-D on these
+LOSS_CONVENTION = {"mse": "mse: 0.5 * sum over outputs, mean over samples (Cohen et al. 2021)",
+                   "ce": "ce: cross-entropy, mean over samples"}
+
 
 def loss_fn(kind: str, n_classes: int | None):
     if kind == "ce":
@@ -54,9 +76,7 @@ def loss_fn(kind: str, n_classes: int | None):
     return lambda out, y: 0.5 * ((out - F.one_hot(y, n_classes).to(out.dtype)) ** 2).sum(1).mean()
 
 
-def _accuracy(out, y, n_classes):
-    if n_classes is None:
-        return math.nan
+def _accuracy(out, y):
     return float((out.argmax(dim=1) == y).float().mean())
 
 
@@ -73,11 +93,51 @@ def _optimizer(opt, params, lr, momentum, beta2, eps, weight_decay):
 
 
 def _lr_at(schedule, lr, step, steps):
+    """The lr of step ``step`` (0 .. steps - 1); cosine reaches 0 only at step ``steps``, which is
+    never taken (the final probe uses the last step's lr)."""
     if schedule == "cosine":
         return lr * 0.5 * (1 + math.cos(math.pi * step / steps))
     if schedule == "step":
         return lr * (0.1 ** (step * 3 // max(steps, 1)))
     return lr
+
+
+def check_args(args: dict) -> dict:
+    """Validate :func:`train`'s arguments (API names; missing ones take the defaults) before any data
+    is made: the schema ``PARAMS`` and the combinations it can't refuse.  Returns the checked
+    values; ValueError names the bad value and what is allowed."""
+    from dynsim.params import check_params
+
+    p = check_params(PARAMS, args, "train")
+    defaults = {k: v.default for k, v in inspect.signature(train).parameters.items()
+                if k in PARAMS}
+    _check_choices(**{k: p.get(k, defaults[k]) for k in (
+        "opt", "batch_size", "batch_norm", "bn_mode", "chunk_size", "hessian_bottom", "top_k",
+        "bottom_k", "lanczos_iter", "grad_noise")})
+    return p
+
+
+def _check_choices(opt, batch_size, batch_norm, bn_mode, chunk_size, hessian_bottom, top_k,
+                   bottom_k, lanczos_iter, grad_noise):
+    if opt == "sgd" and batch_size is None:
+        raise ValueError("opt='sgd' needs batch_size (full-batch training is opt='gd')")
+    if opt == "gd" and batch_size is not None:
+        raise ValueError(f"opt='gd' is full-batch: batch_size must be left unset, got {batch_size} "
+                         "(minibatches are opt='sgd')")
+    if batch_norm and bn_mode is None:
+        raise ValueError("batch_norm=True needs an explicit bn_mode for the Hessian probes (--bn-mode "
+                         "eval: running statistics, train: the probe batch's, ghost: ghost batches "
+                         "of chunk_size); it is recorded in the run, got none")
+    if bn_mode == "ghost" and chunk_size is None:
+        raise ValueError("bn_mode='ghost' needs chunk_size (--chunk-size), the ghost batch size")
+    if bottom_k is not None and not hessian_bottom:
+        raise ValueError(f"bottom_k={bottom_k} needs hessian_bottom=True (--hessian-bottom)")
+    k = max(top_k, bottom_k or 1)
+    if k > lanczos_iter:
+        raise ValueError(f"top_k / bottom_k must be <= lanczos_iter={lanczos_iter}, got {k}")
+    if grad_noise and batch_size is None:
+        raise ValueError("grad_noise=True needs minibatches (batch_size): full-batch GD has no "
+                         "gradient noise")
 
 
 def train(model: str = "mlp", data: str = "mnist1d", opt: str = "gd", lr: float = 0.1,
@@ -86,27 +146,24 @@ def train(model: str = "mlp", data: str = "mnist1d", opt: str = "gd", lr: float 
           schedule: str = "constant", loss: str = "mse", width: int = 200, depth: int = 2,
           activation: str = "tanh", dropout: float = 0.0, batch_norm: bool = False,
           probe_every: int | None = None, lanczos_iter: int = 20, probe_batch: int | None = None,
-          hessian_bottom: bool = False, hessian_trace: bool = False, bn_mode: str = "eval",
-          chunk_size: int | None = None, window: int = 100, proj_k: int = 2,
-          device: str = "auto", data_dir: str | None = None, subset: int | None = None, *,
-          seed: int | None = None, progress=None):
+          hessian_bottom: bool = False, hessian_trace: bool = False, bn_mode: str | None = None,
+          chunk_size: int | None = None, window: int = 100, proj_k: int = 2, top_k: int = 1,
+          bottom_k: int | None = None, density: str = "off", grad_noise: bool = False,
+          grad_noise_samples: int = 32, device: str = "auto", data_dir: str | None = None,
+          subset: int | None = None, *, seed: int | None = None, progress=None):
     """Train a net on a data set and record the probes (module docstring) into a Trace.
 
     Defaults: the edge-of-stability setup of REFERENCES.md item 14 (mnist1d, MLP 40-200-200-10,
     tanh, MSE, full-batch GD at lr 0.1).  ``batch_size`` None means full batch (GD); SGD-type
-    optimizers need it.  ``progress(step, metrics)`` is called every step.
+    optimizers need it.  ``bn_mode`` is required for a net with batch norm.  ``bottom_k`` (default
+    1) needs ``hessian_bottom``.  ``progress(step, metrics)`` is called every step.
     """
     from dynsim.models.hessian import (hutchinson_trace, hvp_operator, lanczos, optimizer_diag,
-                                       preconditioned_operator)
-    from dynsim.params import check_params
+                                       preconditioned_operator, spectral_density)
+    from torch.nn.modules.batchnorm import _NormBase
 
-    args = {k: v for k, v in locals().items() if k in PARAMS}
-    p = check_params(PARAMS, args, "train")
-    if opt == "sgd" and batch_size is None:
-        raise ValueError("opt='sgd' needs batch_size (full-batch training is opt='gd')")
-    if opt == "gd" and batch_size is not None:
-        raise ValueError(f"opt='gd' is full-batch: batch_size must be left unset, got {batch_size} "
-                         "(minibatches are opt='sgd')")
+    p = check_args({k: v for k, v in locals().items() if k in PARAMS})
+    bottom_k = (bottom_k or 1) if hessian_bottom else None
     seed = make_seed(seed)
     dev = torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available())
                        else "cpu")
@@ -116,52 +173,78 @@ def train(model: str = "mlp", data: str = "mnist1d", opt: str = "gd", lr: float 
     x, y = ds.x_train.to(dev), ds.y_train.to(dev)
     xt, yt = ds.x_test.to(dev), ds.y_test.to(dev)
     cfg = NetConfig(model=model, n_in=ds.n_in, n_out=ds.n_out, width=width, depth=depth,
-                    activation=activation, dropout=dropout, batch_norm=batch_norm)
+                    activation=activation, dropout=dropout, batch_norm=batch_norm,
+                    image_shape=IMAGE_SHAPES.get(data))
     net = make_net(cfg, child_seed(seed, 2)).to(dev)
     lossf = loss_fn(loss, ds.n_classes)
     optimizer = _optimizer(opt, net.parameters(), lr, momentum, beta2, eps, weight_decay)
     n = len(x)
     full = batch_size is None or batch_size >= n
     chunk = chunk_size or n
-    probe_every = probe_every or default_probe_every(steps)
     pb = min(probe_batch or n, n)
+    has_bn = any(isinstance(m, _NormBase) for m in net.modules())
+    if has_bn and chunk < n and (full or grad_noise):
+        raise ValueError(f"chunk_size={chunk_size} < {n} training examples on a batch-norm net: "
+                         "the full-batch gradient (of GD, or of grad_noise) would use per-chunk "
+                         "statistics, which is not the full-batch gradient; leave chunk_size unset")
+    if has_bn and bn_mode == "train" and chunk < pb:
+        raise ValueError(f"chunk_size={chunk_size} < probe batch {pb} with bn_mode='train' changes "
+                         "the probed function (statistics per chunk): use bn_mode='ghost' or 'eval'")
+    probe_every = probe_every or default_probe_every(steps)
+    window = min(window, max(1, steps // 2))
     gen = torch.Generator().manual_seed(child_seed(seed, 3))  # minibatches only
     probe_gen = torch.Generator().manual_seed(child_seed(seed, 6))  # Lanczos / Hutchinson starts
-    stats = probes.UpdateStats(list(net.named_parameters()), window=min(window, steps),
-                               proj_k=proj_k,
+    stats = probes.UpdateStats(list(net.named_parameters()), window=window, proj_k=proj_k,
                                generator=torch.Generator().manual_seed(child_seed(seed, 4)))
     rec: dict[str, list] = {k: [] for k in ("loss", "lr")}
     sparse: dict[str, list] = {}
     status, meta_extra, v0, hvps = "ok", {}, None, []
     t_train = t_probe = 0.0
+    k_lanczos = max(top_k, bottom_k or 1)
+    hvp_info: dict = {}                  # the probes' HVP operator (bn_mode, chunking, ...)
 
     def note(name, step, value):
         sparse.setdefault(name, []).append((step, value))
 
-    def probe(step, cur_lr):
-        nonlocal v0, t_probe
-        t0 = time.perf_counter()
+    def finite_params():
+        return bool(torch.isfinite(probes.flat_params(net)).all())
+
+    def probe(step, cur_lr, last):
+        """Record the probes at ``step``; False if the net has overflowed (the run diverged)."""
+        nonlocal v0
         was_training = net.training
         net.eval()
         with torch.no_grad():
             out, outt = net(x), net(xt)
-            note("train_loss", step, float(lossf(out, y)))
-            note("accuracy", step, _accuracy(out, y, ds.n_classes))
-            note("test_loss", step, float(lossf(outt, yt)))
-            note("test_accuracy", step, _accuracy(outt, yt, ds.n_classes))
+            train_loss, test_loss = float(lossf(out, y)), float(lossf(outt, yt))
+            note("train_loss", step, train_loss)
+            note("test_loss", step, test_loss)
+            if ds.n_classes is not None:
+                note("accuracy", step, _accuracy(out, y))
+                note("test_accuracy", step, _accuracy(outt, yt))
         net.train(was_training)
-        op = hvp_operator(net, lossf, x[:pb], y[:pb], bn_mode=bn_mode,
-                          chunk_size=chunk_size if bn_mode != "train" else None)
-        spec = lanczos(op, k=1, which="both" if hessian_bottom else "top", max_iter=lanczos_iter,
-                       tol=LANCZOS_TOL, v0=v0, generator=probe_gen)
+        if not math.isfinite(train_loss):
+            return False
+        op = hvp_operator(net, lossf, x[:pb], y[:pb], bn_mode=bn_mode or "eval",
+                          chunk_size=chunk_size)
+        hvp_info.update(op.info)
+        try:
+            spec = lanczos(op, k=k_lanczos, which="both" if hessian_bottom else "top",
+                           max_iter=lanczos_iter, tol=LANCZOS_TOL, v0=v0, generator=probe_gen)
+        except (np.linalg.LinAlgError, torch.linalg.LinAlgError):
+            return False                       # NaN / inf Hessian-vector products
         hvps.append(spec.n_hvp)
+        if not all(map(math.isfinite, spec.top)):
+            return False
         top = spec.estimate()
-        v0 = spec.top_vectors[0] if spec.top_vectors is not None else None
+        v0 = spec.top_vectors[0]
         note("sharpness", step, top.value)
         note("sharpness_err", step, top.stderr)
-        note("hessian_top", step, [top.value])
+        note("hessian_top", step, list(spec.top[:top_k]))
+        note("hessian_top_err", step, list(spec.top_residuals[:top_k]))
         if hessian_bottom:
-            note("hessian_bottom", step, list(spec.bottom))
+            note("hessian_bottom", step, list(spec.bottom[:bottom_k]))
+            note("hessian_bottom_err", step, list(spec.bottom_residuals[:bottom_k]))
         note("threshold", step, threshold(opt, cur_lr, momentum))
         if opt in ("adam", "rmsprop") and optimizer.state:  # P exists after the first step
             diag = optimizer_diag(optimizer, list(net.parameters()))
@@ -172,12 +255,26 @@ def train(model: str = "mlp", data: str = "mnist1d", opt: str = "gd", lr: float 
             tr = hutchinson_trace(op, n_samples=30, generator=probe_gen)
             note("hessian_trace", step, tr.value)
             note("hessian_trace_err", step, tr.stderr)
-        for k, v in probes.layer_norms(net).items():
+        if density == "probes" or (density == "end" and last):
+            sd = spectral_density(op, n_vectors=DENSITY_VECTORS, iters=min(DENSITY_ITER, op.dim),
+                                  generator=probe_gen)
+            note("hessian_density", step, list(sd.density))
+            note("hessian_density_grid", step, list(sd.grid))
+        if grad_noise:
+            note("grad_noise_norm", step, list(probes.grad_noise_norms(
+                net, lossf, x, y, batch_size, grad_noise_samples, chunk, probe_gen)))
+        for k, v in {**probes.layer_norms(net), **probes.probe_gradient(op)}.items():
             note(k, step, v)
-        t_probe += time.perf_counter() - t0
-        return top.value
+        return True
 
-    sharp = math.nan
+    def timed_probe(step, cur_lr, last=False):
+        nonlocal t_probe
+        t0 = time.perf_counter()
+        ok = finite_params() and probe(step, cur_lr, last)
+        t_probe += time.perf_counter() - t0
+        return ok
+
+    sharp, cur_lr = math.nan, lr
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(child_seed(seed, 5))  # dropout draws from here, not the caller's state
         net.train()
@@ -187,7 +284,10 @@ def train(model: str = "mlp", data: str = "mnist1d", opt: str = "gd", lr: float 
                 for g in optimizer.param_groups:
                     g["lr"] = cur_lr
                 if step % probe_every == 0:
-                    sharp = probe(step, cur_lr)
+                    if not timed_probe(step, cur_lr):
+                        status, meta_extra = "diverged", {"diverged_step": step}
+                        break
+                    sharp = sparse["sharpness"][-1][1]
                 t0 = time.perf_counter()
                 w_before = probes.flat_params(net)
                 optimizer.zero_grad(set_to_none=True)
@@ -197,13 +297,13 @@ def train(model: str = "mlp", data: str = "mnist1d", opt: str = "gd", lr: float 
                         xb, yb = x[a:a + chunk], y[a:a + chunk]
                         part = lossf(net(xb), yb) * (len(xb) / n)
                         part.backward()
-                        total += float(part.detach())
+                        total += part.detach().item()
                     batch_loss = total
                 else:
                     idx = torch.randint(0, n, (batch_size,), generator=gen).to(dev)
                     lb = lossf(net(x[idx]), y[idx])
                     lb.backward()
-                    batch_loss = float(lb)
+                    batch_loss = lb.detach().item()
                 if not math.isfinite(batch_loss):
                     status, meta_extra = "diverged", {"diverged_step": step}
                     break
@@ -215,8 +315,9 @@ def train(model: str = "mlp", data: str = "mnist1d", opt: str = "gd", lr: float 
                 if progress is not None:
                     progress(step + 1, {"loss": batch_loss, "sharpness": sharp,
                                         "threshold": threshold(opt, cur_lr, momentum)})
-            else:  # the state after the last step
-                probe(steps, _lr_at(schedule, lr, steps, steps))
+            else:  # the state after the last step, probed at the last step's lr
+                if not timed_probe(steps, cur_lr, last=True):
+                    status, meta_extra = "diverged", {"diverged_step": steps}
         except KeyboardInterrupt:
             status = "interrupted"
             meta_extra = {"interrupted_step": len(rec["loss"])}
@@ -225,13 +326,17 @@ def train(model: str = "mlp", data: str = "mnist1d", opt: str = "gd", lr: float 
     for name, pts in sparse.items():
         channels[name] = np.asarray([v for _, v in pts], dtype=float)
         channels[f"{name}_step"] = np.asarray([s for s, _ in pts], dtype=np.int64)
-    params = {**p, "batch_size": batch_size, "probe_every": probe_every}
+    params = {**p, "batch_size": batch_size, "probe_every": probe_every, "bottom_k": bottom_k}
+    extra = {"density": {"vectors": DENSITY_VECTORS, "iters": DENSITY_ITER,
+                         "sigma": "1% of the span of the quadrature nodes",
+                         "method": "stochastic Lanczos quadrature"}} if density != "off" else {}
     return make_trace("train", params, seed, channels, status=status,
                       timings={"train": t_train, "probe": t_probe},
-                      threshold_convention=CONVENTION[opt], loss_convention=loss,
-                      bn_mode=bn_mode, device=str(dev), data_meta=ds.meta,
-                      update_hist_layers=stats.names, n_params=stats.dim,
-                      probe_hvps=int(sum(hvps)), lanczos_tol=LANCZOS_TOL, **meta_extra)
+                      threshold_convention=CONVENTION[opt], loss_convention=LOSS_CONVENTION[loss],
+                      bn_mode=bn_mode, has_batchnorm=has_bn, device=str(dev), data_meta=ds.meta,
+                      update_hist_layers=stats.names, n_params=stats.dim, update_window=window,
+                      interval_warmup=stats.interval_warmup, probe_hvps=int(sum(hvps)),
+                      lanczos_tol=LANCZOS_TOL, hvp=hvp_info, **extra, **meta_extra)
 
 
 train.PARAMS = PARAMS

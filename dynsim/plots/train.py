@@ -5,6 +5,11 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+# the stability threshold of each convention (dynsim.analysis.stability), as the legend writes it
+THRESHOLD_FORMULA = {"gd": "2/lr", "heavy_ball": "(2+2β)/lr", "nesterov": "(2+2β)/((1+2β) lr)",
+                     "rmsprop_precond": "2/lr", "adam_precond": "(2+2β1)/((1-β1) lr)",
+                     "ema_momentum": "(2+2β)/((1-β) lr)"}
+
 
 def plot_training(trace) -> Figure:
     """Loss (train per step, train and test at probes), sharpness (and preconditioned sharpness)
@@ -25,8 +30,11 @@ def plot_training(trace) -> Figure:
         err = ch.get("sharpness_err") if name == "sharpness" else None
         ax2.errorbar(ch[f"{name}_step"], ch[name], yerr=err, fmt="o-", ms=3, lw=1,
                      label=name.replace("_", " "))
-    if "threshold" in ch:
-        ax2.plot(ch["threshold_step"], ch["threshold"], "k--", lw=1, label=f"threshold ({conv})")
+    if "threshold" in ch and ch["threshold"].size:
+        thr = ch["threshold"]
+        value = f"{thr[-1]:.3g}" if np.allclose(thr, thr[0]) else "varies with the lr schedule"
+        ax2.plot(ch["threshold_step"], thr, "k--", lw=1,
+                 label=f"threshold {THRESHOLD_FORMULA.get(conv, conv)} = {value}")
     ax2.set(xlabel="step", ylabel="top Hessian eigenvalue", title="sharpness vs threshold")
     ax2.legend(fontsize=8)
     for acc in ("accuracy", "test_accuracy"):
