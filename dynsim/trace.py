@@ -48,13 +48,23 @@ sharpness_err             sparse               Lanczos residual of that eigenval
 precond_sharpness         (T,) / sparse        lambda_max(P^-1 H) of Adam / RMSProp
 threshold                 (T,) / sparse        stability threshold in the units of the sharpness it is
                                                compared with; convention in meta threshold_convention
-hessian_top               (T, k) / sparse      top Hessian eigenvalues (eos.*: all, descending)
-hessian_bottom            sparse (., k)        smallest Hessian eigenvalues (train, on request)
+hessian_top               (T, k) / sparse      top Hessian eigenvalues (eos.*: all, descending; train:
+                                               the top_k largest at probes, descending)
+hessian_top_err           sparse (., k)        their Lanczos residuals ||Hy - theta y|| (train)
+hessian_bottom            sparse (., k)        smallest Hessian eigenvalues (train, on request: bottom_k,
+                                               ascending)
+hessian_bottom_err        sparse (., k)        their Lanczos residuals (train)
+hessian_density           sparse (., G)        Hessian spectral density by stochastic Lanczos
+                                               quadrature, integral 1 (train, on request)
+hessian_density_grid      sparse (., G)        the eigenvalue grid of each density row
+grad_noise_norm           sparse (., S)        ||g_B - g||, S minibatch gradients against the full
+                                               one (train with minibatches, on request)
 hessian_trace, _err       sparse               Hutchinson trace and its SE (train, on request)
 train_loss, test_loss     sparse               full-set losses at probes (train)
 accuracy, test_accuracy   sparse               accuracies at probes (train)
 layer_norm_<p>            sparse               ||W|| of parameter tensor p (train)
-grad_norm_<p>             sparse               ||grad W|| of parameter tensor p (train)
+grad_norm_<p>             sparse               ||grad W|| of parameter tensor p, fresh at the probe
+                                               step, of the probe loss (train)
 update_norm               (steps,)             ||Delta w|| per optimizer step (train)
 update_hist               (windows, layers, B) counts of |Delta w| per window and parameter tensor on
                                                the global log edges ``update_hist_edges`` (B + 1);
@@ -85,8 +95,6 @@ height_mean               (samples,)           mean height per site (+ height_me
 height_map                (L,)*d / (n,) int    final heights of replica 0 (Oslo: slopes; graph: grains)
 ========================  ===================  =========================================================
 "sparse" channels X (taken at probes) come with ``X_step``.
-Reserved by ARCHITECTURE.md for producers still to come: hessian_density (+ _grid),
-grad_noise_norm.
 """
 
 from __future__ import annotations
