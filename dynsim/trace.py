@@ -81,6 +81,11 @@ bifurcation_loss, _sharp. (R, K)               their loss and sharpness (bifurca
 bifurcation_threshold     (R,)                 threshold per lr
 bifurcation_lyapunov      (R, kd)              Lyapunov spectrum over the kept steps (+ _se: block SEs)
 bifurcation_diverged_at   (R,) int             step a run diverged, -1 if none
+starts_x0                 (R, d)               start points of eos.starts (R starts, one prange)
+starts_proj               (R, K, d)            last K iterates of each start (NaN rows: diverged)
+starts_loss, _sharpness   (R, K)               their loss and sharpness (starts_sharpness)
+starts_threshold          (R,)                 stability threshold of each start's optimizer
+starts_diverged_at        (R,) int             step a start diverged, -1 if none
 events_size               (E,) int             topplings of each avalanche (sandpile.*; size-0 drives
                                                are not events)
 events_area               (E,) int             distinct sites (nodes) that toppled in it

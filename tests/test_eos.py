@@ -570,3 +570,15 @@ def test_cli_bad_input_one_line_exit_2(args, flag):
     assert r.exit_code == 2
     lines = r.output.strip().splitlines()
     assert len(lines) == 1 and "error:" in lines[0] and flag in lines[0], r.output
+
+
+def test_starts_measures_count_divergence_and_the_edge():
+    # REFERENCES.md item 14: from (4, 0.1) and (3.5, 0.2) GD at lr 0.1 converges to 4-D
+    # sharpness 19.954 (ratio 0.9977 to 2/lr); from (5, 0.05) it diverges
+    from dynsim import registry
+    from dynsim.analysis import measure
+
+    m = measure(registry.run("eos.starts", seed=1))
+    assert m["starts_diverged"].value == pytest.approx(1 / 3)
+    assert m["starts_diverged"].data == {"diverged": 1, "starts": 3}
+    assert m["starts_sharpness_ratio"].value == pytest.approx(19.954 * 0.1 / 2, abs=1e-4)

@@ -294,6 +294,8 @@ def _ky_value(lam: np.ndarray, partial: np.ndarray, j: int) -> float:
         return 0.0
     if j == d:
         return float(d)
+    if lam[j] == 0.0:  # only for a trial j inside an unresolved range: S_(j+1) = S_j, D >= j + 1
+        return float(j + 1)
     return float(j + partial[j - 1] / abs(lam[j]))
 
 

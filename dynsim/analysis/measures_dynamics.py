@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from dynsim.analysis import dimension, orbits, stability
+from dynsim.analysis.results import Estimate
 
 
 # classical parameters with published values (REFERENCES.md item 8): (exponents, KY, D2)
@@ -104,11 +105,35 @@ def _bifurcation(tr, ctx):
         return None
 
 
+def _starts(tr, ctx) -> dict:
+    """Many starts of one optimizer (eos.starts): the fraction that diverged (binomial SE), and
+    over the others the last sharpness against the threshold, sharpness / threshold (mean and SE
+    over starts; 1 is the edge of stability)."""
+    div = np.asarray(tr["starts_diverged_at"]) >= 0
+    r = div.size
+    frac = float(div.mean())
+    out = {"starts_diverged": Estimate.normal(
+        frac, math.sqrt(max(frac * (1 - frac), 1.0 / r) / r), n=int(r),
+        method="fraction of start points that diverged, binomial SE",
+        data={"diverged": int(div.sum()), "starts": int(r)})}
+    ratio = (np.asarray(tr["starts_sharpness"])[~div, -1]
+             / np.asarray(tr["starts_threshold"])[~div])
+    if ratio.size:
+        se = ratio.std(ddof=1) / math.sqrt(ratio.size) if ratio.size > 1 else math.nan
+        out["starts_sharpness_ratio"] = Estimate.normal(
+            float(ratio.mean()), se, n=int(ratio.size),
+            method="last sharpness / threshold of the starts that did not diverge, mean over starts",
+            data={"min": float(ratio.min()), "max": float(ratio.max()),
+                  "convention": tr.meta.get("threshold_convention")})
+    return out
+
+
 ROWS = [
     ("stability", ("threshold",), _stability),
     ("sharpness", ("sharpness",), lambda tr, ctx: orbits.sharpness_summary(tr)),
     ("bifurcation", ("bifurcation_lr", "bifurcation_lyapunov", "bifurcation_lyapunov_se",
                      "bifurcation_diverged_at"), _bifurcation),
+    ("starts", ("starts_diverged_at", "starts_sharpness", "starts_threshold"), _starts),
     ("lyapunov", ("jacobian",), _lyapunov),  # lyapunov_<i>, kaplan_yorke
     ("sharpness_dimension", ("lr",), _sharpness_dimension),
     ("correlation_dimension", ("proj",), _correlation_dimension),
