@@ -77,6 +77,22 @@ def test_local_pool_and_dask_give_identical_measures(tmp_path):
             with pytest.raises(ValueError, match="no worker .* offers the resource GPU"):
                 run_sweep(gpu, tmp_path / "gpu", scheduler=client)  # refused, not a hang
             assert time.time() - t0 < 30 and not (tmp_path / "gpu").exists()
+            # Ctrl-C during a Dask sweep cancels what has not started
+            from dynsim.sweep import load_sweep
+            from dynsim.sweep_exec import run_dask
+
+            _, runs = load_sweep(write(tmp_path, SWEEP.replace("walkers = 500", "walkers = 60000")
+                                       .replace("seeds = 2", "seeds = 4"), "big.toml"))
+            args = {r.id: (r.system, r.params, r.seed, str(tmp_path / "ctrl-c" / r.id))
+                    for r in runs}
+
+            def interrupt(run, result):
+                raise KeyboardInterrupt
+
+            with pytest.raises(KeyboardInterrupt):
+                run_dask(client, runs, args, interrupt, gpu=False)
+            time.sleep(4)  # what was cancelled never runs
+            assert len(list((tmp_path / "ctrl-c").glob("[!.]*"))) < len(runs) // 2
     local = {r["id"]: r["headline"] for r in read_index(tmp_path / "local")}
     dask = {r["id"]: r["headline"] for r in read_index(tmp_path / "dask")}
     assert local == dask and len(local) == 12
