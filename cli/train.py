@@ -39,7 +39,7 @@ OPTIONS = [
     ("--bottom-k", "bottom_k", None, "Smallest eigenvalues per probe, with --hessian-bottom "
                                      "[default: 1]."),
     ("--density", "density", "off", "Hessian spectral density by stochastic Lanczos quadrature: "
-                                    "at the last probe (end) or at every probe."),
+                                    "at the last probe (end) or at every probe; 800 HVPs each."),
     ("--grad-noise-samples", "grad_noise_samples", 32, "Minibatches per probe for --grad-noise."),
     ("--bn-mode", "bn_mode", None, "Batch norm in the Hessian probes: eval (running statistics), "
                                    "train (probe batch), ghost (ghost batches of --chunk-size); "

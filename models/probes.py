@@ -19,6 +19,9 @@ Per step, with Delta w the change of the flattened parameters made by the optimi
   linear-bin histogram (one bin per step); a parameter's first exceedance starts its clock and
   adds nothing.  Waits longer than the histogram are counted in ``update_interval_overflow``, not
   piled into the last bin.  ``interval_warmup`` is the number of warm-up steps (one window).
+  The measure is meant for the stationary part of training: where the update scale falls
+  (early full-batch GD: ~20x over its first 100 steps) few updates exceed the previous window's
+  percentile, and the histogram is honestly near empty.
 - ``proj`` (steps x k): parameters projected on k fixed random unit directions (seeded).
 
 Gradient probes (no side effects on the model, its buffers or the global RNG):
