@@ -22,6 +22,16 @@ def _tail_ccdf(fit: PowerLawFit, x: np.ndarray) -> np.ndarray:
     return (x / fit.xmin) ** (1.0 - fit.alpha)
 
 
+def alpha_band(fit: PowerLawFit) -> np.ndarray:
+    """The SE of alpha at each xmin candidate: the fit's own per-candidate SE (the discrete Fisher
+    SE 1/sqrt(n [zeta''/zeta - (zeta'/zeta)^2]) for discrete fits, REFERENCES.md item 15), and the
+    continuous (alpha - 1)/sqrt(n) only for a scan that does not carry one."""
+    scan = fit.scan
+    if "stderr" in scan:
+        return np.asarray(scan["stderr"], dtype=float)
+    return (np.asarray(scan["alpha"]) - 1) / np.sqrt(np.asarray(scan["n_tail"], dtype=float))
+
+
 def plot_power_law(x, fit: PowerLawFit, title: str = "") -> Figure:
     """Three panels: rank plot (CCDF of all data) with the fitted tail, log-binned density with the
     fitted density, and alpha and KS against the xmin candidates."""
@@ -75,9 +85,9 @@ def plot_power_law(x, fit: PowerLawFit, title: str = "") -> Figure:
     scan = fit.scan
     if scan and len(scan.get("xmin", ())) > 1:
         xm, a, ks = scan["xmin"], scan["alpha"], scan["ks"]
-        se = (a - 1) / np.sqrt(scan["n_tail"])
+        se = alpha_band(fit)
         ax3.fill_between(xm, a - se, a + se, color="C0", alpha=0.2)
-        ax3.plot(xm, a, "C0-", lw=1, label="alpha(xmin) ± ~SE")
+        ax3.plot(xm, a, "C0-", lw=1, label="alpha(xmin) ± SE")
         ax3.set_xscale("log")
         ax3.set(xlabel="xmin candidate", ylabel="alpha", title=fit.candidates_rule[:60])
         ax3.title.set_fontsize(8)

@@ -47,9 +47,16 @@ def _fit_from(counts, edges, s):
     return a, (1 / math.sqrt(info) if info > 0 else np.nan), ks, int(n)
 
 
-def fit_binned(counts, edges, *, bmin: float | None = None, min_tail: int = 50) -> PowerLawFit:
+def fit_binned(counts, edges, *, bmin: float | None = None, min_tail: int = 50,
+               min_decades: float = 0.0, xmax: float | None = None) -> PowerLawFit:
     """Binned-data MLE of a power law (see module docstring).  ``counts`` may be (..., bins): all
-    leading axes are pooled (e.g. windows x layers of ``update_hist`` on shared edges)."""
+    leading axes are pooled (e.g. windows x layers of ``update_hist`` on shared edges).
+
+    min_decades: as in :func:`fit_power_law`, candidate edges b_s leave a tail spanning at least
+        this many decades (top / b_s >= 10**min_decades, top = the upper edge of the last non-empty
+        bin of the window), so the scan does not settle in a finite-size cutoff.
+    xmax: the window ends at the largest edge <= xmax (bins above are left out and the fit is
+        renormalised on the window), e.g. at a cutoff scale; None keeps the whole histogram."""
     edges = np.asarray(edges, dtype=float)
     counts = np.asarray(counts, dtype=float)
     if edges.ndim != 1 or edges.size < 3 or np.any(np.diff(edges) <= 0) or edges[0] <= 0:
@@ -59,16 +66,36 @@ def fit_binned(counts, edges, *, bmin: float | None = None, min_tail: int = 50) 
         raise ValueError(f"`counts` has {counts.size} bins but `edges` defines {edges.size - 1}")
     if np.any(counts < 0) or not np.all(np.isfinite(counts)):
         raise ValueError("`counts` must be finite and non-negative")
+    if isinstance(min_decades, bool) or not isinstance(min_decades, (int, float)) or \
+            not 0 <= min_decades <= 20:
+        raise ValueError(f"`min_decades` must be a number in [0, 20], got {min_decades!r}")
     n_total = int(counts.sum())
+    window = ""
+    if xmax is not None:
+        if not (np.isfinite(xmax) and xmax > edges[0]):
+            raise ValueError(f"`xmax` must be a finite number above the first edge {edges[0]:g}, "
+                             f"got {xmax!r}")
+        top = int(np.searchsorted(edges, xmax, side="right")) - 1  # last edge <= xmax
+        if top < 2:
+            raise ValueError(f"`xmax`={xmax:g} leaves fewer than 2 bins")
+        edges, counts = edges[:top + 1], counts[:top]
+        window = f"; window ends at edge {edges[-1]:g} (xmax={xmax:g})"
     tails = np.cumsum(counts[::-1])[::-1]
+    filled = np.flatnonzero(counts > 0)
+    top_edge = edges[filled[-1] + 1] if filled.size else edges[-1]
+    span = 10.0 ** min_decades
     if bmin is None:
-        cand = [s for s in range(edges.size - 2) if tails[s] >= min_tail and counts[s:].astype(bool).sum() >= 2]
+        cand = [s for s in range(edges.size - 2) if tails[s] >= min_tail
+                and counts[s:].astype(bool).sum() >= 2 and edges[s] * span <= top_edge]
         rule = f"every bin edge with n_tail >= {min_tail} and two non-empty bins"
+        if span > 1:
+            rule += f", tail spanning >= {min_decades:g} decades"
+        rule += window
     else:
         s = int(np.searchsorted(edges, bmin))
         if s >= edges.size - 1 or not np.isclose(edges[s], bmin):
             raise ValueError(f"`bmin` must be one of the bin edges, got {bmin}")
-        cand, rule = [s], "fixed bmin"
+        cand, rule = [s], "fixed bmin" + window
     rows = [(*_fit_from(counts, edges, s), s) for s in cand if tails[s] >= min_tail]
     if not rows:
         return failed(f"no bin edge leaves {min_tail} counts in at least two bins (n={n_total})",
@@ -77,6 +104,8 @@ def fit_binned(counts, edges, *, bmin: float | None = None, min_tail: int = 50) 
     a, se, ks, n_tail, s = best
     scan = {"xmin": np.array([edges[r[4]] for r in rows]), "alpha": np.array([r[0] for r in rows]),
             "ks": np.array([r[2] for r in rows]), "n_tail": np.array([r[3] for r in rows], float)}
+    scan["stderr"] = np.array([r[1] for r in rows])
     return PowerLawFit(float(a), float(se), float(edges[s]), float(edges[-1]), n_tail, n_total,
                        ks, False, "binned MLE (Virkar & Clauset 2014), observed-information SE",
-                       candidates_rule=rule, scan=scan)
+                       candidates_rule=rule, scan=scan, xmin_given=bmin is not None,
+                       min_decades=float(min_decades))

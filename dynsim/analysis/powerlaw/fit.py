@@ -49,6 +49,9 @@ class PowerLawFit:
     scan: dict = field(default_factory=dict, repr=False)
     xmin_given: bool = False  # xmin fixed by the caller, not scanned (the bootstrap keeps it so)
     min_decades: float = 0.0  # the scan's tail-span rule (the bootstrap refits by the same rule)
+    n_nonpositive: int = 0  # samples <= 0 left out before the fit (not counted in n_total)
+    caveat: str = ""  # what the exponent means for this system (e.g. "effective" for BTW)
+    xmax_rule: str = ""  # where xmax came from ("given", or the cutoff scale estimated from the data)
 
     @property
     def value(self) -> float:
@@ -70,7 +73,8 @@ class PowerLawFit:
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in ("alpha", "stderr", "xmin", "xmax", "n_tail", "n_total",
                                              "ks", "discrete", "method", "status", "reason",
-                                             "candidates_rule")}
+                                             "candidates_rule", "xmin_given", "min_decades",
+                                             "n_nonpositive", "caveat", "xmax_rule")}
         out["ci"] = self.ci
         out["n_candidates"] = int(len(self.scan.get("xmin", ())))
         return out
@@ -79,8 +83,12 @@ class PowerLawFit:
         if not self.ok:
             return f"failed: {self.reason}"
         hi = "inf" if self.xmax is None else f"{self.xmax:g}"
+        if self.xmax_rule:
+            hi += f" ({self.xmax_rule})"
+        dropped = f" ({self.n_nonpositive} values <= 0 left out)" if self.n_nonpositive else ""
         return (f"alpha={self.alpha:.4f}±{self.stderr:.4f}  x∈[{self.xmin:g}, {hi}]  "
-                f"n={self.n_tail}/{self.n_total}  KS={self.ks:.4f}  {self.method}")
+                f"n={self.n_tail}/{self.n_total}{dropped}  KS={self.ks:.4f}  {self.method}"
+                + (f"  [{self.caveat}]" if self.caveat else ""))
 
 
 def failed(reason: str, n_total: int, discrete: bool, xmin=np.nan, xmax=None, method="mle"):
@@ -100,6 +108,7 @@ def _iv(x, discrete, xmin, xmax, method):
     arr = arr.astype(float)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"`x` must be finite; it has {int(np.sum(~np.isfinite(arr)))} NaN/inf values")
+    n_nonpositive = int(np.sum(arr <= 0))
     arr = arr[arr > 0]
     if discrete and np.any(arr != np.round(arr)):
         raise ValueError("`discrete=True` needs integer values in `x`")
@@ -112,7 +121,7 @@ def _iv(x, discrete, xmin, xmax, method):
         raise ValueError(f"`xmax` must be > `xmin`, got xmin={xmin}, xmax={xmax}")
     if discrete and xmin is not None and xmin != round(xmin):
         raise ValueError(f"`xmin` must be an integer for discrete data, got {xmin}")
-    return arr, bool(discrete)
+    return arr, bool(discrete), n_nonpositive
 
 
 def fit_power_law(x, *, discrete: bool | None = None, xmin: float | None = None,
@@ -131,7 +140,7 @@ def fit_power_law(x, *, discrete: bool | None = None, xmin: float | None = None,
         >= 10**min_decades).  0 is CSN's scan; 1 keeps the scan out of a finite-size cutoff, where
         a short steep tail can fit well (avalanches of a finite system).
     """
-    arr, discrete = _iv(x, discrete, xmin, xmax, method)
+    arr, discrete, n_nonpositive = _iv(x, discrete, xmin, xmax, method)
     if min_tail is None:
         min_tail = MIN_TAIL_DISCRETE if discrete else MIN_TAIL_CONTINUOUS
     if not (isinstance(min_tail, (int, np.integer)) and min_tail >= 2):
@@ -141,13 +150,15 @@ def fit_power_law(x, *, discrete: bool | None = None, xmin: float | None = None,
         raise ValueError(f"`min_decades` must be a number in [0, 20], got {min_decades!r}")
     span = 10.0 ** min_decades
     n_total = arr.size
+    given = dict(xmin_given=xmin is not None, min_decades=float(min_decades),
+                 n_nonpositive=n_nonpositive)
     if n_total < min_tail:
-        return failed(f"{n_total} positive samples; at least {min_tail} needed in the tail", n_total,
-                      discrete, np.nan if xmin is None else xmin, xmax)
-    if xmax is not None:
+        return replace(failed(f"{n_total} positive samples; at least {min_tail} needed in the tail",
+                              n_total, discrete, np.nan if xmin is None else xmin, xmax), **given)
+    if xmax is not None:  # the same record of the rule as below: the bootstrap refits by it
         from dynsim.analysis.powerlaw.window import fit_window
 
-        return fit_window(arr, discrete, xmin, xmax, min_tail)
+        return replace(fit_window(arr, discrete, xmin, xmax, min_tail, span), **given)
     arr = np.sort(arr)
     if discrete:
         fit = _fit_discrete(arr, xmin, method, min_tail, n_total, span)
@@ -155,7 +166,7 @@ def fit_power_law(x, *, discrete: bool | None = None, xmin: float | None = None,
         raise ValueError("`method='approx'` applies to discrete data only")
     else:
         fit = _fit_continuous(arr, xmin, min_tail, n_total, span)
-    return replace(fit, xmin_given=xmin is not None, min_decades=float(min_decades))
+    return replace(fit, **given)
 
 
 def _fit_discrete(arr, xmin, method, min_tail, n_total, span=1.0) -> PowerLawFit:
@@ -203,7 +214,8 @@ def _fit_discrete(arr, xmin, method, min_tail, n_total, span=1.0) -> PowerLawFit
     return PowerLawFit(float(a), float(1.0 / math.sqrt(n_tail * info)), xm, None, n_tail, n_total,
                        float(ks[best]), True, method_name, candidates_rule=rule,
                        scan={"xmin": values[cand], "alpha": alpha, "ks": ks,
-                             "n_tail": suffix_n[cand]})
+                             "n_tail": suffix_n[cand],
+                             "stderr": 1.0 / np.sqrt(suffix_n[cand] * fisher)})
 
 
 def continuous_candidates(arr_sorted: np.ndarray, min_tail: int) -> tuple[np.ndarray, str]:
@@ -253,7 +265,8 @@ def _fit_continuous(arr, xmin, min_tail, n_total, span=1.0) -> PowerLawFit:
     return PowerLawFit(a, (a - 1.0) / math.sqrt(n_tail), xm, None, int(n_tail), n_total,
                        float(ks[best]), False, "continuous MLE, Fisher SE", candidates_rule=rule,
                        scan={"xmin": arr[cand], "alpha": alpha, "ks": ks,
-                             "n_tail": (arr.size - cand).astype(float)})
+                             "n_tail": (arr.size - cand).astype(float),
+                             "stderr": (alpha - 1.0) / np.sqrt(arr.size - cand)})
 
 
 def sample_power_law(n: int, alpha: float, xmin: float, discrete: bool,

@@ -4,7 +4,11 @@ Each synthetic data set has n points: with probability n_tail/n a point is drawn
 power law above xmin, otherwise it is resampled from the observed points below xmin.  Every
 synthetic set is refitted from scratch (xmin scanned again by the same rule), so the p-value
 accounts for the choice of xmin.  p = fraction of synthetic KS distances >= the observed one:
-small p (CSN: p <= 0.1) rules the power law out; a large p only fails to rule it out.
+small p (CSN: p <= 0.1) rules the power law out; a large p only fails to rule it out.  A
+replicate whose refit fails (too few synthetic points above every candidate) counts as a synthetic
+KS >= the observed one (the model fits it no better than the data), so p never gains from
+dropping replicates; how many failed is reported (``n_failed``).  p carries the Monte Carlo error
+sqrt(p (1 - p) / boot): the verdict is "undecided" when p lies within 2 such errors of 0.1.
 Replicate r draws from its own generator SeedSequence([seed, r]), so the result depends on the seed
 alone; the xmin scans inside run in parallel (numba prange).  The refitted alphas and xmins give
 bootstrap intervals for both, which include the variance of choosing xmin.
@@ -35,6 +39,7 @@ class GofResult:
     alpha_stderr: float
     xmin_ci: tuple[float, float]
     seed: int
+    n_failed: int = 0
     direction: str = ("p = fraction of synthetic KS >= observed KS; p <= 0.1 rules the power law "
                       "out, larger p does not prove it")
 
@@ -46,7 +51,9 @@ class GofResult:
         return self.p
 
     def __str__(self) -> str:
-        return (f"p={self.p:.3f}±{self.p_stderr:.3f} ({self.n_boot} replicates)  "
+        failed = f", {self.n_failed} failed refits counted as KS >= observed" if self.n_failed \
+            else ""
+        return (f"p={self.p:.3f}±{self.p_stderr:.3f} ({self.n_boot} replicates{failed})  "
                 f"alpha 95% [{self.alpha_ci[0]:.4f}, {self.alpha_ci[1]:.4f}]  "
                 f"xmin 95% [{self.xmin_ci[0]:g}, {self.xmin_ci[1]:g}]")
 
@@ -89,17 +96,24 @@ def gof_bootstrap(x, fit: PowerLawFit | None = None, *, boot: int = 1000, seed: 
     ok = np.isfinite(alphas)
     if not ok.any():
         raise ValueError("every bootstrap refit failed (too few points in the synthetic tails)")
-    p = float(np.mean(ks[ok] >= fit.ks))  # failed refits are left out, and counted in n_boot
-    return GofResult(p, float(np.sqrt(p * (1 - p) / ok.sum())), int(ok.sum()), fit.ks,
+    p = float(np.mean(ks >= fit.ks))  # a failed refit has ks = inf: counted as >= observed
+    return GofResult(p, float(np.sqrt(p * (1 - p) / boot)), int(boot), fit.ks,
                      tuple(np.percentile(alphas[ok], [2.5, 97.5])), float(np.std(alphas[ok], ddof=1))
-                     if ok.sum() > 1 else np.nan, tuple(np.percentile(xmins[ok], [2.5, 97.5])), seed)
+                     if ok.sum() > 1 else np.nan, tuple(np.percentile(xmins[ok], [2.5, 97.5])), seed,
+                     n_failed=int(boot - ok.sum()))
 
 
 def _sample_tail(n: int, fit: PowerLawFit, rng) -> np.ndarray:
     if fit.xmax is None:
         return sample_power_law(n, fit.alpha, fit.xmin, fit.discrete, rng)
-    from dynsim.analysis.powerlaw.window import window_cdf
+    from dynsim.analysis.powerlaw.window import DIRECT_SUM_MAX, window_cdf
 
+    if fit.discrete and fit.xmax - fit.xmin >= DIRECT_SUM_MAX:  # long window: rejection
+        out = np.empty(0)
+        while out.size < n:
+            draw = sample_power_law(2 * (n - out.size) + 16, fit.alpha, fit.xmin, True, rng)
+            out = np.concatenate([out, draw[draw <= fit.xmax]])
+        return out[:n]
     if fit.discrete:  # inverse CDF on the window's integers
         grid = np.arange(fit.xmin, fit.xmax + 1.0)
         cdf = window_cdf(grid, fit.alpha, fit.xmin, fit.xmax, True)

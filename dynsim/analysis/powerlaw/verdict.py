@@ -3,8 +3,11 @@
 The verdict follows CSN 2009 (section 5) with one extra guard that the field applies in practice: a
 tail that spans less than a decade above xmin cannot show a power law, whatever the tests say.
   - "no fit": the fit failed (too few points; see its reason);
-  - "not a power law": the tail spans < MIN_DECADES decades, or the bootstrap p <= 0.1, or a
-    non-nested alternative is significantly better (p < 0.1, R < 0);
+  - "not a power law": the tail spans < MIN_DECADES decades, or the bootstrap p <= 0.1 (and more
+    than 2 Monte Carlo SE below 0.1), or a non-nested alternative is significantly better (p < 0.1,
+    R < 0);
+  - "undecided": nothing above rules it out, but the bootstrap p lies within 2 Monte Carlo standard
+    errors sqrt(p (1 - p) / boot) of 0.1 (more replicates decide);
   - "power law with cutoff": the nested test favours the exponential cutoff (p < 0.1);
   - "plausible power law": none of the above (alternatives that are not distinguishable are listed).
 """
@@ -12,7 +15,7 @@ tail that spans less than a decade above xmin cannot show a power law, whatever 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -31,6 +34,7 @@ class PowerLawAnalysis:
     decades: float = math.nan
     verdict: str = ""
     reasons: tuple = ()
+    notes: tuple = ()  # what was not tested, and why; caveats on what the exponent means
 
     # the Estimate-like face used by tables and Measures.headline()
     @property
@@ -49,7 +53,12 @@ class PowerLawAnalysis:
 
     @property
     def method(self) -> str:
-        return f"{self.fit.method}; {self.verdict}"
+        cav = f"; {self.fit.caveat}" if self.fit.caveat else ""
+        return f"{self.fit.method}; {self.verdict}{cav}"
+
+    @property
+    def caveat(self) -> str:
+        return self.fit.caveat
 
     def headline(self) -> float:
         return self.fit.alpha
@@ -62,34 +71,57 @@ class PowerLawAnalysis:
         lines += [f"test     : {c}" for c in self.comparisons.values()]
         lines.append(f"verdict  : {self.verdict}" + (f" ({'; '.join(self.reasons)})"
                                                       if self.reasons else ""))
+        lines += [f"note     : {n}" for n in self.notes]
         return "\n".join(lines)
 
 
 def analyze_power_law(x, *, discrete: bool | None = None, xmin=None, xmax=None, boot: int = 200,
                       seed: int | None = None, alternatives=ALTERNATIVES, min_decades: float = 0.0,
-                      progress=None) -> PowerLawAnalysis:
+                      progress=None, caveat: str = "", xmax_rule: str | None = None
+                      ) -> PowerLawAnalysis:
     """Fit (:func:`fit_power_law`), bootstrap GOF (``boot`` replicates; 0 skips it) and likelihood-
-    ratio tests against ``alternatives``, combined into a verdict (module docstring)."""
+    ratio tests against ``alternatives``, combined into a verdict (module docstring).
+
+    caveat: what the exponent means for the system (kept on the fit, shown in the method and the
+    notes); xmax_rule: where ``xmax`` came from (default "given" when an xmax is given)."""
     fit = fit_power_law(x, discrete=discrete, xmin=xmin, xmax=xmax, min_decades=min_decades)
+    fit = replace(fit, caveat=caveat,
+                  xmax_rule=("given" if xmax is not None else "") if xmax_rule is None else xmax_rule)
     if not fit.ok:
-        return PowerLawAnalysis(fit, None, {}, math.nan, "no fit", (fit.reason,))
+        return PowerLawAnalysis(fit, None, {}, math.nan, "no fit", (fit.reason,),
+                                (caveat,) if caveat else ())
     arr = np.asarray(x, dtype=float).ravel()
     tail_max = float(arr[arr >= fit.xmin].max()) if fit.xmax is None else fit.xmax
     decades = math.log10(tail_max / fit.xmin)
     gof = gof_bootstrap(arr if not fit.discrete else np.asarray(x), fit, boot=boot, seed=seed,
                         progress=progress) if boot else None
     comps: dict[str, Comparison] = compare(arr, fit, alternatives) if fit.xmax is None else {}
-    reasons = []
+    reasons, notes = [], []
+    if gof is None:
+        notes.append("no bootstrap goodness of fit (boot=0)")
+    elif gof.n_failed:
+        notes.append(f"{gof.n_failed} of {gof.n_boot} bootstrap refits failed and count as "
+                     "KS >= observed")
+    if fit.xmax is not None:
+        notes.append("no likelihood-ratio tests on a window (the alternatives are not "
+                     "renormalised on [xmin, xmax])")
+    if fit.caveat:
+        notes.append(fit.caveat)
+    undecided = gof is not None and abs(gof.p - 0.1) < 2 * gof.p_stderr
     if decades < MIN_DECADES:
         reasons.append(f"the tail spans {decades:.2f} decades (< {MIN_DECADES:g})")
-    if gof is not None and gof.p <= 0.1:
-        reasons.append(f"bootstrap p = {gof.p:.3f} <= 0.1")
+    if gof is not None and gof.p <= 0.1 and not undecided:
+        reasons.append(f"bootstrap p = {gof.p:.3f} ± {gof.p_stderr:.3f} <= 0.1")
     better = [c.alternative for c in comps.values()
               if c.test.startswith("normalised") and c.p < 0.1 and c.R < 0]
     if better:
         reasons.append("better fitted by " + ", ".join(better))
     if reasons:
         verdict = "not a power law"
+    elif undecided:
+        verdict = "undecided"
+        reasons.append(f"bootstrap p = {gof.p:.3f} ± {gof.p_stderr:.3f} is within 2 Monte Carlo "
+                       f"SE of 0.1 ({gof.n_boot} replicates): more replicates decide")
     elif "truncated_power_law" in comps and comps["truncated_power_law"].p < 0.1:
         verdict = "power law with cutoff"
         reasons.append(f"nested test p = {comps['truncated_power_law'].p:.3g}")
@@ -99,4 +131,4 @@ def analyze_power_law(x, *, discrete: bool | None = None, xmin=None, xmax=None, 
                 and not c.p < 0.1]
         if same:
             reasons.append("not distinguishable from " + ", ".join(same))
-    return PowerLawAnalysis(fit, gof, comps, decades, verdict, tuple(reasons))
+    return PowerLawAnalysis(fit, gof, comps, decades, verdict, tuple(reasons), tuple(notes))
