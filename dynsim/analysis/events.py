@@ -179,17 +179,37 @@ def _burstiness_value(tau: np.ndarray) -> float:
     return float((sigma - mu) / (sigma + mu))
 
 
-def burstiness(intervals, *, boot: int = 0, seed: int | None = 0) -> Estimate:
+def bernoulli_burstiness(p: float) -> float:
+    """Burstiness of a Bernoulli process (an event in each step with probability ``p``): geometric
+    intervals on {1, 2, ...} have mean 1/p and SD sqrt(1 - p)/p, so r = sigma/mu = sqrt(1 - p) and
+    B = (sqrt(1 - p) - 1)/(sqrt(1 - p) + 1) (-> 0, the Poisson value, as p -> 0; -1 at p = 1)."""
+    r = math.sqrt(1.0 - p)
+    return (r - 1.0) / (r + 1.0)
+
+
+def burstiness(intervals, *, boot: int = 0, seed: int | None = 0,
+               discrete: bool | None = None) -> Estimate:
     """Burstiness B = (sigma - mu) / (sigma + mu) of the intervals (Goh & Barabasi 2008).
 
-    Reference B = 0 for a Poisson process (exponential intervals); B = -1 for a periodic one.
-    Standard error by the delta method: B = (r - 1)/(r + 1) with r = sigma/mu, dB/dr = 2/(1 + r)^2,
-    and n Var(r) = sigma^4/mu^4 + (mu_4 - sigma^4)/(4 sigma^2 mu^2) - mu_3/mu^3 from the sample
-    central moments mu_3, mu_4 (n Var(r) = 1 for exponential intervals: SE = 0.5/sqrt(n)).  It
-    needs a finite fourth moment; for heavy-tailed intervals ask for ``boot`` > 0 bootstrap
-    resamples (percentile interval, seeded), which is honest only as far as the bootstrap is.
-    No finite-n correction (Kim & Jo 2016) is applied: the bias is O(1/n), well inside the error."""
+    Reference: in continuous time B = 0 for a Poisson process (exponential intervals); in discrete
+    time (``discrete``, inferred from an integer dtype: intervals counted in steps) the memoryless
+    null is a Bernoulli process, whose geometric intervals give B = (sqrt(1 - p) - 1)/(sqrt(1 - p)
+    + 1) with p = 1/mean the event probability per step (:func:`bernoulli_burstiness`; the
+    reference then carries the estimate of p, a small error next to SE(B)).  B = -1 for a periodic
+    process.  Standard error by the delta method: B = (r - 1)/(r + 1) with r = sigma/mu,
+    dB/dr = 2/(1 + r)^2, and n Var(r) = sigma^4/mu^4 + (mu_4 - sigma^4)/(4 sigma^2 mu^2) -
+    mu_3/mu^3 from the sample central moments mu_3, mu_4 (n Var(r) = 1 for exponential intervals:
+    SE = 0.5/sqrt(n)).  It needs a finite fourth moment; for heavy-tailed intervals ask for
+    ``boot`` > 0 bootstrap resamples (percentile interval, seeded), which is honest only as far as
+    the bootstrap is.  No finite-n correction (Kim & Jo 2016) is applied: the bias is O(1/n), well
+    inside the error."""
+    raw = np.asarray(intervals)
     tau = _iv_intervals(intervals, 3)
+    if discrete is None:
+        discrete = bool(np.issubdtype(raw.dtype, np.integer))
+    if discrete and ((tau < 1).any() or (tau != np.round(tau)).any()):
+        raise ValueError("discrete intervals must be integers >= 1, got "
+                         f"{tau[(tau < 1) | (tau != np.round(tau))][0]}")
     boot = int(boot)
     if boot < 0:
         raise ValueError(f"boot must be >= 0, got {boot}")
@@ -205,7 +225,7 @@ def burstiness(intervals, *, boot: int = 0, seed: int | None = 0) -> Estimate:
         se = 0.0
     ci = (max(-1.0, b - Z95 * se), min(1.0, b + Z95 * se))
     method = "(sigma - mu)/(sigma + mu), delta-method SE"
-    data = {"mean": mu, "sd": float(tau.std(ddof=1)), "cv": r}
+    data = {"mean": mu, "sd": float(tau.std(ddof=1)), "cv": r, "discrete": bool(discrete)}
     if boot:
         seed, rng = make_rng(seed)
         reps = np.array([_burstiness_value(tau[rng.integers(0, n, n)]) for _ in range(boot)])
@@ -213,8 +233,15 @@ def burstiness(intervals, *, boot: int = 0, seed: int | None = 0) -> Estimate:
         ci = tuple(float(v) for v in np.percentile(reps, [2.5, 97.5]))
         method = f"(sigma - mu)/(sigma + mu), bootstrap SE and percentile interval ({boot})"
         data.update(boot=boot, seed=seed)
-    return Estimate(b, float(se), ci, method=method, n=n, reference=0.0,
-                    reference_source=f"Poisson (exponential intervals): 0; periodic: -1 ({GB2008})",
+    if discrete:
+        p = 1.0 / mu
+        ref = bernoulli_burstiness(p)
+        data["p_per_step"] = p
+        src = (f"Bernoulli process (geometric intervals in steps), p = 1/mean = {p:.4g}: "
+               f"(sqrt(1-p)-1)/(sqrt(1-p)+1); periodic: -1 ({GB2008})")
+    else:
+        ref, src = 0.0, f"Poisson (exponential intervals): 0; periodic: -1 ({GB2008})"
+    return Estimate(b, float(se), ci, method=method, n=n, reference=ref, reference_source=src,
                     data=data)
 
 
@@ -377,6 +404,39 @@ def pooled_intervals(exceed) -> np.ndarray:
     param, step = np.nonzero(e.T)                # sorted by parameter, then by step
     same = param[1:] == param[:-1]
     return (step[1:] - step[:-1])[same].astype(np.int64)
+
+
+ZT_BINS = 50  # Zhang & Tang's stored histograms: 50 equal linear bins over the recorded range
+
+
+def zt_rebin(counts, edges, bins: int = ZT_BINS):
+    """Merge a unit-width interval histogram (the trainer's ``update_interval_hist``, edges
+    0.5, 1.5, ...) into ``bins`` equal linear bins over the recorded range, as Zhang & Tang store
+    theirs (REFERENCES.md item 10: 50 bins, ~590 steps wide for intervals up to ~29500 steps).
+
+    The recorded range is [edges[0], the upper edge of the last non-empty bin] (the longest
+    observed interval), not the histogram's preset length.  Each new bin is w = ceil(range / bins)
+    unit bins wide so that its edges stay on the histogram's, so up to ``bins`` bins cover the range
+    (the last one padded with empty unit bins when the range is not a multiple of w).  Returns
+    (merged counts, merged edges, w in the histogram's units)."""
+    c = _iv_1d("counts", counts, 1)
+    e = _iv_1d("edges", edges, 2)
+    if e.size != c.size + 1:
+        raise ValueError(f"edges must have len(counts) + 1 = {c.size + 1} entries, got {e.size}")
+    if not np.allclose(np.diff(e), np.diff(e)[0]):
+        raise ValueError("zt_rebin needs equal-width (linear) bins")
+    filled = np.flatnonzero(c > 0)
+    if filled.size == 0:
+        raise ValueError("the interval histogram is empty")
+    used = int(filled[-1]) + 1                      # unit bins up to the longest observed interval
+    w = -(-used // int(bins))                       # ceil
+    n_new = -(-used // w)
+    padded = np.zeros(n_new * w)
+    padded[:used] = c[:used]
+    merged = padded.reshape(n_new, w).sum(axis=1)
+    unit = float(e[1] - e[0])
+    merged_edges = e[0] + unit * w * np.arange(n_new + 1)
+    return merged, merged_edges, w * unit
 
 
 def interval_hist_fit_ls(counts, edges, *, drop_first: int = 1, drop_last: int = 20) -> Estimate:
