@@ -168,6 +168,12 @@ def _stationary_sizes(tr):
     return s[s > 0]
 
 
+def _stationary_runs(tr):
+    """Stationary sizes per replica, in time order (the runs of the block bootstrap)."""
+    s, rep = tr.stationary("events_size"), tr.stationary("events_replica")
+    return [s[rep == r] for r in range(tr.params["replicas"])]
+
+
 def validate() -> None:
     """Bigger versions of the test suite's checks; prints measured values beside references."""
     import scipy.sparse as sp
@@ -200,17 +206,19 @@ def validate() -> None:
             ("manna", manna_sandpile, (64, 128, 256, 512), 1.5, lambda L: 2 * dhar(L))):
         t = time.perf_counter()
         samples, mean = {}, {}
-        for L in sizes:  # the pile fills in about 0.9 L^2 (Oslo) or 0.7 L^2 (Manna) grains
+        for L in sizes:  # the pile fills in about 0.87 L^2 (Oslo) or 0.7 L^2 (Manna) grains
             tr = fn(L=L, grains=int(fill * L * L) + 200_000, replicas=2, seed=200 + L)
             assert tr.meta["stationary_reached"], (model, L)
-            samples[L], mean[L] = _stationary_sizes(tr), _mean_per_grain(tr)
+            samples[L], mean[L] = _stationary_runs(tr), _mean_per_grain(tr)
         ref = EXPONENTS[model]
-        for sub in (sizes, sizes[1:]):
+        for sub, blocks in ((sizes, 20), (sizes, None), (sizes[1:], 20)):
             res = moment_analysis({L: samples[L] for L in sub}, q=np.linspace(1, 3, 9),
-                                  q_range=(1.0, 3.0), boot=100, seed=1)
+                                  q_range=(1.0, 3.0), boot=100, blocks=blocks, seed=1)
             zD = ref["D"].distance(res.D) / res.D_stderr
             zt = ref["tau"].distance(res.tau) / res.tau_stderr
-            print(f"{model} FSS {res}  (|D - ref| = {zD:.1f} SE, |tau - ref| = {zt:.1f} SE)")
+            how = "single avalanches" if blocks is None else f"{blocks} time blocks per replica"
+            print(f"{model} FSS {res}  bootstrap over {how}  (|D - ref| = {zD:.1f} SE, "
+                  f"|tau - ref| = {zt:.1f} SE)")
         print(f"{model} <s> per grain: " + ", ".join(
             f"L={L}: {m:.1f} ± {se:.1f} (exact {exact(L):.1f})" for L, (m, se) in mean.items()) +
               f"  [{time.perf_counter() - t:.0f} s]")
@@ -226,7 +234,37 @@ def validate() -> None:
           "; ".join(f"tau{list(w)} = {f.alpha:.4f} ± {f.stderr:.4f}" for w, f in fits) +
           f"; tau_t[10, 100] = {fT.alpha:.3f} ± {fT.stderr:.3f} (refs 3/2, 2)"
           f"  [{time.perf_counter() - t:.0f} s]")
+    t = time.perf_counter()
+    tr = graph_sandpile(graph="er", n=200_000, k=4, grains=1_200_000, sink_fraction=0.001,
+                        replicas=2, seed=301)
+    s = _stationary_sizes(tr).astype(float)
+    T = tr["events_duration"][tr["events_time"] >= tr.meta["stationary_from"]]
+    fits = [(w, fit_power_law(s, xmin=w[0], xmax=w[1])) for w in ((100, 1000), (100, 3000),
+                                                                  (300, 3000))]
+    g = [_size_given_duration(s, T, lo, hi) for lo, hi in ((5, 45), (5, 58), (10, 58))]
+    print(f"mean field (ER k=4, n=2e5, 0.1% sinks, stationary: {tr.meta['stationary_reached']}): " +
+          "; ".join(f"tau{list(w)} = {f.alpha:.4f} ± {f.stderr:.4f}" for w, f in fits) + "; " +
+          "; ".join(f"gamma[{lo}, {hi}] = {v:.3f} ± {e:.3f} (chi2 {c:.0f}/{dof})"
+                    for lo, hi, v, e, c, dof in g) +
+          f" (refs 3/2, 2)  [{time.perf_counter() - t:.0f} s]")
     print(f"validation total {time.perf_counter() - t_all:.0f} s")
+
+
+def _size_given_duration(s, T, lo, hi):
+    """gamma of <s | T> = a T^gamma (1 + b / T) on T in [lo, hi] (as in the test suite)."""
+    from scipy.optimize import curve_fit
+
+    Ts = np.arange(lo, hi + 1)
+    groups = [s[T == t] for t in Ts]
+    m = np.array([x.mean() for x in groups])
+    se = np.array([x.std(ddof=1) / np.sqrt(x.size) for x in groups]) / m
+
+    def model(t, log_a, gamma, b):
+        return log_a + gamma * np.log(t) + np.log1p(b / t)
+
+    p, cov = curve_fit(model, Ts, np.log(m), p0=(0.0, 2.0, 0.0), sigma=se, absolute_sigma=True)
+    chi2 = float(np.sum(((model(Ts, *p) - np.log(m)) / se) ** 2))
+    return lo, hi, p[1], float(np.sqrt(cov[1, 1])), chi2, Ts.size - 3
 
 
 def main() -> None:
