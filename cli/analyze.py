@@ -51,7 +51,40 @@ def load_input(source: Path, channel: str | None):
         raise ValueError(f"cannot read {str(source)!r}: {' '.join(str(err).split())}") from None
     if arr.dtype.kind not in "iuf":
         raise ValueError(f"{str(source)!r} holds {arr.dtype} values, not numbers")
+    if suffix in (".csv", ".txt"):
+        arr = integral_as_int(arr)
     return None, arr, str(source)
+
+
+def integral_as_int(arr: np.ndarray) -> np.ndarray:
+    """A text file's floats as int64 when every value is finite and integral (np.loadtxt reads
+    "3" as 3.0, which would otherwise be fitted as continuous)."""
+    if arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr)) \
+            and np.all(arr == np.round(arr)) and np.all(np.abs(arr) < 2.0**53):
+        return arr.astype(np.int64)
+    return arr
+
+
+def _discrete_rule(arr: np.ndarray, discrete) -> str:
+    """Which kind of fit, and why (printed with the result)."""
+    if discrete is not None:
+        return f"{'discrete' if discrete else 'continuous'} (given: " \
+               f"--{'discrete' if discrete else 'continuous'})"
+    if arr.dtype.kind in "iu":
+        return ("discrete (integer values; --continuous overrides)")
+    return "continuous (non-integer values or a float array; --discrete overrides)"
+
+
+API_FLAGS = {"`xmin`": "--xmin", "`xmax`": "--xmax", "`discrete=True`": "--discrete",
+             "`x`": "the samples"}
+
+
+def _flag_names(err: ValueError) -> ValueError:
+    """The analyzer's error with its API names replaced by the CLI's flags."""
+    msg = str(err)
+    for api, flag in API_FLAGS.items():
+        msg = msg.replace(api, flag)
+    return ValueError(msg)
 
 
 def _one_column(arr: np.ndarray) -> bool:
@@ -73,13 +106,18 @@ a run's --channel).
 
 \b
 RUN FOLDER: every measure its channels allow, each with its uncertainty;
-  Lyapunov exponents (QR on `jacobian`), Kaplan-Yorke and the correlation
-  dimension (of `proj`) get a details block under the table.
+  power-law rows (xmin, n_tail, alpha ± SE, bootstrap p and its direction,
+  likelihood-ratio tests, verdict), Lyapunov exponents (QR on `jacobian`),
+  Kaplan-Yorke and the correlation dimension (of `proj`) get a details
+  block under the table.
 \b
 ARRAY: --measure (repeatable) sets what is measured; by default the shape:
   one column, (N,) or (N, 1)   -> powerlaw: exact MLE, xmin by KS (Clauset,
                                   Shalizi & Newman 2009), bootstrap p-value,
-                                  likelihood-ratio tests, a verdict
+                                  likelihood-ratio tests, a verdict; integer
+                                  dtype (or a .csv / .txt of whole numbers)
+                                  -> discrete, else continuous (said in the
+                                  output; --discrete/--continuous override)
   one column with --embed      -> dimension and lyapunov of the
                                   delay-embedded series
   a point cloud, N x dim >= 2  -> dimension (rows are points; for lyapunov
@@ -346,13 +384,58 @@ def _rosenstein_details(name, r) -> list[str]:
     return lines
 
 
+def _power_law_details(name, r) -> list[str]:
+    """A PowerLawAnalysis row: the fit, the bootstrap p with its direction, each likelihood-ratio
+    test, the verdict and its reasons, the notes."""
+    f = r.fit
+    if not f.ok:
+        return [f"{name}: no fit ({f.reason})"]
+    hi = "inf" if f.xmax is None else f"{f.xmax:g}"
+    lines = [f"{name}: alpha = {f.alpha:.4f} ± {f.stderr:.2g} ({f.method})",
+             f"  xmin = {f.xmin:g} ({'given' if f.xmin_given else f.candidates_rule}), "
+             f"window [xmin, {hi}]" + (f" ({f.xmax_rule})" if f.xmax_rule else "")
+             + f"; n_tail = {f.n_tail:,} of {f.n_total:,}; tail spans {r.decades:.2f} decades; "
+               f"KS = {f.ks:.4f}" + (f"; {f.n_nonpositive} values <= 0 left out"
+                                     if f.n_nonpositive else "")]
+    if r.gof is not None:
+        g = r.gof
+        lines.append(f"  bootstrap: p = {g.p:.3f} ± {g.p_stderr:.3f} ({g.n_boot} replicates"
+                     + (f", {g.n_failed} failed refits counted as KS >= observed" if g.n_failed
+                        else "") + f"); {g.direction}")
+    for c in r.comparisons.values():
+        lines.append(f"  LR vs {c.alternative}: R = {c.R:+.3f}, p = {c.p:.3g}, favours {c.favours} "
+                     f"({c.test})")
+    lines.append(f"  verdict: {r.verdict}" + (f" ({'; '.join(r.reasons)})" if r.reasons else ""))
+    lines += [f"  note: {n}" for n in r.notes]
+    return lines
+
+
+def _binned_details(name, f) -> list[str]:
+    """A PowerLawFit row (binned MLE): what was fitted, and that no tests were run."""
+    if not f.ok:
+        return [f"{name}: no fit ({f.reason})"]
+    lines = [f"{name}: alpha = {f.alpha:.4f} ± {f.stderr:.2g} ({f.method})",
+             f"  bmin = {f.xmin:g} ({f.candidates_rule}), window [bmin, {f.xmax:g}]"
+             + (f" ({f.xmax_rule})" if f.xmax_rule else "")
+             + f"; n_tail = {f.n_tail:,} of {f.n_total:,}; KS (binned CDF) = {f.ks:.4f}",
+             "  no bootstrap or likelihood-ratio tests on binned data"]
+    if f.caveat:
+        lines.append(f"  note: {f.caveat}")
+    return lines
+
+
 def _details(results, spectrum=None) -> str:
     """Lines under the table for the attractor measures: what its one SE column can't say."""
     from dynsim.analysis.dimension import DimensionEstimate
+    from dynsim.analysis.powerlaw import PowerLawAnalysis, PowerLawFit
 
     lines = []
     for name, r in results.items():
-        if isinstance(r, DimensionEstimate):
+        if isinstance(r, PowerLawAnalysis):
+            lines += _power_law_details(name, r)
+        elif isinstance(r, PowerLawFit):
+            lines += _binned_details(name, r)
+        elif isinstance(r, DimensionEstimate):
             lines += _dimension_details(name, r)
         elif str(getattr(r, "method", "")).startswith("Rosenstein"):
             lines += _rosenstein_details(name, r)
@@ -382,17 +465,26 @@ def _details(results, spectrum=None) -> str:
 def _analyze_samples(samples, label, discrete, xmin, xmax, boot, seed, as_json, plot):
     from dynsim.analysis.powerlaw import analyze_power_law
 
+    kind = _discrete_rule(samples, discrete)
     with progress_bar("bootstrap") as progress:
-        result = analyze_power_law(samples, discrete=discrete, xmin=xmin, xmax=xmax, boot=boot,
-                                   seed=seed, progress=progress)
+        try:
+            result = analyze_power_law(samples, discrete=discrete, xmin=xmin, xmax=xmax,
+                                       boot=boot, seed=seed, progress=progress)
+        except ValueError as err:
+            raise _flag_names(err) from None
     if plot is not None:
         from dynsim.plots.powerlaw import plot_power_law
 
         save_figure(plot_power_law(samples, result.fit, title=label), plot)
-    emit(as_json, {"source": label, "measure": "powerlaw", "fit": result.fit, "gof": result.gof,
+    scan = result.fit.scan
+    candidates = {k: scan[k] for k in ("xmin", "alpha", "ks", "n_tail", "stderr") if k in scan}
+    f = result.fit
+    dropped = f"; {f.n_nonpositive} values <= 0 left out" if f.n_nonpositive else ""
+    emit(as_json, {"source": label, "measure": "powerlaw", "samples": kind, "fit": result.fit,
+                   "candidates": {"rule": f.candidates_rule, **candidates}, "gof": result.gof,
                    "comparisons": result.comparisons, "decades": result.decades,
-                   "verdict": result.verdict, "reasons": result.reasons},
-         f"{label}  ({samples.size} samples)\n{result}")
+                   "verdict": result.verdict, "reasons": result.reasons, "notes": result.notes},
+         f"{label}  ({samples.size} samples{dropped})\nsamples  : {kind}\n{result}")
 
 
 def _embedding(series, delay, dim, max_dim, theiler):

@@ -120,11 +120,63 @@ def test_one_column_stays_a_power_law_by_default(tmp_path):
     r = run(path, "--boot", "0", "--json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert out["measure"] == "powerlaw" and abs(out["fit"]["alpha"] - 2.5) < 0.2
+    assert out["measure"] == "powerlaw" and abs(out["fit"]["alpha"] - 2.5) < K * out["fit"]["stderr"]
+    assert out["samples"].startswith("continuous") and not out["fit"]["discrete"]
+    cand = out["candidates"]
+    assert len(cand["xmin"]) == len(cand["alpha"]) == len(cand["ks"]) == out["fit"]["n_candidates"]
+    assert out["fit"]["xmin"] in cand["xmin"] and cand["rule"] == out["fit"]["candidates_rule"]
     # the same column as a 1-D point set when asked
     r = run(path, "--measure", "dimension", "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["points"] == [3000, 1]
+
+
+def test_integer_csv_is_fitted_as_discrete(tmp_path):
+    from dynsim.analysis.powerlaw import sample_power_law
+
+    x = sample_power_law(3000, 2.5, 1, True, np.random.default_rng(4)).astype(np.int64)
+    csv = tmp_path / "sizes.csv"
+    np.savetxt(csv, np.r_[x, 0, 0], fmt="%d", delimiter=",")  # two zeros: left out, and said so
+    r = run(csv, "--boot", "0", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["fit"]["discrete"] and out["samples"].startswith("discrete (integer values")
+    assert "Hurwitz" in out["fit"]["method"] and out["fit"]["n_nonpositive"] == 2
+    assert abs(out["fit"]["alpha"] - 2.5) < K * out["fit"]["stderr"]
+    text = run(csv, "--boot", "0").stdout
+    assert "samples  : discrete (integer values" in text and "2 values <= 0 left out" in text
+    r = run(csv, "--boot", "0", "--continuous", "--json")
+    assert not json.loads(r.stdout)["fit"]["discrete"]
+    # a windowed fit with a given xmin: the bootstrap keeps xmin (was p = 0 on a true power law)
+    y = sample_power_law(20_000, 2.0, 1, True, np.random.default_rng(5)).astype(np.int64)
+    np.save(tmp_path / "w.npy", y[y <= 100])
+    out = json.loads(run(tmp_path / "w.npy", "--xmin", "2", "--xmax", "100", "--boot", "100",
+                         "--json").stdout)
+    assert out["gof"]["xmin_ci"] == [2.0, 2.0] and out["gof"]["p"] > 0.01, out["gof"]
+    # an API error reaches the user under the flag's name
+    r = run(csv, "--xmin", "5", "--xmax", "3")
+    assert r.exit_code == 2 and "--xmax must be > --xmin" in r.stderr, r.stderr
+
+
+def test_event_run_prints_the_tests_of_each_power_law_row(tmp_path):
+    from dynsim.analysis.powerlaw import sample_power_law
+    from dynsim.trace import make_trace
+
+    r = np.random.default_rng(6)
+    sizes = sample_power_law(3000, 1.8, 1, True, r).astype(np.int64)
+    tr = make_trace("test.events", {}, 1, {"events_size": sizes,
+                                           "events_time": np.cumsum(r.geometric(0.3, 3000))})
+    tr.save(tmp_path / "ev")
+    res = run(tmp_path / "ev", "--boot", "20")
+    assert res.exit_code == 0, res.output
+    text = res.stdout
+    block = text[text.index("size_exponent: alpha = "):]
+    for needle in ("xmin = ", "n_tail = ", "bootstrap: p = ", "fraction of synthetic KS",
+                   "verdict: ", "waiting_exponent: alpha = ", "LR vs exponential: R = ",
+                   "LR vs lognormal: R = ", "LR vs truncated_power_law: R = "):
+        assert needle in block, (needle, text)
+    # the windowed avalanche fit says why it has no likelihood-ratio tests
+    assert "no likelihood-ratio tests on a window" in block
 
 
 def test_help_documents_the_measure_switch():
