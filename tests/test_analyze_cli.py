@@ -153,6 +153,10 @@ def test_integer_csv_is_fitted_as_discrete(tmp_path):
     out = json.loads(run(tmp_path / "w.npy", "--xmin", "2", "--xmax", "100", "--boot", "100",
                          "--json").stdout)
     assert out["gof"]["xmin_ci"] == [2.0, 2.0] and out["gof"]["p"] > 0.01, out["gof"]
+    fig = tmp_path / "w.png"  # the windowed fit's figure (CCDF with the mass beyond xmax added)
+    r = run(tmp_path / "w.npy", "--xmin", "2", "--xmax", "50", "--boot", "0", "--plot", fig)
+    assert r.exit_code == 0, r.output
+    assert fig.stat().st_size > 20_000
     # an API error reaches the user under the flag's name
     r = run(csv, "--xmin", "5", "--xmax", "3")
     assert r.exit_code == 2 and "--xmax must be > --xmin" in r.stderr, r.stderr

@@ -116,6 +116,19 @@ def test_window_normalisation_against_numerical_integration(alpha):
         cdf[1] == pytest.approx(integrate.quad(lambda x: x**-alpha, 2, 50)[0] / z, rel=1e-10)
 
 
+def test_long_discrete_window_cdf_without_a_full_grid():
+    # windows longer than DIRECT_SUM_MAX use Hurwitz zeta differences (a full integer grid of a
+    # window at <s^2>/<s> ~ 1e9 took 14 GB); check them against direct sums
+    from dynsim.analysis.powerlaw.window import DIRECT_SUM_MAX
+
+    xmax = float(DIRECT_SUM_MAX + 1000)
+    k = np.arange(1.0, xmax + 1)
+    pmf = k**-1.7 / np.sum(k**-1.7)
+    got = window_cdf(np.array([0.0, 1.0, 10.0, 12345.0, xmax]), 1.7, 1.0, xmax, True)
+    want = [0.0, pmf[0], pmf[:10].sum(), pmf[:12345].sum(), 1.0]
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
+
+
 def test_window_fit_recovers_exponent_that_a_plain_fit_misses():
     x = sample_power_law(100_000, 2.0, 1.0, False, rng(1))
     xw = x[x <= 100]

@@ -50,7 +50,8 @@ def plot_power_law(x, fit: PowerLawFit, title: str = "") -> Figure:
         if fit.discrete:
             grid = np.unique(np.round(grid))
         frac = fit.n_tail / n
-        ax1.loglog(grid, frac * _tail_ccdf(fit, grid), "r-", lw=1.5,
+        beyond = 0.0 if fit.xmax is None else float(np.sum(data > fit.xmax)) / n
+        ax1.loglog(grid, frac * _tail_ccdf(fit, grid) + beyond, "r-", lw=1.5,
                    label=f"fit alpha={fit.alpha:.3f}±{fit.stderr:.3f}")
         ax1.axvline(fit.xmin, color="r", ls=":", lw=1, label=f"xmin={fit.xmin:g}")
     ax1.set(xlabel="x", ylabel="P(X >= x)", title=title or "rank plot (CCDF of all data)")
