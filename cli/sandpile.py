@@ -77,9 +77,10 @@ def _notes(trace) -> list[str]:
     if trace.system == "sandpile.graph":
         mf = EXPONENTS["mean_field"]
         notes.append(f"mean-field reference (random graphs with a finite second moment of the "
-                     f"degree: rr, er; ba only with log corrections): size tau = {mf['tau']}, "
-                     f"duration tau_t = {mf['tau_t']}; fits below the cutoff set by the "
-                     "dissipation and by n^(2/3)")
+                     f"degree: rr, er; ba only with log corrections): size tau = "
+                     f"{mf['tau'].value:g}, duration tau_t = {mf['tau_t'].value:g} "
+                     f"({mf['tau'].status}; {mf['tau'].source}); compare fits below the cutoff "
+                     "set by the dissipation and by n^(2/3)")
     else:
         notes.append("single-size fits are biased by the finite-size cutoff: `dynsim sandpile "
                      "fss` gives D and tau from several L")
