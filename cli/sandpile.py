@@ -193,6 +193,8 @@ def fss(ctx, model, L, d, grains, replicas, boot, q_min, q_max, seed, as_json, o
     if not q_min + 0.25 <= q_max:
         raise ValueError(f"--q-max must exceed --q-min by at least 0.25, got {q_min:g} and "
                          f"{q_max:g}")
+    for size in L:
+        _check_L(model, size)
     seed = make_seed(seed)
     traces, samples, rows = {}, {}, []
     with progress_bar(f"sizes {','.join(map(str, L))}") as progress:

@@ -612,7 +612,7 @@ def test_check_memory_counts_stream_histograms_and_height_samples():
     (["run", "--model", "graph", "--L", "8"], "--L"),
     (["run", "--model", "graph", "--graph", "ba", "--k", "3"], "even k"),
     (["run", "--loss", "1.5"], "--loss"),
-    (["fss", "--L", "32,64"], "--L"), (["fss", "--q-min", "3", "--q-max", "2"], "--q-max"),
+    (["fss", "--L", "32,64"], "--L"), (["fss", "--L", "32,64,20000"], "--L"), (["fss", "--q-min", "3", "--q-max", "2"], "--q-max"),
 ])
 def test_cli_bad_options_one_line_exit_2(args, flag):
     r = _invoke("sandpile", *args)
