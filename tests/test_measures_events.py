@@ -187,3 +187,19 @@ def test_stationary_only_flag(manna_pair):
                                                                stationary_only=False))
     assert b_all.n_total == int(st["events_size_hist"].sum()) > \
         rows["size_exponent_binned"](st, ctx).n_total
+
+
+def test_per_layer_update_exponents():
+    # two layers with different exponents (2.2 and 3.0) on shared edges, 3 windows: one row each,
+    # named by meta update_hist_layers, each within K SE; the pooled row mixes them
+    r = np.random.default_rng(8)
+    edges = np.geomspace(1, 1e5, 41)
+    hist = np.stack([np.stack([np.histogram(sample_power_law(30_000, a, 1.0, False, r), edges)[0]
+                               for a in (2.2, 3.0)]) for _ in range(3)])
+    tr = make_trace("test.layers", {}, 2, {"update_hist": hist, "update_hist_edges": edges},
+                    update_hist_layers=["fc1.weight", "fc2.weight"])
+    m = measure(tr)
+    for name, a in (("fc1.weight", 2.2), ("fc2.weight", 3.0)):
+        fit = m[f"update_exponent[{name}]"]
+        assert fit.n_total == 90_000 and abs(fit.alpha - a) < K * fit.stderr, fit
+    assert m["update_exponent"].n_total == 180_000

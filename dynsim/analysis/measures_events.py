@@ -193,6 +193,21 @@ def _update_hist(tr, ctx):
     return fit_binned(tr["update_hist"], tr["update_hist_edges"])
 
 
+def _update_hist_layers(tr, ctx):
+    """One binned-MLE fit per layer (pooled over windows) of ``update_hist`` (windows x layers x
+    bins, shared edges): rows ``update_exponent[<layer>]``, layers named by
+    ``meta['update_hist_layers']`` (else by index).  Only with two or more layers."""
+    h = np.asarray(tr["update_hist"])
+    if h.ndim != 3 or h.shape[1] < 2:
+        return None
+    names = list(tr.meta.get("update_hist_layers") or [])
+    if len(names) != h.shape[1]:
+        names = [str(i) for i in range(h.shape[1])]
+    edges = tr["update_hist_edges"]
+    return {f"update_exponent[{name}]": fit_binned(h[:, i, :], edges)
+            for i, name in enumerate(names) if h[:, i, :].sum() > 0}
+
+
 _HIST = ("events_hist_step",)
 ROWS = [
     ("size_exponent", ("events_size",), _events_power_law("events_size")),
@@ -212,6 +227,7 @@ ROWS = [
     ("waiting_poisson", ("events_time",), _waiting_poisson),
     ("update_avalanche_exponent", ("update_norm",), _update_avalanches),
     ("update_exponent", ("update_hist", "update_hist_edges"), _update_hist),
+    ("update_exponent_layers", ("update_hist", "update_hist_edges"), _update_hist_layers),
     ("update_tail_hill", ("update_sample",), _update_hill),
     ("interval_exponent", ("update_interval_hist", "update_interval_hist_edges"),
      _interval_exponent),  # binned MLE (Virkar & Clauset)
