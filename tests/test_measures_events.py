@@ -53,6 +53,10 @@ def test_waiting_poisson_and_update_avalanches_rows():
     m = measure(tr)
     assert m["waiting_poisson"].value > 0.01  # Poisson arrivals: the null stands
     assert 0.0 <= m["waiting_poisson"].ci[0] and m["waiting_poisson"].ci[1] <= 1.0
+    # periodic drives reject the null: p = 1/201, and its interval stays inside [0, 1]
+    per = measure(make_trace("test.periodic", {}, 5, {"events_time": np.arange(300) * 3.0}),
+                  only=["waiting_poisson"])["waiting_poisson"]
+    assert per.value < 0.01 and per.ci[0] == 0.0 and per.value - 1.96 * per.stderr < 0
     assert "exponential" in m["waiting_poisson"].data["null"]
     assert m["update_avalanche_exponent"].fit.ok
 
