@@ -177,10 +177,8 @@ def run(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, k, s
 def fss(ctx, model, L, d, grains, replicas, boot, q_min, q_max, seed, as_json, out, force, plot):
     """Finite-size scaling over several L: D and tau from the moments <s^q> ~ L^(D(q + 1 - tau))
     (analysis/fss.py), with the collapse plot."""
-    import numpy as np
-
     from dynsim import registry
-    from dynsim.analysis.fss import collapse, moment_analysis
+    from dynsim.analysis.fss import collapse, moment_analysis, q_grid, size_series
     from dynsim.plots.sandpile import plot_fss
     from dynsim.rng import child_seed, make_seed
     from dynsim.sims.sandpile.common import default_grains
@@ -213,14 +211,11 @@ def fss(ctx, model, L, d, grains, replicas, boot, q_min, q_max, seed, as_json, o
                     f"{params['grains']} (stationary means within the first half); give --grains "
                     f"of at least {need} (the default for L={size} is "
                     f"{default_grains(model, size, dd)})")
-            s, rep = tr.stationary("events_size"), tr.stationary("events_replica") \
-                if replicas > 1 else None
-            samples[size] = [s] if rep is None else [s[rep == r] for r in range(replicas)]
+            samples[size] = size_series(tr)
             rows.append((size, tr))
             if progress is not None:
                 progress(j + 1, len(L))
-    q = np.arange(min(0.5, q_min), max(4.0, q_max) + 1e-9, 0.25)
-    res = moment_analysis(samples, q=q, q_range=(q_min, q_max), boot=boot,
+    res = moment_analysis(samples, q=q_grid(q_min, q_max), q_range=(q_min, q_max), boot=boot,
                           seed=child_seed(seed, 0))
     lines = [f"{SYSTEMS[model]}  fss  seed={seed}  replicas={replicas}" +
              ("" if model == "oslo" else f"  d={d}"),

@@ -49,12 +49,6 @@ def varying(groups: list[dict]) -> list[str]:
     return [k for k in names if len({json.dumps(g["params"].get(k)) for g in groups}) > 1]
 
 
-def fss_q_grid(q_min: float, q_max: float) -> np.ndarray:
-    """The moment orders of ``dynsim sandpile fss``: steps of 0.25 covering [0.5, 4] and the fit
-    range [q_min, q_max]."""
-    return np.arange(min(0.5, q_min), max(4.0, q_max) + 1e-9, 0.25)
-
-
 def sweep_fss(folder, rows: list[dict], *, q_min: float = 1.0, q_max: float = 3.0,
               boot: int = 100, seed: int = 0):
     """Finite-size scaling of ``events_size`` over the sweep's sizes L (analysis/fss.py moment
@@ -63,7 +57,7 @@ def sweep_fss(folder, rows: list[dict], *, q_min: float = 1.0, q_max: float = 3.
     so is a run that did not become stationary (as ``dynsim sandpile fss`` refuses it).  Each run,
     and each replica of a run, is one time series for the block bootstrap of ``moment_analysis``.
     Returns (FssResult, pooled samples by L for the collapse)."""
-    from dynsim.analysis.fss import moment_analysis
+    from dynsim.analysis.fss import moment_analysis, q_grid, size_series
     from dynsim.trace import load_run
 
     if not q_min + 0.25 <= q_max:
@@ -86,17 +80,11 @@ def sweep_fss(folder, rows: list[dict], *, q_min: float = 1.0, q_max: float = 3.
             raise ValueError(f"add grains: run {r['id']} (L={r['params']['L']}, seed {r['seed']}) "
                              f"reached stationarity at grain {tr.meta.get('stationary_from')} of "
                              f"{tr.params.get('grains')} (stationary means within the first half)")
-        s = np.asarray(tr.stationary("events_size"))
-        if "events_replica" in tr.channels and int(tr.params.get("replicas") or 1) > 1:
-            rep = np.asarray(tr.stationary("events_replica"))
-            series = [s[rep == k] for k in range(int(tr.params["replicas"]))]
-        else:
-            series = [s]
-        by_l.setdefault(r["params"]["L"], []).extend(series)  # each in time order (block boot)
+        by_l.setdefault(r["params"]["L"], []).extend(size_series(tr))  # in time order (blocks)
     if len(by_l) < 3:
         raise ValueError(f"--fss needs ok runs at >= 3 sizes L, found {sorted(by_l)}")
     runs = dict(sorted(by_l.items()))
-    res = moment_analysis(runs, q=fss_q_grid(q_min, q_max), q_range=(q_min, q_max), boot=boot,
+    res = moment_analysis(runs, q=q_grid(q_min, q_max), q_range=(q_min, q_max), boot=boot,
                           seed=seed)
     samples = {L: np.concatenate(v) for L, v in runs.items()}  # pooled, for the collapse
     return res, samples

@@ -96,6 +96,23 @@ def _runs(value, L) -> list[np.ndarray]:
     return [s for s in runs if s.size]
 
 
+def q_grid(q_min: float, q_max: float) -> np.ndarray:
+    """The moment orders q of a size series: steps of 0.25 covering [0.5, 4] and the fit range
+    [q_min, q_max] (used alike by ``dynsim sandpile fss`` and ``dynsim sweep report --fss``)."""
+    return np.arange(min(0.5, q_min), max(4.0, q_max) + 1e-9, 0.25)
+
+
+def size_series(trace) -> list[np.ndarray]:
+    """The stationary avalanche sizes of one sandpile run as time series, one per replica (the
+    runs the block bootstrap of :func:`moment_analysis` resamples separately)."""
+    s = np.asarray(trace.stationary("events_size"))
+    replicas = int(trace.params.get("replicas") or 1)
+    if replicas > 1 and "events_replica" in trace:
+        rep = np.asarray(trace.stationary("events_replica"))
+        return [s[rep == k] for k in range(replicas)]
+    return [s]
+
+
 def block_length(n: int, blocks: int | None) -> int:
     """Events per bootstrap block in a run of n events: ceil(n / blocks) (1 when blocks is None)."""
     return 1 if blocks is None else max(1, -(-n // blocks))
