@@ -19,7 +19,7 @@ EVENT_CHANNELS = ("events_size", "events_duration", "events_area", "update_sampl
 POWER_LAW_MEASURES = {"events_size": "size_exponent", "events_duration": "duration_exponent",
                       "events_area": "area_exponent"}
 MEASURES = ("powerlaw", "dimension", "lyapunov")
-ROSENSTEIN_FIT = (1, 10)  # the default fit range of largest_lyapunov_rosenstein, in samples
+ROSENSTEIN_FIT = None  # None: chosen from the divergence curve (largest_lyapunov_rosenstein)
 
 
 def load_input(source: Path, channel: str | None):
@@ -126,10 +126,11 @@ ARRAY: --measure (repeatable) sets what is measured; by default the shape:
 \b
   dimension: Grassberger-Procaccia correlation dimension D2 (KD-tree pair
     counts, a Theiler window, the scaling region chosen from the local
-    slopes), printed as D2 ± fit SE ± SD of the local slopes; the 95% CI
-    uses their sum.
+    slopes), printed as D2 ± (fit SE + SD of the local slopes), the
+    uncertainty its CI and every consumer use, with the two parts beside it.
   lyapunov: Rosenstein's largest exponent (mean log divergence of nearest
-    neighbours, slope over samples K0 <= k < K1 of --lyap-fit, SE from
+    neighbours, slope over samples K0 <= k < K1 of --lyap-fit, or over the
+    straight part of the divergence curve chosen by a stated rule, SE from
     blocks of pairs).
 \b
   --embed: delay vectors [x_i, x_(i+delay), ...]. The delay is the first
@@ -168,7 +169,8 @@ Examples:
              "a point cloud].")
 @option("--lyap-fit", "lyap_fit", Int(0, None), nargs=2, default=None, show_default=False,
         metavar="K0 K1",
-        help="Rosenstein: fit the divergence over samples K0 <= k < K1 [default: 1 10].")
+        help="Rosenstein: fit the divergence over samples K0 <= k < K1 [default: chosen from "
+             "the divergence curve].")
 @option("--dt", "dt", Float(0.0, None, lo_open=True), default=None, show_default=False,
         help="Rosenstein: time between samples, for an exponent per unit time [default: 1].")
 @click.option("--discrete/--continuous", "discrete", default=None,
@@ -182,13 +184,16 @@ Examples:
 @option("--seed", "seed", Seed(), default=0,
         help="Seed of the bootstrap, and of the reference points of a correlation sum with more "
              "than 1e9 pairs.")
+@click.option("--whole-run", is_flag=True,
+              help="A run's event measures over the whole run, transient included [default: "
+                   "the stationary part only, from meta stationary_from].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, not a table.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Save the figure (.png, .pdf or .svg): the power-law fit; or C(r) with its "
                    "local slopes and scaling region, Lyapunov convergence / Rosenstein divergence.")
 @click.pass_context
 def analyze(ctx, source, channel, measures, embed, delay, dim, max_dim, theiler, lyap_fit, dt,
-            discrete, xmin, xmax, boot, seed, as_json, plot):
+            discrete, xmin, xmax, boot, seed, whole_run, as_json, plot):
     check_outputs(None, False, plot)
     attractor_opts = {"--embed": embed, "--delay": delay is not None, "--dim": dim is not None,
                       "--max-dim": max_dim is not None, "--theiler": theiler is not None,
@@ -208,8 +213,11 @@ def analyze(ctx, source, channel, measures, embed, delay, dim, max_dim, theiler,
                              if powerlaw_opts[k]]
             raise ValueError(f"{_names(extra)} to an array: add --channel (a whole run "
                              f"gets every measure its channels allow)")
-        _analyze_run(trace, label, boot, as_json, plot)
+        _analyze_run(trace, label, boot, as_json, plot, stationary_only=not whole_run)
         return
+    if whole_run:
+        raise ValueError("--whole-run applies to a whole run folder, not to one array (use "
+                         "--channel with a run, or drop --whole-run)")
 
     embed = embed or delay is not None or dim is not None
     explicit = bool(measures)
@@ -263,11 +271,11 @@ def analyze(ctx, source, channel, measures, embed, delay, dim, max_dim, theiler,
 # run folders
 
 
-def _analyze_run(trace, label, boot, as_json, plot):
+def _analyze_run(trace, label, boot, as_json, plot, stationary_only=True):
     from dynsim.analysis import measure
 
     with progress_bar("measuring"):
-        m = measure(trace, boot=boot)
+        m = measure(trace, boot=boot, stationary_only=stationary_only)
     spectrum = _spectrum_of(trace, m)
     if plot is not None:
         _plot_run(trace, m, spectrum, plot, label)
@@ -345,8 +353,8 @@ def _dimension_details(name, r) -> list[str]:
     d = r.data
     a, b = d["window"]
     decades = math.log10(r.r_range[1] / r.r_range[0]) if r.r_range[0] > 0 else math.nan
-    lines = [f"{name}: {r.value:.4f} ± {r.stderr:.2g} (fit SE) ± {r.spread:.2g} (SD of local "
-             f"slopes); the 95% CI uses their sum",
+    lines = [f"{name}: {r.value:.4f} ± {r.stderr:.2g} (= {r.fit_stderr:.2g} fit SE + "
+             f"{r.spread:.2g} SD of local slopes; the 95% CI uses the sum)",
              f"  scaling region r in [{r.r_range[0]:.3g}, {r.r_range[1]:.3g}] ({decades:.2f} "
              f"decades, radii {a + 1}-{b + 1} of {len(d['radii'])}); {r.n_pairs:,} pairs of "
              f"{r.n_points:,} points" + (f" ({d['reference_points']:,} reference points)"
@@ -369,6 +377,8 @@ def _rosenstein_details(name, r) -> list[str]:
              f"  {emb}slope of the mean log divergence over k in [{k0}, {k1}), dt = "
              f"{d.get('dt', 1.0):g}; {r.n:,} neighbour pairs ({d['dropped_pairs']} dropped), "
              f"Theiler window {d['theiler']}"]
+    if d.get("fit_rule"):
+        lines.append(f"  fit range rule: {d['fit_rule']}")
     y = np.asarray(d["divergence"], dtype=float)[k0:k1]
     with np.errstate(invalid="ignore"):
         local = np.diff(y) / d.get("dt", 1.0)

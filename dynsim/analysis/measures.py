@@ -17,17 +17,21 @@ from dynsim.analysis import measures_dynamics, measures_events, measures_walks
 from dynsim.analysis.results import Estimate, Measures
 from dynsim.rng import make_rng
 
-# name, channels needed, adapter(trace, ctx) -> result, {name: result} or None; ctx: rng, boot, seed
+# name, channels needed, adapter(trace, ctx) -> result, {name: result} or None;
+# ctx: rng, boot, seed, stationary_only
 TABLE = measures_walks.ROWS + measures_events.ROWS + measures_dynamics.ROWS
 
 
-def measure(trace, only: list[str] | None = None, *, boot: int = 0) -> Measures:
+def measure(trace, only: list[str] | None = None, *, boot: int = 0,
+            stationary_only: bool = True) -> Measures:
     """Every measure of ``TABLE`` whose channels ``trace`` holds (or just those named in ``only``).
     A row that cannot be computed on this trace (a ValueError from its estimator) gives a result
     with NaN value, ``data['status'] = 'failed'`` and the reason, and the other rows still run.
 
     boot: bootstrap replicates for the power-law goodness of fit (0: fit and likelihood-ratio tests
-    only, which is fast)."""
+    only, which is fast).  stationary_only: event rows use only the stationary part of a run
+    (``meta["stationary_from"]`` on, see :meth:`Trace.stationary`); False uses the whole run,
+    transient included."""
     known = [row[0] for row in TABLE]
     if only is not None:
         bad = sorted(set(only) - set(known))
@@ -40,7 +44,8 @@ def measure(trace, only: list[str] | None = None, *, boot: int = 0) -> Measures:
             continue
         if all(c in trace.channels for c in needs):
             rng = make_rng(seed, 7919, zlib.crc32(name.encode()))[1]
-            ctx = SimpleNamespace(rng=rng, boot=boot, seed=int(rng.integers(2**62)))
+            ctx = SimpleNamespace(rng=rng, boot=boot, seed=int(rng.integers(2**62)),
+                                  stationary_only=bool(stationary_only))
             try:
                 result = fn(trace, ctx)
             except ValueError as err:  # this row cannot be measured on this trace: say why

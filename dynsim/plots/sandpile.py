@@ -25,7 +25,8 @@ def _fit_of(result):
 
 def _ccdf_panel(ax, trace, kind, fit):
     """P(X >= x) of the stationary events (or of the histogram, at its bin edges), and the fitted
-    tail scaled to the fraction of data above its xmin."""
+    tail scaled to the fraction of data above its xmin (a window: to the fraction inside it, on top
+    of the fraction beyond it)."""
     if f"events_{kind}" in trace.channels:
         x = trace.stationary(f"events_{kind}")
         x = np.sort(x[x > 0])
@@ -56,7 +57,9 @@ def _ccdf_panel(ax, trace, kind, fit):
         grid = np.unique(np.geomspace(fit.xmin, fit.xmax if fit.xmax is not None else top, 200))
         if fit.discrete:
             grid = np.unique(np.round(grid))
-        ax.loglog(grid, above(fit.xmin) * _tail_ccdf(fit, grid), "r-", lw=1.5,
+        # P(X >= x) = (fraction beyond the window) + (fraction in it) P_fit(X >= x | window)
+        beyond = 0.0 if fit.xmax is None else above(fit.xmax + (1 if fit.discrete else 0))
+        ax.loglog(grid, beyond + (above(fit.xmin) - beyond) * _tail_ccdf(fit, grid), "r-", lw=1.5,
                   label=f"{EXPONENT_NAMES.get(kind, 'exponent')}={fit.alpha:.3f}±{fit.stderr:.3f}")
         ax.axvline(fit.xmin, color="r", ls=":", lw=1)
     ax.set(xlabel=kind, ylabel=f"P({kind} >= x)", title=f"avalanche {kind}")
