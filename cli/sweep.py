@@ -77,12 +77,9 @@ def run_cmd(file, out, workers, scheduler, dry_run):
         return
     if out is None:
         raise ValueError("--out is required (the sweep folder), unless --dry-run")
-    if workers is not None and scheduler is not None:
-        raise ValueError("--workers is for the local pool; with --scheduler the Dask cluster's "
-                         "workers run the sweep (size them when starting the cluster)")
     with _sweep_bar() as progress:
         try:
-            counts = run_sweep(file, out, workers=workers or 1, scheduler=scheduler,
+            counts = run_sweep(file, out, workers=workers, scheduler=scheduler,
                                progress=progress, note=lambda t: click.echo(t, err=True))
         except KeyboardInterrupt:
             last = progress.state["last"]
@@ -125,7 +122,7 @@ def report(folder, x, fss, boot, q_min, q_max, measures, show_failed, as_json, p
     check_outputs(None, False, plot)
     rows = read_index(folder)
     if show_failed:
-        bad = [r for r in rows if r["status"] == "failed"]
+        bad = [r for r in rows if r["status"] not in ("ok", "diverged")]  # failed, interrupted
         emit(as_json, bad, "\n".join(f"{r['id']}  {r['params']}  seed={r['seed']}  {r['error']}"
                                      for r in bad) or "no failed runs")
         return

@@ -21,7 +21,13 @@ class System:
 
     def load(self):
         module, _, func = self.entry.partition(":")
-        return getattr(importlib.import_module(module), func)
+        try:
+            return getattr(importlib.import_module(module), func)
+        except ImportError as err:  # e.g. train without torch: one line, not a traceback
+            extra = (" (systems in dynsim.models need the extra nets: pip install "
+                     "'dynsim[nets]', CPU torch first, see README)"
+                     if module.startswith("dynsim.models") else "")
+            raise ValueError(f"{self.entry} cannot be imported: {err}{extra}") from None
 
     @property
     def schema(self) -> dict:

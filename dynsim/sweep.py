@@ -71,6 +71,8 @@ class RunSpec:
 # the sweep file
 
 
+MAX_AXIS_POINTS = 100_000  # points one grid axis may have
+
 def _load_toml(path: Path) -> dict:
     if sys.version_info >= (3, 11):
         import tomllib
@@ -94,13 +96,19 @@ def _axis(name: str, spec) -> list:
     if isinstance(spec, dict) and len(spec) == 1:
         kind, args = next(iter(spec.items()))
         if not (isinstance(args, list) and all(isinstance(a, (int, float)) and
-                                               not isinstance(a, bool) for a in args)):
-            raise ValueError(f"grid axis {name!r}: {kind} needs three numbers, got {args!r}")
+                                               not isinstance(a, bool) and math.isfinite(a)
+                                               for a in args)):
+            raise ValueError(f"grid axis {name!r}: {kind} needs three finite numbers, got "
+                             f"{args!r}")
         if kind == "range" and isinstance(args, list) and len(args) == 3:
             start, stop, step = args
             if not step or (stop - start) / step < 0:
                 raise ValueError(f"grid axis {name!r}: range {args} has no points")
-            n = int(math.floor((stop - start) / step + 1e-9)) + 1
+            n = (stop - start) / step + 1e-9
+            if not n < MAX_AXIS_POINTS:
+                raise ValueError(f"grid axis {name!r}: range {args} has more than "
+                                 f"{MAX_AXIS_POINTS} points")
+            n = int(math.floor(n)) + 1
             if all(isinstance(a, int) for a in args):
                 return [start + i * step for i in range(n)]
             # in decimal: {range = [0.05, 0.2, 0.05]} gives 0.15, not 0.15000000000000002
@@ -108,9 +116,10 @@ def _axis(name: str, spec) -> list:
             return [float(d0 + i * dstep) for i in range(n)]
         if kind == "logrange" and isinstance(args, list) and len(args) == 3:
             start, stop, num = args
-            if not (start > 0 and stop > 0 and isinstance(num, int) and num >= 1):
+            if not (start > 0 and stop > 0 and isinstance(num, int)
+                    and 1 <= num <= MAX_AXIS_POINTS):
                 raise ValueError(f"grid axis {name!r}: logrange needs start, stop > 0 and an integer "
-                                 f"count, got {args}")
+                                 f"count in [1, {MAX_AXIS_POINTS}], got {args}")
             return [float(f"{v:.12g}") for v in np.geomspace(start, stop, num)]
     raise ValueError(f"grid axis {name!r} must be a list, {{range = [start, stop, step]}} or "
                      f"{{logrange = [start, stop, num]}}, got {spec!r}")
@@ -298,7 +307,7 @@ def _open_folder(out: Path, spec: dict):
     return con, lock
 
 
-def run_sweep(path, out, *, workers: int = 1, scheduler=None, progress=None,
+def run_sweep(path, out, *, workers: int | None = None, scheduler=None, progress=None,
               dry_run: bool = False, note=None) -> dict:
     """Run (or resume) the sweep in file ``path`` into folder ``out``.
 
@@ -311,11 +320,12 @@ def run_sweep(path, out, *, workers: int = 1, scheduler=None, progress=None,
     spec, runs = load_sweep(path)
     if dry_run:
         return {"runs": runs}
-    if not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1):
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-    if scheduler is not None and workers != 1:
+    if scheduler is not None and workers is not None:
         raise ValueError("--workers is for the local pool; with --scheduler the Dask cluster's "
                          "workers run the sweep (size them when starting the cluster)")
+    workers = 1 if workers is None else workers  # the local pool's default: one spawn worker
+    if not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1):
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     gpu = spec.get("gpu", False)
     from dynsim import sweep_exec
 
@@ -364,10 +374,7 @@ def _execute(out, runs, con, client, workers, gpu, progress) -> dict:
     args = {r.id: (r.system, r.params, r.seed, str(out / "runs" / r.id)) for r in todo}
     if client is not None:
         sweep_exec.run_dask(client, todo, args, finished, gpu)
-    elif workers == 1:
-        for run in todo:
-            finished(run, sweep_exec.run_one(*args[run.id]))
-    else:
+    else:  # a spawn pool even for one worker: a run that dies or hangs on Ctrl-C stays outside
         sweep_exec.run_pool(todo, args, workers, finished)
     return counts
 

@@ -35,12 +35,29 @@ def run_one(system: str, params: dict, seed: int, folder: str) -> tuple[str, str
     t0 = time.perf_counter()
     try:
         trace = registry.run(system, seed=seed, **params)
+        status = trace.meta["status"]
+        if status not in ("ok", "diverged"):  # failed or interrupted: no folder, say why
+            return status, _why(trace), time.perf_counter() - t0, {}
         headline = measure(trace).headline()  # before saving: a folder on disk is a finished run
         save_run(trace, folder, force=True)
-        return trace.meta["status"], "", time.perf_counter() - t0, headline
+        return status, "", time.perf_counter() - t0, headline
     except Exception as err:  # recorded in the index with its traceback's last line
         last = traceback.format_exception_only(type(err), err)[-1].strip()
         return "failed", last, time.perf_counter() - t0, {}
+
+
+def _why(trace) -> str:
+    """The reason a run ended failed or interrupted, from what its producer put in meta."""
+    meta = trace.meta
+    for key in ("error", "reason", "message"):
+        if meta.get(key):
+            return f"{meta['status']}: {meta[key]}"
+    solver = meta.get("solver")
+    if isinstance(solver, dict) and solver.get("message"):
+        return f"{meta['status']}: {solver['message']}"
+    if meta.get("interrupted_step") is not None:
+        return f"interrupted at step {meta['interrupted_step']}"
+    return f"{meta['status']} (the run gave no reason)"
 
 
 def limit_threads() -> None:

@@ -76,7 +76,7 @@ def sweep_fss(folder, rows: list[dict], *, q_min: float = 1.0, q_max: float = 3.
         if "events_size" not in tr.channels:
             raise ValueError(f"--fss needs runs with an events_size channel; {r['system']} has "
                              "none")
-        if tr.meta.get("stationary_reached") is False:
+        if not tr.meta.get("stationary_reached"):
             raise ValueError(f"add grains: run {r['id']} (L={r['params']['L']}, seed {r['seed']}) "
                              f"reached stationarity at grain {tr.meta.get('stationary_from')} of "
                              f"{tr.params.get('grains')} (stationary means within the first half)")

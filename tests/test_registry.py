@@ -56,3 +56,11 @@ def test_seed_none_is_drawn_and_recorded():
 
 def test_expected_max_abs_normal():
     assert expected_max_abs_normal(1) == pytest.approx(math.sqrt(2 / math.pi), rel=1e-10)
+
+
+def test_an_entry_point_that_cannot_be_imported_is_one_line():
+    # e.g. train on a core install without torch: a ValueError naming the extra, not a traceback
+    from dynsim.registry import System
+
+    with pytest.raises(ValueError, match=r"cannot be imported.*pip install 'dynsim\[nets\]'"):
+        System("dynsim.models.no_such_module:train", "").load()

@@ -240,7 +240,7 @@ def test_a_dying_worker_fails_only_its_own_run(tmp_path, monkeypatch):
 def test_sweep_file_errors_are_one_line(tmp_path):
     for text, msg in [("system = 'walk.lattice'\nfixed = 3\n", "[fixed] must be a table"),
                       ("system = 'walk.lattice'\n[grid]\nsteps = {range = [1, 5, 'a']}\n",
-                       "needs three numbers"),
+                       "needs three finite numbers"),
                       ("system = 'walk.lattice'\nseeds = 2.5\n", "seeds"),
                       ("system = 'walk.lattice'\nseeds = 'x'\n", "seeds"),
                       ("system = 'walk.lattice'\n[grid\nd = [1]\n", "not valid TOML"),
@@ -359,8 +359,15 @@ def test_ctrl_c_stops_a_pool_sweep_at_once_and_it_resumes(tmp_path):
 
 def test_a_run_whose_measures_raise_is_failed_and_redone(tmp_path, monkeypatch):
     import dynsim.analysis
+    from dynsim import sweep_exec
 
     real = dynsim.analysis.measure
+
+    def in_process(todo, args, workers, finished):  # the patched measure lives in this process
+        for run in todo:
+            finished(run, sweep_exec.run_one(*args[run.id]))
+
+    monkeypatch.setattr(sweep_exec, "run_pool", in_process)
 
     def broken(trace):
         raise FloatingPointError("overflow encountered in multiply")
@@ -491,3 +498,33 @@ def test_report_fss_on_a_sandpile_sweep(tmp_path):
               "params": {"L": L, "d": d}} for i, (L, d) in enumerate([(8, 1), (8, 2), (12, 2)])]
     with pytest.raises(ValueError, match="only L and the seed vary; here d vary"):
         sweep_fss(tmp_path / "out", mixed)
+
+
+def test_a_failed_run_says_why_and_leaves_no_folder(tmp_path):
+    # a flow under a tiny evaluation budget ends "failed" with the solver's reason: indexed with
+    # that reason, no run folder, listed by report --failed
+    path = write(tmp_path, """
+system = "flow.gradient"
+seeds = 1
+[fixed]
+steps = 50
+max_evals = 200
+[grid]
+lr = [0.1]
+""")
+    out = tmp_path / "out"
+    counts = run_sweep(path, out)
+    assert counts["failed"] == 1
+    (row,) = read_index(out)
+    assert row["status"] == "failed" and row["error"].startswith("failed:") and len(row["error"]) > 8
+    assert finished(out) == {}
+    rep = CliRunner().invoke(cli, ["sweep", "report", str(out), "--failed"], prog_name="dynsim")
+    assert row["id"] in rep.output and row["error"] in rep.output
+
+
+@pytest.mark.parametrize("axis", ["{range = [100, inf, 100]}", "{range = [0, 1e300, 1e-300]}",
+                                  "{logrange = [1, inf, 3]}", "{range = [0, nan, 1]}"])
+def test_unbounded_grid_axes_are_one_line(tmp_path, axis):
+    path = write(tmp_path, SWEEP.replace("d = [2, 3]", f"d = {axis}"))
+    r = CliRunner().invoke(cli, ["sweep", "run", str(path), "--dry-run"], prog_name="dynsim")
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "'d'" in r.output

@@ -68,7 +68,8 @@ def plot_sweep(groups: list[dict], x: str | None, measures: list[str] | None = N
         ref = _reference(name)
         if ref is not None:
             ax.axhline(ref, color="0.4", ls=":", lw=1)
-        if name.startswith("sharpness") and x == "lr":  # the GD stability threshold 2/lr
+        gd_only = all(g["params"].get("opt", "gd") in ("gd", "sgd") for g in groups)
+        if name.startswith("sharpness") and x == "lr" and gd_only:  # GD's threshold 2/lr
             lrs = sorted({float(lr) for g in groups for lr in [g["params"].get("lr")]
                           if isinstance(lr, (int, float)) and lr > 0})
             if lrs:
