@@ -178,7 +178,7 @@ def sharpness_of(trace, *, late: float | None = None) -> dict:
         def from_rows(rows, why_rule):
             return jacobian_sharpness_exponents(jac[rows], lr=lr, stochastic=stochastic,
                                                 window=why_rule)
-        return _sharpness_pair(trace, idx, rule, late, from_rows)
+        return _sharpness_pair(trace, idx, rule, late, from_rows, averaged=stochastic)
     if trace.meta.get("threshold_convention") != "gd" or "hessian_top" not in trace.channels \
             or lr_ch is None:
         return {}
@@ -196,6 +196,9 @@ def sharpness_of(trace, *, late: float | None = None) -> dict:
         h = np.concatenate([h, _at_steps(trace, "hessian_bottom", steps).reshape(idx.size, -1)],
                            axis=1)
         channels["bottom"] = "hessian_bottom"
+    if stochastic:
+        channels["note"] = ("SGD: the probes' Hessian is of a fixed probe batch, not of fresh "
+                            "minibatches, so this is the full-batch proxy of the SGD exponents")
     d = trace.meta.get("n_params")
     if d is None and trace.system.startswith("eos."):
         d = h.shape[1]
@@ -214,15 +217,19 @@ def sharpness_of(trace, *, late: float | None = None) -> dict:
     def from_rows(rows, why_rule):
         sub = {k: (v[rows] if k == "density" or (k == "density_grid" and v.ndim > 1) else v)
                for k, v in kw.items()}
+        # a net's probe Hessian is of its fixed probe batch, not of fresh minibatches: under SGD
+        # these are the full-batch proxy's exponents (channels["note"] says so)
         return sharpness_exponents(h[rows], float(lr[-1]), d=int(d), channels=channels,
-                                   stochastic=stochastic, window=why_rule, **sub)
+                                   window=why_rule, **sub)
     return _sharpness_pair(trace, np.arange(idx.size), rule, late, from_rows)
 
 
-def _sharpness_pair(trace, rows, rule, late, from_rows) -> dict:
+def _sharpness_pair(trace, rows, rule, late, from_rows, averaged=False) -> dict:
     """Sharpness exponents and dimension over ``rows`` (the window); a converging window (see
-    :func:`converging`, on ``proj``) is replaced by its limit point (LIMIT_RULE)."""
-    why = _converging_window(trace, late)
+    :func:`converging`, on ``proj``) is replaced by its limit point (LIMIT_RULE), except where the
+    exponents are means over fresh noise draws (``averaged``, one SGD path): one row there would
+    be one random draw, and the mean over the window is already the limit's."""
+    why = None if averaged else _converging_window(trace, late)
     if why is None:
         exps = from_rows(rows, rule)
         return {"sharpness_exponents": exps, "sharpness_dimension": sharpness_dimension(exps)}

@@ -74,11 +74,15 @@ def _sup_by_rank(log_sigma_rows, k: int, m: int, t: int):
 
 SUP_RULE = ("sup over the iterates of the window (the window stands in for the attractor; a "
             "finite sample's maximum is at most the sup, so each exponent is biased low)")
-SUP_RULE_SGD = (" For SGD: the max over iterates per fresh minibatch (one draw of omega), averaged "
+SUP_RULE_SGD = (". For SGD: the max over iterates per fresh minibatch (one draw of omega), averaged "
                 "over minibatches (E_omega).")
-SUP_RULE_ONE_PATH = (" One noisy trajectory: the sup over time of one path stands in for E_omega "
-                     "sup over A(omega) (the noise is redrawn every step, so the path visits many "
-                     "omega's attractors; no SE over minibatches exists).")
+SUP_RULE_ONE_PATH = (". One noisy trajectory: every step's noise is a fresh draw omega, and the "
+                     "iterate it acts on stands for omega's attractor, so lambda_k = mean over "
+                     "steps of ln sigma_k(J_t) (E_omega; the sup over one omega's attractor is "
+                     "taken at the one point visited: exact where J does not depend on w, as for "
+                     "a minibatch of quadratics, close where the attractor is small), SE over "
+                     "steps (independent draws).  The max over one path would drift up with its "
+                     "length.")
 
 
 def _sharpness_result(sup, arg, lr, n_iterates, d, supply, eigenvalues, method, stochastic,
@@ -86,7 +90,8 @@ def _sharpness_result(sup, arg, lr, n_iterates, d, supply, eigenvalues, method, 
     m, k = sup.shape
     lam = sup.mean(axis=0)
     se = sup.std(axis=0, ddof=1) / math.sqrt(m) if m > 1 else np.full(k, math.nan)
-    rule = SUP_RULE + (SUP_RULE_SGD if m > 1 else SUP_RULE_ONE_PATH if stochastic else "")
+    one_path = stochastic and n_iterates == 1 and m > 1
+    rule = SUP_RULE + (SUP_RULE_ONE_PATH if one_path else SUP_RULE_SGD if m > 1 else "")
     return SharpnessExponents(
         exponents=tuple(float(v) for v in lam), stderr=tuple(float(v) for v in se), lr=float(lr),
         n_iterates=int(n_iterates), n_minibatches=int(m), d=None if d is None else int(d),
@@ -218,10 +223,12 @@ def jacobian_sharpness_exponents(jacobians, *, lr: float = math.nan, stochastic:
     (REFERENCES.md item 9 defines the sharpness dimension by these).  For GD J = I - lr H and
     sigma = |1 - lr h|, so this agrees with :func:`sharpness_exponents`; it also covers momentum,
     Nesterov, RMSProp and Adam, whose Jacobians act on the whole optimizer state (D = slots x d).
-    The supply is complete: all D singular values."""
+    The supply is complete: all D singular values.  ``stochastic`` with one path (iterates, D, D):
+    each step is its own draw of omega (SUP_RULE_ONE_PATH), so the exponents are means over steps.
+    """
     jac = np.asarray(jacobians, dtype=float)
-    if jac.ndim == 3:
-        jac = jac[None]
+    if jac.ndim == 3:  # one path: GD's iterates, or for SGD one fresh draw of omega per step
+        jac = jac[:, None] if stochastic and jac.shape[0] > 1 else jac[None]
     if jac.ndim != 4 or jac.shape[2] != jac.shape[3] or min(jac.shape) < 1:
         raise ValueError(f"jacobians must be (iterates, D, D) or (minibatches, iterates, D, D), got "
                          f"shape {np.shape(jacobians)}")
