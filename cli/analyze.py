@@ -278,7 +278,7 @@ def _analyze_run(trace, label, boot, as_json, plot, stationary_only=True):
         m = measure(trace, boot=boot, stationary_only=stationary_only)
     spectrum = _spectrum_of(trace, m)
     if plot is not None:
-        _plot_run(trace, m, spectrum, plot, label)
+        _plot_run(trace, m, spectrum, plot, label, stationary_only)
     details = _details(m, spectrum)
     emit(as_json, {"source": label, **m.to_dict()},
          f"{trace.system}  seed={trace.seed}  {label}\n{measures_table(m)}"
@@ -304,15 +304,23 @@ def _spectrum_of(trace, m):
         else None
 
 
-def _plot_run(trace, m, spectrum, path, label):
-    """The power-law figure of the first event channel with a fit; else the attractor figure."""
+def _plot_run(trace, m, spectrum, path, label, stationary_only=True):
+    """The power-law figure of the first event channel with a fit (over the data it was fitted
+    to: the stationary part unless --whole-run); a streamed sandpile's figure; else the attractor
+    figure."""
     for ch in EVENT_CHANNELS:
         name = POWER_LAW_MEASURES.get(ch)
         if ch in trace.channels and name in m and hasattr(m[name], "fit"):
             from dynsim.plots.powerlaw import plot_power_law
 
-            save_figure(plot_power_law(trace[ch], m[name].fit, title=f"{label}:{ch}"), path)
+            data = trace.stationary(ch) if stationary_only else trace[ch]
+            save_figure(plot_power_law(data, m[name].fit, title=f"{label}:{ch}"), path)
             return
+    if "events_size_hist" in trace.channels and trace.system.startswith("sandpile."):
+        from dynsim.plots.sandpile import plot_sandpile
+
+        save_figure(plot_sandpile(trace, m), path)
+        return
     from dynsim.analysis.dimension import DimensionEstimate
 
     dim_est = m.get("correlation_dimension")

@@ -54,14 +54,6 @@ def _params(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, 
     return dict(L=L, d=d, **common)
 
 
-def _measures(trace):
-    """The analyzer's measures, as measure() gives them (for streamed runs its binned rows, the
-    waiting time's ``waiting_exponent_binned`` among them where the analyzer has it)."""
-    from dynsim.analysis import measure
-
-    return measure(trace)
-
-
 def _notes(trace) -> list[str]:
     from dynsim.sims.sandpile.reference import BTW_CAVEAT, EXPONENTS
 
@@ -136,7 +128,9 @@ def run(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, k, s
     params = _params(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, k,
                      sink_fraction, loss)
     trace = _run(SYSTEMS[model], "grains", seed=seed, **params)
-    measures = _measures(trace)
+    from dynsim.analysis import measure
+
+    measures = measure(trace)  # streamed runs: the binned rows, waiting_exponent_binned among them
     if not trace.meta.get("stationary_reached") and as_json:
         click.echo(f"warning: not stationary (plateau reached at grain "
                    f"{trace.meta.get('stationary_from')} of {trace.params['grains']}): add grains",
@@ -206,9 +200,11 @@ def fss(ctx, model, L, d, grains, replicas, boot, q_min, q_max, seed, as_json, o
             if not tr.meta.get("stationary_reached"):
                 start = tr.meta.get("stationary_from")
                 need = max(2 * (start or 0), default_grains(model, size, dd) - 200_000)
+                when = ("never reached stationarity" if start is None else
+                        f"reached stationarity at grain {start}")
                 raise ValueError(
-                    f"add grains: run at L={size} reached stationarity at grain {start} of "
-                    f"{params['grains']} (stationary means within the first half); give --grains "
+                    f"add grains: run at L={size} {when} of {params['grains']} grains (stationary "
+                    f"means within the first half); give --grains "
                     f"of at least {need} (the default for L={size} is "
                     f"{default_grains(model, size, dd)})")
             samples[size] = size_series(tr)

@@ -92,16 +92,14 @@ def walk_claims(seed: int = 0, quick: bool = False, progress=None) -> list[Claim
     m10 = measure(lattice_walk(d=10, walkers=W(20000), steps=1000, seed=s(3)))
     g10 = measure(gaussian_walk(d=10, walkers=W(20000), steps=1000, step_std=1.0, seed=s(4)))
     rl, rg = m10["rms_distance"], g10["rms_distance"]
-    # the claim's number sqrt(n d) = 100: met by N(0, I) steps, missed far by unit steps
-    gauss_meets = abs(rg.value - math.sqrt(1e4)) <= K_CLAIMS * rg.stderr
+    # the claim's number sqrt(n d) = 100: N(0, I) steps meet it (that is their consistency check,
+    # their reference is 100), unit steps miss it far: the verdict turns on the unit steps
     lattice_misses = abs(rl.value - math.sqrt(1e4)) > 10 * rl.stderr
     step(Claim("Distance grows as sqrt(n d) in d dimensions",
                f"10-D, n = 1000: lattice RMS {rl.value:.2f} ± {rl.stderr:.2f}; "
                f"Gaussian N(0, I) steps RMS {rg.value:.2f} ± {rg.stderr:.2f}",
                "sqrt(n) = 31.62 for unit steps; sqrt(n d) = 100 for N(0, I) steps",
-               _verdict(_within(rl) and _within(rg),
-                        "depends" if gauss_meets and lattice_misses else
-                        "true" if gauss_meets else "false"),
+               _verdict(_within(rl) and _within(rg), "depends" if lattice_misses else "true"),
                "true only when each step has length ~ sqrt(d) (N(0, I) steps); unit-length steps "
                "(the lattice walk, N(0, I/d)) give sqrt(n) in every d",
                values={"lattice_rms": rl.value, "gaussian_rms": rg.value}))

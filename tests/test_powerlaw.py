@@ -371,3 +371,11 @@ def test_a_given_xmin_is_used_as_given_and_kept_by_the_bootstrap():
         ps.append(gof_bootstrap(y, fit_power_law(y, xmin=1), boot=40, seed=s).p)
     low = np.mean(np.array(ps) <= 0.1)
     assert low < 0.1 + K * math.sqrt(0.1 * 0.9 / 40)  # about 10% expected under the null
+
+
+def test_a_fit_nothing_tested_is_untested_not_plausible():
+    # a window (no likelihood-ratio tests) and boot=0 (no bootstrap): an exponent, not a verdict
+    x = sample_power_law(20000, 2.5, 1, True, np.random.default_rng(3)).astype(np.int64)
+    res = analyze_power_law(x, xmin=2, xmax=200, boot=0)
+    assert res.fit.ok and res.verdict == "untested" and not res.comparisons
+    assert analyze_power_law(x, boot=0).verdict != "untested"  # the LR tests ran: a verdict

@@ -7,7 +7,9 @@ tail that spans less than a decade above xmin cannot show a power law, whatever 
     than 2 Monte Carlo SE below 0.1), or a non-nested alternative is significantly better (p < 0.1,
     R < 0);
   - "undecided": nothing above rules it out, but the bootstrap p lies within 2 Monte Carlo standard
-    errors sqrt(p (1 - p) / boot) of 0.1 (more replicates decide);
+    errors of 0.1, the SE taken at the cutoff, sqrt(0.1 x 0.9 / boot) (more replicates decide);
+  - "untested": nothing above rules it out and nothing tested it (no bootstrap, boot=0, and no
+    likelihood-ratio test, as on a window): a fitted exponent, not a verdict;
   - "power law with cutoff": the nested test favours the exponential cutoff (p < 0.1);
   - "plausible power law": none of the above (alternatives that are not distinguishable are listed).
 """
@@ -107,7 +109,8 @@ def analyze_power_law(x, *, discrete: bool | None = None, xmin=None, xmax=None, 
                      "renormalised on [xmin, xmax])")
     if fit.caveat:
         notes.append(fit.caveat)
-    undecided = gof is not None and abs(gof.p - 0.1) < 2 * gof.p_stderr
+    # the Monte Carlo SE of p at the cutoff 0.1 (at the estimate it vanishes for p = 0 or 1)
+    undecided = gof is not None and abs(gof.p - 0.1) < 2 * math.sqrt(0.09 / gof.n_boot)
     if decades < MIN_DECADES:
         reasons.append(f"the tail spans {decades:.2f} decades (< {MIN_DECADES:g})")
     if gof is not None and gof.p <= 0.1 and not undecided:
@@ -120,8 +123,13 @@ def analyze_power_law(x, *, discrete: bool | None = None, xmin=None, xmax=None, 
         verdict = "not a power law"
     elif undecided:
         verdict = "undecided"
-        reasons.append(f"bootstrap p = {gof.p:.3f} ± {gof.p_stderr:.3f} is within 2 Monte Carlo "
-                       f"SE of 0.1 ({gof.n_boot} replicates): more replicates decide")
+        reasons.append(f"bootstrap p = {gof.p:.3f} is within 2 Monte Carlo SE "
+                       f"({math.sqrt(0.09 / gof.n_boot):.3f}) of 0.1 ({gof.n_boot} replicates): "
+                       f"more replicates decide")
+    elif gof is None and not comps:
+        verdict = "untested"
+        reasons.append("no bootstrap (boot=0) and no likelihood-ratio test (a window): pass "
+                       "boot > 0 for a goodness-of-fit test")
     elif "truncated_power_law" in comps and comps["truncated_power_law"].p < 0.1:
         verdict = "power law with cutoff"
         reasons.append(f"nested test p = {comps['truncated_power_law'].p:.3g}")
