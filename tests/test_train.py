@@ -301,3 +301,16 @@ def test_figure_names_the_threshold_and_its_value():
     fig = plot_training(train(**{**SMALL, "steps": 10, "probe_every": 5}, seed=0))
     labels = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
     assert "threshold 2/lr = 20" in labels, labels
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_training_on_cuda_matches_cpu():
+    # the CUDA path end to end: the same seed gives the same run up to float32 reduction order
+    # (cuBLAS vs CPU BLAS), so losses agree to ~1e-4 relative, and the sharpness within the
+    # probes' own error bars (Lanczos residuals; the two runs may stop at different iterations)
+    cpu = train(**SMALL, seed=4, device="cpu")
+    gpu = train(**SMALL, seed=4, device="cuda")
+    assert gpu.meta["device"].startswith("cuda") and gpu.meta["status"] == "ok"
+    np.testing.assert_allclose(gpu["loss"], cpu["loss"], rtol=1e-4)
+    bars = 3 * (gpu["sharpness_err"] + cpu["sharpness_err"]) + 1e-4 * np.abs(cpu["sharpness"])
+    assert np.all(np.abs(gpu["sharpness"] - cpu["sharpness"]) <= bars)
