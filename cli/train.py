@@ -30,8 +30,8 @@ OPTIONS = [
     ("--depth", "depth", 2, "Hidden layers."),
     ("--activation", "activation", "tanh", "Activation."),
     ("--dropout", "dropout", 0.0, "Dropout probability (off in the Hessian probes)."),
-    ("--probe-every", "probe_every", None, "Steps between Hessian probes [default: about 12 "
-                                           "probes per run]."),
+    ("--probe-every", "probe_every", None, "Steps between Hessian probes [default: 6 probes "
+                                           "per run, at least 25 steps apart]."),
     ("--lanczos-iter", "lanczos_iter", 20, "Lanczos iterations per probe."),
     ("--probe-batch", "probe_batch", None, "Examples in the Hessian probe batch [default: the "
                                            "whole training set]."),
