@@ -60,6 +60,8 @@ SYSTEMS: dict[str, System] = {
                              "Zhu et al.'s minimalist EoS toy 1/2 (1 - xyzw)^2, slice z=x, w=y"),
     "eos.product": System("dynsim.sims.eos:product",
                           "1/2 (1 - w_1...w_n)^2; n = 2 is the contrast that ends below 2/lr"),
+    "eos.projected": System("dynsim.sims.eos.projected:projected_gd",
+                            "Damian et al.'s constrained trajectory: GD projected onto S <= 2/lr"),
     "eos.starts": System("dynsim.sims.eos:starts",
                          "an optimizer on a toy from many start points in parallel (prange)"),
     "eos.bifurcation": System("dynsim.sims.eos:bifurcation",

@@ -81,6 +81,8 @@ bifurcation_loss, _sharp. (R, K)               their loss and sharpness (bifurca
 bifurcation_threshold     (R,)                 threshold per lr
 bifurcation_lyapunov      (R, kd)              Lyapunov spectrum over the kept steps (+ _se: block SEs)
 bifurcation_diverged_at   (R,) int             step a run diverged, -1 if none
+projected_newton          (T,) int             Newton steps of the projection onto S <= 2/lr per step
+                                               (eos.projected; 0 where the GD step stayed stable)
 starts_x0                 (R, d)               start points of eos.starts (R starts, one prange)
 starts_proj               (R, K, d)            last K iterates of each start (NaN rows: diverged)
 starts_loss, _sharpness   (R, K)               their loss and sharpness (starts_sharpness)

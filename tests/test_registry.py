@@ -20,6 +20,7 @@ SMALL = {
     "sandpile.oslo": dict(L=8, grains=500), "sandpile.graph": dict(graph="rr", n=60, k=3, grains=500),
     "eos.quadratic": dict(steps=50), "eos.minimalist": dict(steps=50), "eos.product": dict(steps=50),
     "eos.bifurcation": dict(n_lr=3, steps=60, keep=30), "eos.starts": dict(steps=50),
+    "eos.projected": dict(steps=50),
     "flow.gradient": dict(steps=20), "flow.central": dict(steps=20),
     "train": dict(data="mnist1d", subset=200, width=8, steps=6, probe_every=3, lanczos_iter=8),
 }
