@@ -37,8 +37,10 @@ Product (code 1)
       after i, so a slice point (x, y, x, y) gives bitwise equal gradients for x and z (and y and w)
       and the slice is invariant in floating point, not only in exact arithmetic.
 
-Not built: the self-stabilization toy of Damian, Nichani & Lee (ICLR 2023, Appendix B of arXiv
-2209.15594): its definition could not be read here, and a guessed loss would be worse than none.
+Damian, Nichani & Lee (ICLR 2023, arXiv 2209.15594) is here as their setting, not as a loss of its
+own: their constrained trajectory (projected GD onto S <= 2/lr, :mod:`dynsim.sims.eos.projected`)
+on these toys.  The toy losses of their appendix could not be read here, and a guessed loss would
+be worse than none, so none is built.
 """
 
 from __future__ import annotations
