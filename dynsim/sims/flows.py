@@ -48,9 +48,9 @@ from scipy.integrate import LSODA, RK45, Radau
 
 from dynsim.analysis.results import Estimate
 from dynsim.analysis.tracking import edge_window as find_edge_window, time_average, tracking_gap
-from dynsim.params import Bool, Choice, Float, Floats, Int, check_params
+from dynsim.params import Choice, Float, Int, check_params
 from dynsim.rng import make_rng
-from dynsim.sims.eos.losses import LOSSES, MAX_DEGREE, MAX_DIM, make_loss, top_eigen
+from dynsim.sims.eos.losses import TOY_PARAMS, make_loss, top_eigen
 from dynsim.sims.eos.systems import resolve_x0, run_toy
 from dynsim.trace import Timer, Trace, make_trace
 
@@ -58,13 +58,7 @@ METHOD = "RK45"
 METHODS = ("RK45", "LSODA", "Radau")
 MAX_SECONDS = 120.0     # wall-time limit of one integration
 FLOW_PARAMS = {
-    "system": Choice(LOSSES),
-    "lr": Float(0.0, None, lo_open=True),
-    "steps": Int(1, 10**6),
-    "x0": Floats(1, MAX_DIM),
-    "spectrum": Floats(1, MAX_DIM),
-    "rotated": Bool(),
-    "degree": Int(2, MAX_DEGREE),
+    **TOY_PARAMS,
     "rtol": Float(1e-13, 1e-3),
     "method": Choice(METHODS),
     "max_evals": Int(100, 10**9),
@@ -356,7 +350,6 @@ def flows_vs_gd(system: str = "minimalist", lr: float = 0.1, steps: int = 1000, 
              if tr.meta["status"] != "ok"]
     n = min(la.size, central["loss"].size, gradient["loss"].size)
     win = find_edge_window(sa[:n] * lr / 2.0, tol=edge_tol, window=edge_window)
-    empty = [None] * 4
     base = dict(gd=gd, gradient=gradient, central=central, average=int(average),
                 edge_tol=float(edge_tol), edge_window=int(edge_window), loss_floor=float(floor))
     if win is None:

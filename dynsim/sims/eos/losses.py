@@ -51,10 +51,22 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from dynsim.params import Bool, Choice, Float, Floats, Int
+
 QUADRATIC, PRODUCT = 0, 1
 LOSSES = ("quadratic", "minimalist", "product")
 MAX_DIM = 64          # quadratics: the Jacobian channel is (steps, d, d) per slot
 MAX_DEGREE = 8
+# a toy, its lr, length and start point: the parameters shared by the flows and projected GD
+TOY_PARAMS = {
+    "system": Choice(LOSSES),
+    "lr": Float(0.0, None, lo_open=True),
+    "steps": Int(1, 10**6),
+    "x0": Floats(1, MAX_DIM),
+    "spectrum": Floats(1, MAX_DIM),
+    "rotated": Bool(),
+    "degree": Int(2, MAX_DEGREE),
+}
 
 
 @dataclass(frozen=True)

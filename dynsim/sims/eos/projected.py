@@ -24,20 +24,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from dynsim.params import Bool, Choice, Float, Floats, Int, check_params
+from dynsim.params import Float, Int, check_params
 from dynsim.rng import make_rng
-from dynsim.sims.eos.losses import LOSSES, MAX_DEGREE, MAX_DIM, make_loss, top_eigen
+from dynsim.sims.eos.losses import TOY_PARAMS, make_loss, top_eigen
 from dynsim.sims.eos.systems import resolve_x0
 from dynsim.trace import Timer, Trace, make_trace
 
 PROJECTED_PARAMS = {
-    "system": Choice(LOSSES),
-    "lr": Float(0.0, None, lo_open=True),
-    "steps": Int(1, 10**6),
-    "x0": Floats(1, MAX_DIM),
-    "spectrum": Floats(1, MAX_DIM),
-    "rotated": Bool(),
-    "degree": Int(2, MAX_DEGREE),
+    **TOY_PARAMS,
     "tol": Float(0.0, None, lo_open=True),
     "newton_iters": Int(1, 1000),
 }
