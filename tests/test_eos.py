@@ -575,7 +575,6 @@ def test_cli_bad_input_one_line_exit_2(args, flag):
 def test_starts_measures_count_divergence_and_the_edge():
     # REFERENCES.md item 14: from (4, 0.1) and (3.5, 0.2) GD at lr 0.1 converges to 4-D
     # sharpness 19.954 (ratio 0.9977 to 2/lr); from (5, 0.05) it diverges
-    from dynsim import registry
     from dynsim.analysis import measure
 
     m = measure(registry.run("eos.starts", seed=1))
