@@ -127,7 +127,10 @@ class HVPOperator:
                              "one example, where batch statistics are undefined: change chunk_size")
         self.chunks = [(s, min(s + size, n)) for s in range(0, n, size)]
         self.n_hvp = 0
+        self._graph = None          # (theta leaf, gradient with its graph): one chunk, double backward
         self.info = dict(bn_mode=bn_mode, method=method, chunk_size=size, n_examples=n,
+                         graph=("retained across products" if method == "double_backward"
+                                and len(self.chunks) == 1 else "rebuilt per product"),
                          n_chunks=len(self.chunks), dim=self.dim, has_batchnorm=has_bn,
                          params="all" if params is None else list(names),
                          other_modules="eval", dtype=str(self.dtype), device=str(self.device),
@@ -150,12 +153,31 @@ class HVPOperator:
     def _chunk_hvp(self, v, s, e):
         if self.method == "forward_over_reverse":
             return torch.func.jvp(torch.func.grad(lambda t: self.loss(t, s, e)), (self.theta,), (v,))[1]
+        if len(self.chunks) == 1:  # one chunk: keep the gradient's graph for every later product
+            return self._retained_hvp(v)
         with torch.enable_grad():
             t = self.theta.detach().requires_grad_(True)
             (g,) = torch.autograd.grad(self.loss(t, s, e), t, create_graph=True)
             if not g.requires_grad:               # loss linear in theta: H = 0
                 return torch.zeros_like(v)
             (hv,) = torch.autograd.grad(g, t, grad_outputs=v, allow_unused=True)
+        return torch.zeros_like(v) if hv is None else hv.detach()
+
+    def _retained_hvp(self, v):
+        """H v by one backward pass through the gradient's graph, built at the first product and
+        retained (Pearlmutter's double backward without redoing the forward and first backward:
+        the Lanczos iterations of one probe all run at the same theta).  Only for one chunk: a
+        graph per chunk would hold every chunk's activations at once, which chunking exists to
+        avoid."""
+        with torch.enable_grad():
+            if self._graph is None:
+                t = self.theta.detach().requires_grad_(True)
+                (g,) = torch.autograd.grad(self.loss(t), t, create_graph=True)
+                self._graph = (t, g)
+            t, g = self._graph
+            if not g.requires_grad:               # loss linear in theta: H = 0
+                return torch.zeros_like(v)
+            (hv,) = torch.autograd.grad(g, t, grad_outputs=v, allow_unused=True, retain_graph=True)
         return torch.zeros_like(v) if hv is None else hv.detach()
 
     def _sizing_message(self, exc) -> str:

@@ -416,3 +416,21 @@ def test_cuda_matches_cpu():
             est = hs.hutchinson_trace(op, 10, generator=torch.Generator().manual_seed(0))
             assert math.isfinite(est.value)
         assert all(torch.equal(state[k], v) for k, v in gpu_model.state_dict().items())
+
+
+def test_retained_graph_products_equal_fresh_ones():
+    # one chunk: the gradient's graph is built at the first product and reused; every later
+    # product must equal one made by an operator that rebuilds it (chunks of the whole batch
+    # count as one chunk, so use a fresh operator per product instead)
+    model = make_mlp(bn=False, dtype=F64)
+    x, y = batch(dtype=F64)
+    op = hs.hvp_operator(model, mse, x, y)
+    assert op.info["graph"] == "retained across products"
+    g = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        v = torch.randn(op.dim, dtype=F64, generator=g)
+        fresh = hs.hvp_operator(model, mse, x, y)
+        assert torch.allclose(op(v), fresh(v), rtol=1e-12, atol=1e-14)
+    chunked = hs.hvp_operator(model, mse, x, y, chunk_size=max(1, x.shape[0] // 2))
+    assert chunked.info["graph"] == "rebuilt per product"
+    assert torch.allclose(op(v), chunked(v), rtol=1e-10, atol=1e-12)
