@@ -53,9 +53,14 @@ def hist_edges() -> np.ndarray:
     return np.unique(np.concatenate([np.arange(1, 11, dtype=np.int64), logs]))
 
 
+def chunk_size(grains: int) -> int:
+    """Grains per kernel call: about CHUNK_PARTS chunks, at most CHUNK_MAX grains each."""
+    return max(1, min(CHUNK_MAX, -(-grains // CHUNK_PARTS)))
+
+
 def chunk_plan(grains: int) -> list[tuple[int, int]]:
-    """(first grain, count) of each kernel call: about CHUNK_PARTS chunks, at most CHUNK_MAX."""
-    size = max(1, min(CHUNK_MAX, -(-grains // CHUNK_PARTS)))
+    """(first grain, count) of each kernel call (:func:`chunk_size` grains each)."""
+    size = chunk_size(grains)
     return [(g0, min(size, grains - g0)) for g0 in range(0, grains, size)]
 
 
@@ -77,8 +82,7 @@ def check_memory(grains: int, replicas: int, stream: bool, sites: int, bytes_per
     hists = 0
     if stream:
         cells = len(HIST_NAMES) * (hist_edges().size - 1) * 8
-        size = max(1, min(CHUNK_MAX, -(-grains // CHUNK_PARTS)))  # as chunk_plan
-        hists = -(-grains // size) * cells + replicas * cells
+        hists = -(-grains // chunk_size(grains)) * cells + replicas * cells
     heights = 8 * replicas * (grains // sample_every(grains, every))
     total = state + events + hists + heights
     if total > MAX_EVENT_BYTES:
