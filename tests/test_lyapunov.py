@@ -391,3 +391,14 @@ def test_sgd_sharpness_exponents_average_over_draws_and_do_not_drift_with_run_le
     for k in range(4):  # the two run lengths agree within 3 SE of their difference
         a, b = ex[400], ex[4000]
         assert abs(a.exponents[k] - b.exponents[k]) <= 3 * math.hypot(a.stderr[k], b.stderr[k])
+
+
+def test_one_sgd_path_is_read_the_same_from_hessians_and_from_jacobians():
+    # one stochastic path: one draw of omega per iterate on both routes (means over iterates)
+    h = np.random.default_rng(0).uniform(0.0, 20.0, (50, 2))
+    by_h = sharpness_exponents(h, 0.1, stochastic=True)
+    by_j = jacobian_sharpness_exponents(np.array([np.eye(2) - 0.1 * np.diag(r) for r in h]),
+                                        lr=0.1, stochastic=True)
+    np.testing.assert_allclose(by_h.exponents, by_j.exponents, atol=1e-12)
+    np.testing.assert_allclose(by_h.exponents,
+                               np.sort(np.log(np.abs(1 - 0.1 * h)), axis=1)[:, ::-1].mean(0))

@@ -161,8 +161,9 @@ def sharpness_of(trace, *, late: float | None = None) -> dict:
       ``lr`` over the window; d = ``meta['n_params']`` (the parameter count; for an ``eos.*`` toy
       without it, the width of ``hessian_top``, which holds the whole spectrum there).  Ends only:
       a bound; ends + density: an estimate.
-    One SGD path (``params['opt'] == 'sgd'``): the sup over time stands in for E_omega sup over
-    A(omega), as ``data['sup_rule']`` says.  A window whose ``proj`` is still converging
+    One SGD path (``params['opt'] == 'sgd'``) with Jacobians: every step is a fresh draw of omega,
+    so the exponents are means over steps (``data['sup_rule']``); for a net under SGD the probes'
+    Hessian is of a fixed batch, and the exponents are labelled the full-batch proxy.  A window whose ``proj`` is still converging
     (:func:`converging`) holds the approach, not the attractor: the attractor is then its limit
     point, estimated by the window's last iterate (LIMIT_RULE, stated in ``data``).  ValueError when the channels exist but can't be used
     (lr changes inside the window, no parameter count)."""

@@ -129,8 +129,9 @@ def sharpness_exponents(hessian_eigenvalues_per_iterate, lr: float, *, d: int | 
     iterates are used.  For SGD the array is (minibatches, iterates, k): the maximum over iterates
     is taken per fresh minibatch (one draw of omega) and averaged over minibatches (the expectation
     over omega), with SE = SD over minibatches / sqrt(minibatches).  A (iterates, k) array is one
-    minibatch (GD; or one SGD path with ``stochastic=True``, where the sup over time stands in for
-    E_omega sup over A(omega), as ``data['sup_rule']`` then says).
+    minibatch (GD); one SGD path with ``stochastic=True`` and no density is read as one fresh draw
+    of omega per iterate, so the exponents are means over iterates (as in
+    :func:`jacobian_sharpness_exponents`; ``data['sup_rule']`` says so).
 
     Which eigenvalues: the k supplied per iterate (e.g. top and bottom of the Hessian from Lanczos).
     If they are not the whole spectrum, pass the number of parameters as ``d``.  The supplied
@@ -160,6 +161,8 @@ def sharpness_exponents(hessian_eigenvalues_per_iterate, lr: float, *, d: int | 
     if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not lr > 0 \
             or not math.isfinite(lr):
         raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    if stochastic and density is None and h.shape[0] == 1 and h.shape[1] > 1:
+        h = h[0][:, None]  # one path: one draw of omega per iterate (SUP_RULE_ONE_PATH)
     m, t, k = h.shape
     if d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < k):
         raise ValueError(f"d must be an integer >= {k} (the number of eigenvalues supplied), got {d!r}")
