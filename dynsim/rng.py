@@ -14,6 +14,8 @@ SplitMix64: Steele, Lea & Flood, OOPSLA 2014.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -116,3 +118,18 @@ def hi32(x):
 @njit(cache=True, inline="always")
 def lo32(x):
     return x & _MASK32
+
+
+_TWO_PI = 2.0 * math.pi
+
+
+@njit(cache=True, inline="always")
+def normal_pair(s0, s1, s2, s3):
+    """Two independent N(0, 1) draws from one stream by Box-Muller (Box & Muller 1958, "A note on
+    the generation of random normal deviates", Ann. Math. Statist. 29, 610): returns
+    ``(z0, z1, s0, s1, s2, s3)``.  Uses 1 - u in (0, 1] so the logarithm is finite."""
+    x, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
+    y, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
+    r = math.sqrt(-2.0 * math.log(1.0 - to_unit(x)))
+    a = _TWO_PI * to_unit(y)
+    return r * math.cos(a), r * math.sin(a), s0, s1, s2, s3

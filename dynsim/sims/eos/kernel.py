@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from dynsim.rng import stream_state, to_unit, xoshiro_next
+from dynsim.rng import normal_pair, stream_state, to_unit, xoshiro_next
 from dynsim.sims.eos.losses import loss_grad, loss_hessian
 from dynsim.sims.eos.optimizers import ADAM, I_NOISE, I_NU0, RMSPROP, opt_step
 
@@ -96,14 +96,11 @@ def _one_run(loss_code, lp, opt_code, op, lr, x0, seed, stream, steps, rec_from,
                     for j in range(d):
                         h[i, j] += comps[c, i] * comps[c, j] / batch
         if noise > 0.0:
-            for i in range(0, d, 2):          # Box-Muller: two normals per pair of uniforms
-                x, a0, a1, a2, a3 = xoshiro_next(a0, a1, a2, a3)
-                y, a0, a1, a2, a3 = xoshiro_next(a0, a1, a2, a3)
-                rad = math.sqrt(-2.0 * math.log(1.0 - to_unit(x)))
-                ang = 2.0 * math.pi * to_unit(y)
-                g[i] += noise * rad * math.cos(ang)
+            for i in range(0, d, 2):          # two normals per pair of uniforms
+                z0, z1, a0, a1, a2, a3 = normal_pair(a0, a1, a2, a3)
+                g[i] += noise * z0
                 if i + 1 < d:
-                    g[i + 1] += noise * rad * math.sin(ang)
+                    g[i + 1] += noise * z1
         opt_step(opt_code, op, lr, t, w, s1, s2, g, h, pre, jtmp, rec and want_jac)
         if rec:
             if adaptive:

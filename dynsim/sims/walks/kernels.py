@@ -7,25 +7,11 @@ so the numbers do not depend on how walkers are split into chunks or threads.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from numba import njit, prange
 
-from dynsim.rng import below, hi32, lo32, stream_state, to_unit, xoshiro_next
-
-_TWO_PI = 2.0 * math.pi
-
-
-@njit(cache=True, inline="always")
-def _normal_pair(s0, s1, s2, s3):
-    """Two independent N(0, 1) draws by Box-Muller."""
-    x, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
-    y, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
-    r = math.sqrt(-2.0 * math.log(1.0 - to_unit(x)))  # 1 - u in (0, 1]
-    a = _TWO_PI * to_unit(y)
-    return r * math.cos(a), r * math.sin(a), s0, s1, s2, s3
-
+from dynsim.rng import below, hi32, lo32, normal_pair, stream_state, to_unit, xoshiro_next
 
 @njit(cache=True, inline="always")
 def _lattice_move(t, spare, twod, s0, s1, s2, s3):
@@ -98,7 +84,7 @@ def gaussian_distance_kernel(seed, first, step_std, rec_steps, pos, r2_out, c2_o
         nxt = rec_steps[0]
         for t in range(1, steps + 1):
             for i in range(0, d, 2):
-                g0, g1, s0, s1, s2, s3 = _normal_pair(s0, s1, s2, s3)
+                g0, g1, s0, s1, s2, s3 = normal_pair(s0, s1, s2, s3)
                 pos[w, i] += step_std * g0
                 if i + 1 < d:
                     pos[w, i + 1] += step_std * g1
@@ -135,7 +121,7 @@ def gaussian_paths_kernel(seed, first, step_std, out):
         s0, s1, s2, s3 = stream_state(seed, first + w)
         for t in range(1, n1):
             for i in range(0, d, 2):
-                g0, g1, s0, s1, s2, s3 = _normal_pair(s0, s1, s2, s3)
+                g0, g1, s0, s1, s2, s3 = normal_pair(s0, s1, s2, s3)
                 out[w, t, i] = out[w, t - 1, i] + step_std * g0
                 if i + 1 < d:
                     out[w, t, i + 1] = out[w, t - 1, i + 1] + step_std * g1
@@ -148,7 +134,7 @@ def gaussian_vectors_kernel(seed, first, out):
     for v in prange(n):
         s0, s1, s2, s3 = stream_state(seed, first + v)
         for i in range(0, d, 2):
-            g0, g1, s0, s1, s2, s3 = _normal_pair(s0, s1, s2, s3)
+            g0, g1, s0, s1, s2, s3 = normal_pair(s0, s1, s2, s3)
             out[v, i] = g0
             if i + 1 < d:
                 out[v, i + 1] = g1
