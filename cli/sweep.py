@@ -117,7 +117,7 @@ def report(folder, x, fss, boot, q_min, q_max, measures, show_failed, as_json, p
     """Measures across the grid, mean ± SE over ok seeds (others counted); a figure against one
     parameter."""
     from dynsim.sweep import read_index
-    from dynsim.sweep_report import summarise, sweep_fss, varying
+    from dynsim.sweep.report import summarise, sweep_fss, varying
 
     check_outputs(None, False, plot)
     rows = read_index(folder)

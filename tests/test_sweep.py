@@ -59,7 +59,7 @@ def test_local_pool_and_dask_give_identical_measures(tmp_path):
     distributed = pytest.importorskip("distributed")
     import numba
 
-    from dynsim.sweep_exec import in_task
+    from dynsim.sweep.executors import in_task
 
     path = write(tmp_path, SWEEP)
     counts = run_sweep(path, tmp_path / "local", workers=2)
@@ -79,7 +79,7 @@ def test_local_pool_and_dask_give_identical_measures(tmp_path):
             assert time.time() - t0 < 30 and not (tmp_path / "gpu").exists()
             # Ctrl-C during a Dask sweep cancels what has not started
             from dynsim.sweep import load_sweep
-            from dynsim.sweep_exec import run_dask
+            from dynsim.sweep.executors import run_dask
 
             _, runs = load_sweep(write(tmp_path, SWEEP.replace("walkers = 500", "walkers = 60000")
                                        .replace("seeds = 2", "seeds = 4"), "big.toml"))
@@ -100,7 +100,7 @@ def test_local_pool_and_dask_give_identical_measures(tmp_path):
 
 def test_gpu_runs_go_to_gpu_workers(tmp_path, monkeypatch):
     distributed = pytest.importorskip("distributed")
-    from dynsim.sweep_exec import SINGLE_THREAD_ENV
+    from dynsim.sweep.executors import SINGLE_THREAD_ENV
 
     for k in SINGLE_THREAD_ENV:  # the thread workers limit this process's env: restore it after
         monkeypatch.delenv(k, raising=False)
@@ -206,7 +206,7 @@ def imports(system, params, seed, folder):
     import sys
 
     from dynsim import registry
-    from dynsim.sweep_exec import run_one
+    from dynsim.sweep.executors import run_one
 
     run_one(system, params, seed, folder)
     numba = sys.modules["numba"]
@@ -216,7 +216,7 @@ def imports(system, params, seed, folder):
 
 def test_a_dying_worker_fails_only_its_own_run(tmp_path, monkeypatch):
     from dynsim.sweep import RunSpec
-    from dynsim.sweep_exec import run_pool
+    from dynsim.sweep.executors import run_pool
 
     (tmp_path / "dynsim_killer_task.py").write_text(KILLER)
     monkeypatch.syspath_prepend(str(tmp_path))  # spawned workers inherit sys.path
@@ -359,15 +359,15 @@ def test_ctrl_c_stops_a_pool_sweep_at_once_and_it_resumes(tmp_path):
 
 def test_a_run_whose_measures_raise_is_failed_and_redone(tmp_path, monkeypatch):
     import dynsim.analysis
-    from dynsim import sweep_exec
+    from dynsim.sweep import executors
 
     real = dynsim.analysis.measure
 
     def in_process(todo, args, workers, finished):  # the patched measure lives in this process
         for run in todo:
-            finished(run, sweep_exec.run_one(*args[run.id]))
+            finished(run, executors.run_one(*args[run.id]))
 
-    monkeypatch.setattr(sweep_exec, "run_pool", in_process)
+    monkeypatch.setattr(executors, "run_pool", in_process)
 
     def broken(trace):
         raise FloatingPointError("overflow encountered in multiply")
@@ -447,7 +447,7 @@ def test_report_figure_prefers_stability_and_draws_no_fake_error_bars():
 
 
 def test_run_ids_hash_the_resolved_configuration():
-    from dynsim.sweep import _axis
+    from dynsim.sweep.spec import _axis
 
     short = expand({"system": "eos.minimalist", "grid": {"lr": [0.1]}})
     full = expand({"system": "eos.minimalist", "fixed": {"steps": 3000}, "grid": {"lr": [0.1]}})
@@ -475,7 +475,7 @@ def test_resume_accepts_more_seeds_and_grid_values_but_not_another_system(tmp_pa
 
 
 def test_report_fss_on_a_sandpile_sweep(tmp_path):
-    from dynsim.sweep_report import sweep_fss
+    from dynsim.sweep.report import sweep_fss
 
     path = write(tmp_path, """
         system = "sandpile.manna"

@@ -1,4 +1,4 @@
-"""Reports of sweeps (dynsim.sweep): groups over seeds, and finite-size scaling across L."""
+"""Reports of sweeps: groups of the index over seeds, and finite-size scaling across L."""
 
 from __future__ import annotations
 
