@@ -100,9 +100,9 @@ def run_cmd(file, out, workers, scheduler, dry_run):
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--x", "x", default=None, help="Parameter on the x axis [default: the grid axis "
               "with most values].")
-@click.option("--fss", is_flag=True, help="Finite-size scaling of events_size over L (the moment "
-              "analysis of `dynsim sandpile fss`, analysis/fss.py) with the collapse plot; only L "
-              "and the seed may vary.")
+@click.option("--fss", is_flag=True, help="Finite-size scaling of the avalanche sizes over L (the "
+              "study of `dynsim sandpile fss`) with the collapse plot; only L and the seed may "
+              "vary.")
 @option("--boot", "boot", Int(2, 10**4), default=100, help="--fss: bootstrap replicates.")
 @option("--q-min", "q_min", Float(0.0, 10.0), default=1.0, help="--fss: smallest fitted q.")
 @option("--q-max", "q_max", Float(0.0, 10.0), default=3.0, help="--fss: largest fitted q.")
@@ -117,7 +117,7 @@ def report(folder, x, fss, boot, q_min, q_max, measures, show_failed, as_json, p
     """Measures across the grid, mean ± SE over ok seeds (others counted); a figure against one
     parameter."""
     from dynsim.sweep import read_index
-    from dynsim.sweep.report import summarise, sweep_fss, varying
+    from dynsim.sweep.report import summarise, varying
 
     check_outputs(None, False, plot)
     rows = read_index(folder)
@@ -160,16 +160,14 @@ def report(folder, x, fss, boot, q_min, q_max, measures, show_failed, as_json, p
         for name, (mean, se, n) in g["measures"].items():
             lines.append(f"    {name:<24} {mean:12.6g} ± {se:.2g}")
     if fss:
-        from dynsim.analysis.fss import collapse
-        from dynsim.plots.sandpile import plot_fss
+        from dynsim.studies.fss import finite_size_scaling
 
-        res, samples = sweep_fss(folder, rows, q_min=q_min, q_max=q_max, boot=boot)
-        payload["fss"] = res
-        lines.append(f"finite-size scaling over L = {', '.join(map(str, sorted(samples)))}: {res}")
-        lines.append(f"moment analysis, q in [{q_min:g}, {q_max:g}], {boot} bootstrap replicates")
+        study = finite_size_scaling(boot=boot, q_min=q_min, q_max=q_max, seed=0, sweep=folder)
+        payload["fss"] = study
+        lines.append(str(study))
         if plot is not None:
             emit(as_json, payload, "\n".join(lines))
-            save_figure(plot_fss(res, collapse(samples, res.tau, res.D)), plot)
+            save_figure(study.figure(), plot)
             return
     emit(as_json, payload, "\n".join(lines))
     if plot is not None:

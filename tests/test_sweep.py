@@ -475,7 +475,7 @@ def test_resume_accepts_more_seeds_and_grid_values_but_not_another_system(tmp_pa
 
 
 def test_report_fss_on_a_sandpile_sweep(tmp_path):
-    from dynsim.sweep.report import sweep_fss
+    from dynsim.studies.fss import check_sweep_rows
 
     path = write(tmp_path, """
         system = "sandpile.manna"
@@ -490,14 +490,17 @@ def test_report_fss_on_a_sandpile_sweep(tmp_path):
                                  "--boot", "20", "--json", "--plot", str(tmp_path / "fss.png")])
     assert r.exit_code == 0, r.output
     fss = json.loads(r.output)["fss"]
-    assert fss["sizes"] == [8, 12, 16] and 1.0 < fss["tau"] < 2.0
-    assert fss["data"]["runs"] == [2, 2, 2]  # each seed's run is its own series for the bootstrap
-    assert fss["q"][0] == 0.5 and fss["q"][-1] == 4.0  # the q grid of `dynsim sandpile fss`
+    fit = fss["fit"]
+    assert fit["sizes"] == [8, 12, 16] and 1.0 < fit["tau"] < 2.0
+    assert fit["data"]["runs"] == [2, 2, 2]  # each seed's run is its own series for the bootstrap
+    assert fit["q"][0] == 0.5 and fit["q"][-1] == 4.0  # the q grid of `dynsim sandpile fss`
+    assert [(run["L"], run["seed"]) for run in fss["runs"]] == [(L, s) for L in (8, 12, 16)
+                                                                 for s in (0, 1)]
     assert (tmp_path / "fss.png").stat().st_size > 10_000
     mixed = [{"status": "ok", "id": str(i), "system": "sandpile.manna",
               "params": {"L": L, "d": d}} for i, (L, d) in enumerate([(8, 1), (8, 2), (12, 2)])]
     with pytest.raises(ValueError, match="only L and the seed vary; here d vary"):
-        sweep_fss(tmp_path / "out", mixed)
+        check_sweep_rows(mixed)
 
 
 def test_a_failed_run_says_why_and_leaves_no_folder(tmp_path):
