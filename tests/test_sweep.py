@@ -180,8 +180,8 @@ def test_report_json_and_plot(tmp_path):
     payload = json.loads(r.output)
     assert payload["x"] in ("d", "steps") and len(payload["groups"]) == 6
     g = payload["groups"][0]
-    mean, se, n = g["measures"]["rms_distance"]
-    assert n == 2 and se > 0
+    stats = g["measures"]["rms_distance"]
+    assert stats["n"] == stats["of"] == 2 and stats["se"] > 0
     assert (tmp_path / "rep.png").stat().st_size > 10_000
     only = CliRunner().invoke(cli, ["--quiet", "sweep", "report", str(tmp_path / "out"), "--json",
                                     "--measure", "rms_distance"], prog_name="dynsim")
@@ -429,12 +429,13 @@ def test_diverged_runs_are_counted_and_reported(tmp_path):
 
 def test_report_figure_prefers_stability_and_draws_no_fake_error_bars():
     from dynsim.plots.sweep import default_measures, plot_sweep
+    from dynsim.sweep.report import SeedStats
 
     names = ["a_rate", "b_dim", "c_mean", "d_x", "e_y", "f_z", "sharpness", "stability"]
     assert default_measures(names)[:2] == ["stability", "sharpness"]
     one = [{"params": {"lr": lr}, "seeds": 1, "not_ok": {},
-            "measures": {"stability": (0.9, float("nan"), 1),
-                         "sharpness": (2 / lr, float("nan"), 1)}}
+            "measures": {"stability": SeedStats(0.9, float("nan"), 1, 1),
+                         "sharpness": SeedStats(2 / lr, float("nan"), 1, 1)}}
            for lr in (0.1, 0.2)]
     fig = plot_sweep(one, "lr")
     stab = next(ax for ax in fig.axes if ax.get_title() == "stability")
@@ -442,7 +443,7 @@ def test_report_figure_prefers_stability_and_draws_no_fake_error_bars():
     assert any(list(line.get_ydata()) == [1, 1] for line in stab.lines)  # the edge, at 1
     sharp = next(ax for ax in fig.axes if ax.get_title() == "sharpness")
     assert any(line.get_label() == "2/lr" for line in sharp.lines)
-    two = [dict(g, measures={"stability": (0.9, 0.01, 2)}) for g in one]
+    two = [dict(g, measures={"stability": SeedStats(0.9, 0.01, 2, 2)}) for g in one]
     assert plot_sweep(two, "lr").axes[0].containers
 
 
@@ -531,3 +532,33 @@ def test_unbounded_grid_axes_are_one_line(tmp_path, axis):
     path = write(tmp_path, SWEEP.replace("d = [2, 3]", f"d = {axis}"))
     r = CliRunner().invoke(cli, ["sweep", "run", str(path), "--dry-run"], prog_name="dynsim")
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "'d'" in r.output
+
+
+def test_report_averages_the_finite_values_and_says_how_many_seeds_gave_one(tmp_path):
+    # a measure that failed (NaN, stored as null) on one of two ok seeds: the mean of the other,
+    # said to come from 1 of 2 seeds, never "± nan"; the JSON carries the counts
+    import sqlite3
+
+    path = write(tmp_path, SWEEP.replace("d = [2, 3]", "d = [2]")
+                 .replace("steps = {range = [100, 300, 100]}", "steps = [100]"))
+    out = tmp_path / "out"
+    run_sweep(path, out)
+    rows = read_index(out)
+    assert len(rows) == 2
+    kept = rows[1]["headline"]["rms_distance"]
+    con = sqlite3.connect(out / "index.sqlite")
+    with con:
+        headline = dict(rows[0]["headline"], rms_distance=None)
+        con.execute("UPDATE runs SET headline = ? WHERE id = ?",
+                    (json.dumps(headline), rows[0]["id"]))
+    con.close()
+    table = CliRunner().invoke(cli, ["--quiet", "sweep", "report", str(out)], prog_name="dynsim")
+    assert table.exit_code == 0, table.output
+    line = next(x for x in table.output.splitlines() if "rms_distance" in x)
+    assert "nan" not in line and line.split()[1] == f"{kept:.6g}" and "(1 of 2 seeds)" in line
+    other = next(x for x in table.output.splitlines() if "mean_distance" in x or
+                 ("±" in x and "rms_distance" not in x))
+    assert "seeds)" not in other  # a measure every seed gave: mean ± SE, no count
+    rep = CliRunner().invoke(cli, ["--quiet", "sweep", "report", str(out), "--json"])
+    stats = json.loads(rep.output)["groups"][0]["measures"]["rms_distance"]
+    assert stats == {"mean": kept, "se": None, "n": 1, "of": 2}

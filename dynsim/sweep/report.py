@@ -15,12 +15,31 @@ def _order(key: str):
                  for _, v in sorted(json.loads(key).items()))
 
 
+@dataclass(frozen=True)
+class SeedStats:
+    """One measure over the ok seeds of one grid point: mean and standard error of the finite
+    values, ``n`` the seeds that gave one (a measure that failed on a run is NaN or missing there),
+    ``of`` the ok seeds.  The SE of a single value is NaN (unknown), not 0."""
+    mean: float
+    se: float
+    n: int
+    of: int
+
+    def __str__(self) -> str:
+        """``2.36 ± 0.01``; ``2.36 (1 of 2 seeds)`` where not every ok seed gave a value."""
+        text = f"{'-':>12}" if self.n == 0 else f"{self.mean:12.6g}"
+        if self.n > 1:
+            text += f" ± {self.se:.2g}"
+        return text + (f" ({self.n} of {self.of} seeds)" if self.n < self.of else "")
+
+
 def summarise(rows: list[dict]) -> list[dict]:
-    """Group runs by their parameters (seeds pooled): mean, SE over the ok seeds per measure.
+    """Group runs by their parameters (seeds pooled): per measure the :class:`SeedStats` of its
+    finite values over the ok seeds.
 
     Every grid point is a group, also one where no run is ok (``seeds`` 0, no measures): runs with
     another status (diverged, failed, interrupted) are counted in ``not_ok``, never averaged in.
-    The SE of a single seed is NaN (unknown), not 0."""
+    A measure some ok seed gave is listed with the count of seeds that gave it."""
     members: dict[str, list[dict]] = {}
     for r in rows:
         members.setdefault(json.dumps(r["params"], sort_keys=True), []).append(r)
@@ -36,9 +55,9 @@ def summarise(rows: list[dict]) -> list[dict]:
             vals = np.array([m["headline"][name] for m in ok
                              if m["headline"].get(name) is not None], dtype=float)
             vals = vals[np.isfinite(vals)]
-            if vals.size:
-                se = vals.std(ddof=1) / math.sqrt(vals.size) if vals.size > 1 else math.nan
-                stats[name] = (float(vals.mean()), float(se), int(vals.size))
+            mean = float(vals.mean()) if vals.size else math.nan
+            se = float(vals.std(ddof=1) / math.sqrt(vals.size)) if vals.size > 1 else math.nan
+            stats[name] = SeedStats(mean, se, int(vals.size), len(ok))
         out.append({"params": json.loads(key), "seeds": len(ok), "measures": stats,
                     "not_ok": not_ok})
     return out
@@ -73,8 +92,8 @@ class SweepReport:
             others = "".join(f"; {n} {status}" for status, n in sorted(g["not_ok"].items()))
             lines.append("  ".join(f"{k}={g['params'].get(k)}" for k in self.columns) +
                          f"  ({g['seeds']} seeds ok{others})")
-            for name, (mean, se, n) in g["measures"].items():
-                lines.append(f"    {name:<24} {mean:12.6g} ± {se:.2g}")
+            for name, stats in g["measures"].items():
+                lines.append(f"    {name:<24} {stats}")
         return "\n".join(lines)
 
     def figure(self):
@@ -124,4 +143,4 @@ def sweep_report(folder, *, x: str | None = None, measures=()) -> SweepReport:
     return SweepReport(str(folder), x, groups, tuple(vary or params), tuple(measures))
 
 
-__all__ = ["SweepReport", "failed_runs", "summarise", "sweep_report", "varying"]
+__all__ = ["SeedStats", "SweepReport", "failed_runs", "summarise", "sweep_report", "varying"]
