@@ -37,9 +37,8 @@ def _params(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, 
             loss) -> dict:
     """The API parameters of ``model`` from the flags; a flag given for another model is refused."""
     for name, models in APPLIES.items():
-        if model not in models and given(ctx, name):
-            flag = "--L" if name == "L" else "--" + name.replace("_", "-")
-            raise ValueError(f"{flag} applies to --model {' or '.join(models)}, not {model}")
+        if model not in models and given(ctx, name):  # `name` is written as its flag
+            raise ValueError(f"`{name}` applies to `model` {' or '.join(models)}, not {model}")
     common = dict(grains=grains, replicas=replicas, stream=stream, height_every=height_every)
     if model != "graph":
         _check_L(model, L)
@@ -94,7 +93,7 @@ def sandpile():
               help="btw, manna (d-dim lattice, bulk drive), oslo (1-D, boundary drive) or graph.")
 @option("--L", "L", Int(2, 2**24), default=64,
         help="Lattice side (btw, manna: up to 2^14; oslo: up to 2^24).")
-@option("--d", "d", LATTICE_PARAMS["d"], default=2, help="Dimension (btw, manna).")
+@option("--dims", "d", LATTICE_PARAMS["d"], default=2, help="Dimension d (btw, manna).")
 @option("--grains", "grains", LATTICE_PARAMS["grains"], default=100_000,
         help="Grains added per replica, starting empty.")
 @option("--replicas", "replicas", LATTICE_PARAMS["replicas"], default=1,
@@ -106,7 +105,8 @@ def sandpile():
 @option("--graph", "graph", GRAPH_PARAMS["graph"], default="rr",
         help="rr (random regular), er (Erdos-Renyi), ba (Barabasi-Albert).")
 @option("--n", "n", GRAPH_PARAMS["n"], default=10_000, help="Nodes of the graph.")
-@option("--k", "k", GRAPH_PARAMS["k"], default=4, help="Degree (rr), mean degree (er, ba).")
+@option("--degree", "k", GRAPH_PARAMS["k"], default=4,
+        help="Degree k (rr), mean degree (er, ba).")
 @option("--sink-fraction", "sink_fraction", GRAPH_PARAMS["sink_fraction"], default=0.01,
         help="Fraction of nodes that are sinks (graph).")
 @option("--loss", "loss", GRAPH_PARAMS["loss"], default=0.0,
@@ -154,7 +154,7 @@ def run(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, k, s
               show_default=True, help="Lattice model (btw: effective exponents only).")
 @click.option("--L", "L", type=SizeList(), default="32,64,128", show_default=True,
               help="System sizes, comma-separated (at least 3).")
-@option("--d", "d", LATTICE_PARAMS["d"], default=2, help="Dimension (btw, manna).")
+@option("--dims", "d", LATTICE_PARAMS["d"], default=2, help="Dimension d (btw, manna).")
 @option("--grains", "grains", LATTICE_PARAMS["grains"], default=None, show_default=False,
         help="Grains per replica and size [default: twice what the pile can hold + 200000: "
         "btw 2 (2d - 1) L^d, manna 2 L^d, oslo 2 L (L + 1)].")
