@@ -33,6 +33,24 @@ def _one_line(err: click.ClickException) -> str:
     return f"{where}: error: {' '.join(msg.split())}"
 
 
+def flag_names(text: str, ctx) -> str:
+    """Library errors name API parameters in backticks (`q_max`, `d`): write the running command's
+    flags for them instead (--q-max, --dims), the one place where API names become flags."""
+    for param in getattr(getattr(ctx, "command", None), "params", ()):
+        opts = [o for o in getattr(param, "opts", []) if o.startswith("--")]
+        if opts and param.name:
+            text = text.replace(f"`{param.name}`", max(opts, key=len))
+    return text
+
+
+def given(ctx, name: str) -> bool:
+    """Whether option ``name`` (its API name) was given on the command line, not defaulted."""
+    from click.core import ParameterSource
+
+    return ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT,
+                                                 ParameterSource.DEFAULT_MAP)
+
+
 def _as_input_error(err: Exception, ctx) -> InputError:
     if isinstance(err, MemoryError):
         return InputError("not enough memory for this run; lower its size (walkers, steps, ...)",
@@ -40,7 +58,7 @@ def _as_input_error(err: Exception, ctx) -> InputError:
     if isinstance(err, OSError):
         where = f" {err.filename!r}" if getattr(err, "filename", None) else ""
         return InputError(f"cannot write or read{where}: {err.strerror or err}", ctx=ctx)
-    return InputError(str(err), ctx=ctx)
+    return InputError(flag_names(str(err), ctx), ctx=ctx)
 
 
 class _OneLineErrors:

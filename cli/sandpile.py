@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import click
 
-from dynsim.cli.analyze import _given
-from dynsim.cli.base import (DynsimGroup, check_outputs, emit, measures_table, output_options,
-                             progress_bar, save_figure)
-from dynsim.cli.walk import _run
+from dynsim.cli.base import (DynsimGroup, check_outputs, emit, given, measures_table,
+                             output_options, progress_bar, save_figure)
 from dynsim.params import Float, Int, option
 from dynsim.sims.sandpile.graph import PARAMS as GRAPH_PARAMS
 from dynsim.sims.sandpile.lattice import PARAMS as LATTICE_PARAMS
@@ -16,8 +14,6 @@ SYSTEMS = {"btw": "sandpile.btw", "manna": "sandpile.manna", "oslo": "sandpile.o
            "graph": "sandpile.graph"}
 APPLIES = {"L": ("btw", "manna", "oslo"), "d": ("btw", "manna"),
            **{name: ("graph",) for name in ("graph", "n", "k", "sink_fraction", "loss")}}
-EXACT_NOTE = {"btw": "mean of Delta^-1 1 (Dhar 1990)", "manna": "d x mean of Delta^-1 1",
-              "oslo": "L"}
 
 
 class SizeList(click.ParamType):
@@ -41,9 +37,8 @@ def _params(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, 
             loss) -> dict:
     """The API parameters of ``model`` from the flags; a flag given for another model is refused."""
     for name, models in APPLIES.items():
-        if model not in models and _given(ctx, name):
-            flag = "--L" if name == "L" else "--" + name.replace("_", "-")
-            raise ValueError(f"{flag} applies to --model {' or '.join(models)}, not {model}")
+        if model not in models and given(ctx, name):  # `name` is written as its flag
+            raise ValueError(f"`{name}` applies to `model` {' or '.join(models)}, not {model}")
     common = dict(grains=grains, replicas=replicas, stream=stream, height_every=height_every)
     if model != "graph":
         _check_L(model, L)
@@ -98,7 +93,7 @@ def sandpile():
               help="btw, manna (d-dim lattice, bulk drive), oslo (1-D, boundary drive) or graph.")
 @option("--L", "L", Int(2, 2**24), default=64,
         help="Lattice side (btw, manna: up to 2^14; oslo: up to 2^24).")
-@option("--d", "d", LATTICE_PARAMS["d"], default=2, help="Dimension (btw, manna).")
+@option("--dims", "d", LATTICE_PARAMS["d"], default=2, help="Dimension d (btw, manna).")
 @option("--grains", "grains", LATTICE_PARAMS["grains"], default=100_000,
         help="Grains added per replica, starting empty.")
 @option("--replicas", "replicas", LATTICE_PARAMS["replicas"], default=1,
@@ -110,7 +105,8 @@ def sandpile():
 @option("--graph", "graph", GRAPH_PARAMS["graph"], default="rr",
         help="rr (random regular), er (Erdos-Renyi), ba (Barabasi-Albert).")
 @option("--n", "n", GRAPH_PARAMS["n"], default=10_000, help="Nodes of the graph.")
-@option("--k", "k", GRAPH_PARAMS["k"], default=4, help="Degree (rr), mean degree (er, ba).")
+@option("--degree", "k", GRAPH_PARAMS["k"], default=4,
+        help="Degree k (rr), mean degree (er, ba).")
 @option("--sink-fraction", "sink_fraction", GRAPH_PARAMS["sink_fraction"], default=0.01,
         help="Fraction of nodes that are sinks (graph).")
 @option("--loss", "loss", GRAPH_PARAMS["loss"], default=0.0,
@@ -127,8 +123,11 @@ def run(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, k, s
     check_outputs(out, force, plot)
     params = _params(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, k,
                      sink_fraction, loss)
-    trace = _run(SYSTEMS[model], "grains", seed=seed, **params)
+    from dynsim import registry
     from dynsim.analysis import measure
+
+    with progress_bar("grains") as progress:
+        trace = registry.run(SYSTEMS[model], seed=seed, progress=progress, **params)
 
     measures = measure(trace)  # streamed runs: the binned rows, waiting_exponent_binned among them
     if not trace.meta.get("stationary_reached") and as_json:
@@ -155,7 +154,7 @@ def run(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, k, s
               show_default=True, help="Lattice model (btw: effective exponents only).")
 @click.option("--L", "L", type=SizeList(), default="32,64,128", show_default=True,
               help="System sizes, comma-separated (at least 3).")
-@option("--d", "d", LATTICE_PARAMS["d"], default=2, help="Dimension (btw, manna).")
+@option("--dims", "d", LATTICE_PARAMS["d"], default=2, help="Dimension d (btw, manna).")
 @option("--grains", "grains", LATTICE_PARAMS["grains"], default=None, show_default=False,
         help="Grains per replica and size [default: twice what the pile can hold + 200000: "
         "btw 2 (2d - 1) L^d, manna 2 L^d, oslo 2 L (L + 1)].")
@@ -170,83 +169,20 @@ def run(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, k, s
 @click.pass_context
 def fss(ctx, model, L, d, grains, replicas, boot, q_min, q_max, seed, as_json, out, force, plot):
     """Finite-size scaling over several L: D and tau from the moments <s^q> ~ L^(D(q + 1 - tau))
-    (analysis/fss.py), with the collapse plot."""
-    from dynsim import registry
-    from dynsim.analysis.fss import collapse, moment_analysis, q_grid, size_series
-    from dynsim.plots.sandpile import plot_fss
-    from dynsim.rng import child_seed, make_seed
-    from dynsim.sims.sandpile.common import default_grains
-    from dynsim.sims.sandpile.reference import BTW_CAVEAT, EXPONENTS, agrees, exact_mean_size
+    (dynsim.studies.fss), with the collapse plot."""
+    from dynsim.studies.fss import finite_size_scaling
     from dynsim.trace import save_runs
 
     check_outputs(out, force, plot)
-    if model == "oslo" and _given(ctx, "d"):
-        raise ValueError("--d does not apply to --model oslo")
-    if not q_min + 0.25 <= q_max:
-        raise ValueError(f"--q-max must exceed --q-min by at least 0.25, got {q_min:g} and "
-                         f"{q_max:g}")
-    for size in L:
-        _check_L(model, size)
-    seed = make_seed(seed)
-    traces, samples, rows = {}, {}, []
     with progress_bar(f"sizes {','.join(map(str, L))}") as progress:
-        for j, size in enumerate(L):
-            dd = 1 if model == "oslo" else d
-            params = dict(L=size, grains=grains or default_grains(model, size, dd),
-                          replicas=replicas)
-            if model != "oslo":
-                params["d"] = d
-            traces[size] = tr = registry.run(SYSTEMS[model], seed=child_seed(seed, size), **params)
-            if not tr.meta.get("stationary_reached"):
-                start = tr.meta.get("stationary_from")
-                need = max(2 * (start or 0), default_grains(model, size, dd) - 200_000)
-                when = ("never reached stationarity" if start is None else
-                        f"reached stationarity at grain {start}")
-                raise ValueError(
-                    f"add grains: run at L={size} {when} of {params['grains']} grains (stationary "
-                    f"means within the first half); give --grains "
-                    f"of at least {need} (the default for L={size} is "
-                    f"{default_grains(model, size, dd)})")
-            samples[size] = size_series(tr)
-            rows.append((size, tr))
-            if progress is not None:
-                progress(j + 1, len(L))
-    res = moment_analysis(samples, q=q_grid(q_min, q_max), q_range=(q_min, q_max), boot=boot,
-                          seed=child_seed(seed, 0))
-    lines = [f"{SYSTEMS[model]}  fss  seed={seed}  replicas={replicas}" +
-             ("" if model == "oslo" else f"  d={d}"),
-             f"{'L':>6} {'grains':>10} {'stationary from':>16} {'avalanches':>11} "
-             f"{'<s>/grain':>11} {'exact':>11}"]
-    payload = {"system": SYSTEMS[model], "seed": seed, "d": None if model == "oslo" else d,
-               "runs": [], "fss": res}
-    for size, tr in rows:
-        g, start = tr.params["grains"], tr.meta["stationary_from"] or 0
-        n_av = sum(s.size for s in samples[size])
-        total = sum(float(s.sum()) for s in samples[size])
-        mean = total / (replicas * (g - start)) if g > start else float("nan")
-        exact = exact_mean_size(model, size, 1 if model == "oslo" else d)
-        lines.append(f"{size:>6} {g:>10} {start:>16} {n_av:>11} {mean:>11.5g} {exact:>11.5g}")
-        payload["runs"].append({"L": size, "seed": tr.seed, "grains": g, "stationary_from": start,
-                                "avalanches": n_av, "mean_size": mean, "exact_mean_size": exact})
-    refs = EXPONENTS.get(model) if (model == "oslo" or d == 2) else None
-    for name, val, se in (("D", res.D, res.D_stderr), ("tau", res.tau, res.tau_stderr)):
-        ref = refs.get(name) if refs else None
-        verdict = "" if ref is None else f"  reference {ref}: " + (
-            "agrees within 3 SE" if agrees(val, se, ref) else "differs by more than 3 SE")
-        lines.append(f"{name:<4} = {val:.4f} ± {se:.4f}{verdict}")
-    lines.append(f"<s>/grain: stationary topplings per grain added; exact: {EXACT_NOTE[model]}")
-    lines.append(f"moment analysis, q in [{q_min:g}, {q_max:g}], {boot} moving-block bootstrap "
-                 f"replicates ({res.data['blocks']} time blocks per replica); corrections to "
-                 "scaling bias small L: drop the smallest sizes to check")
-    if model == "btw":
-        lines.append(BTW_CAVEAT)
+        res = finite_size_scaling(model, L, d=d if model != "oslo" or given(ctx, "d") else None,
+                                  grains=grains, replicas=replicas, boot=boot, q_min=q_min,
+                                  q_max=q_max, seed=seed, progress=progress)
+    emit(as_json, res, str(res) + (f"\nrun folders: {out}/L{L[0]} ..." if out else ""))
     if out is not None:
-        lines.append(f"run folders: {out}/L{L[0]} ...")
-    emit(as_json, payload, "\n".join(lines))
-    if out is not None:
-        save_runs({f"L{size}": tr for size, tr in traces.items()}, out, force=force)
+        save_runs({f"L{r.L}": tr for r, tr in zip(res.runs, res.traces)}, out, force=force)
     if plot is not None:
-        save_figure(plot_fss(res, collapse(samples, res.tau, res.D)), plot)
+        save_figure(res.figure(), plot)
 
 
 __all__ = ["sandpile"]

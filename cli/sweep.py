@@ -100,9 +100,9 @@ def run_cmd(file, out, workers, scheduler, dry_run):
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--x", "x", default=None, help="Parameter on the x axis [default: the grid axis "
               "with most values].")
-@click.option("--fss", is_flag=True, help="Finite-size scaling of events_size over L (the moment "
-              "analysis of `dynsim sandpile fss`, analysis/fss.py) with the collapse plot; only L "
-              "and the seed may vary.")
+@click.option("--fss", is_flag=True, help="Finite-size scaling of the avalanche sizes over L (the "
+              "study of `dynsim sandpile fss`) with the collapse plot; only L and the seed may "
+              "vary.")
 @option("--boot", "boot", Int(2, 10**4), default=100, help="--fss: bootstrap replicates.")
 @option("--q-min", "q_min", Float(0.0, 10.0), default=1.0, help="--fss: smallest fitted q.")
 @option("--q-max", "q_max", Float(0.0, 10.0), default=3.0, help="--fss: largest fitted q.")
@@ -117,62 +117,21 @@ def report(folder, x, fss, boot, q_min, q_max, measures, show_failed, as_json, p
     """Measures across the grid, mean ± SE over ok seeds (others counted); a figure against one
     parameter."""
     from dynsim.sweep import read_index
-    from dynsim.sweep_report import summarise, sweep_fss, varying
+    from dynsim.sweep.report import failed_runs, sweep_report
 
     check_outputs(None, False, plot)
-    rows = read_index(folder)
     if show_failed:
-        bad = [r for r in rows if r["status"] not in ("ok", "diverged")]  # failed, interrupted
+        bad = failed_runs(read_index(folder))
         emit(as_json, bad, "\n".join(f"{r['id']}  {r['params']}  seed={r['seed']}  {r['error']}"
                                      for r in bad) or "no failed runs")
         return
-    groups = summarise(rows)
-    if not groups:
-        raise ValueError(f"sweep {str(folder)!r} has no runs indexed yet")
-    known = sorted({n for g in groups for n in g["measures"]})
-    if not known:
-        status = {}
-        for r in rows:
-            status[r["status"]] = status.get(r["status"], 0) + 1
-        raise ValueError(f"sweep {str(folder)!r} has no ok run with measures (" +
-                         ", ".join(f"{n} {s}" for s, n in sorted(status.items())) +
-                         f"); errors: dynsim sweep report {folder} --failed")
-    bad = [m for m in measures if m not in known]
-    if bad:
-        raise ValueError(f"--measure {bad[0]!r} is not a measure of this sweep; known: "
-                         f"{', '.join(known)}")
-    if measures:
-        for g in groups:
-            g["measures"] = {k: v for k, v in g["measures"].items() if k in measures}
-    vary = varying(groups)
-    params = sorted({k for g in groups for k in g["params"]})
-    x = x or (max(vary, key=lambda k: len({str(g["params"].get(k)) for g in groups}))
-              if vary else None)
-    if x is not None and x not in params:
-        raise ValueError(f"--x {x!r} is not a parameter of this sweep; parameters: "
-                         f"{', '.join(params)}")
-    payload = {"folder": folder, "x": x, "groups": groups}
-    lines = []
-    for g in groups:
-        others = "".join(f"; {n} {status}" for status, n in sorted(g["not_ok"].items()))
-        lines.append("  ".join(f"{k}={g['params'].get(k)}" for k in vary or params) +
-                     f"  ({g['seeds']} seeds ok{others})")
-        for name, (mean, se, n) in g["measures"].items():
-            lines.append(f"    {name:<24} {mean:12.6g} ± {se:.2g}")
+    rep = sweep_report(folder, x=x, measures=measures)
+    payload, text, figure = rep.to_dict(), str(rep), rep.figure
     if fss:
-        from dynsim.analysis.fss import collapse
-        from dynsim.plots.sandpile import plot_fss
+        from dynsim.studies.fss import finite_size_scaling
 
-        res, samples = sweep_fss(folder, rows, q_min=q_min, q_max=q_max, boot=boot)
-        payload["fss"] = res
-        lines.append(f"finite-size scaling over L = {', '.join(map(str, sorted(samples)))}: {res}")
-        lines.append(f"moment analysis, q in [{q_min:g}, {q_max:g}], {boot} bootstrap replicates")
-        if plot is not None:
-            emit(as_json, payload, "\n".join(lines))
-            save_figure(plot_fss(res, collapse(samples, res.tau, res.D)), plot)
-            return
-    emit(as_json, payload, "\n".join(lines))
+        study = finite_size_scaling(boot=boot, q_min=q_min, q_max=q_max, seed=0, sweep=folder)
+        payload["fss"], text, figure = study, f"{text}\n{study}", study.figure
+    emit(as_json, payload, text)
     if plot is not None:
-        from dynsim.plots.sweep import plot_sweep
-
-        save_figure(plot_sweep(groups, x, list(measures) or None), plot)
+        save_figure(figure(), plot)

@@ -604,13 +604,15 @@ def test_check_memory_counts_stream_histograms_and_height_samples():
 
 
 @pytest.mark.parametrize("args,flag", [
-    (["run", "--L", "1"], "--L"), (["run", "--d", "4"], "--d"),
+    (["run", "--L", "1"], "--L"), (["run", "--dims", "4"], "--dims"),
     (["run", "--L", "20000"], "--L"), (["run", "--model", "manna", "--L", "16385"], "--L"),
     (["run", "--grains", "1e5"], "--grains"),
-    (["run", "--model", "sand"], "--model"), (["run", "--model", "oslo", "--d", "2"], "--d"),
+    (["run", "--model", "sand"], "--model"), (["run", "--model", "oslo", "--dims", "2"], "--dims"),
     (["run", "--model", "btw", "--n", "100"], "--n"),
     (["run", "--model", "graph", "--L", "8"], "--L"),
-    (["run", "--model", "graph", "--graph", "ba", "--k", "3"], "even k"),
+    (["run", "--model", "graph", "--graph", "ba", "--degree", "3"], "even k"),
+    (["run", "--model", "btw", "--degree", "4"], "--degree"), (["run", "--d", "2"], "--d"),
+    (["run", "--model", "graph", "--k", "4"], "--k"), (["fss", "--model", "oslo", "--dims", "2"], "--dims"),
     (["run", "--loss", "1.5"], "--loss"),
     (["fss", "--L", "32,64"], "--L"), (["fss", "--L", "32,64,20000"], "--L"), (["fss", "--q-min", "3", "--q-max", "2"], "--q-max"),
 ])

@@ -59,7 +59,7 @@ def test_local_pool_and_dask_give_identical_measures(tmp_path):
     distributed = pytest.importorskip("distributed")
     import numba
 
-    from dynsim.sweep_exec import in_task
+    from dynsim.sweep.executors import in_task
 
     path = write(tmp_path, SWEEP)
     counts = run_sweep(path, tmp_path / "local", workers=2)
@@ -79,7 +79,7 @@ def test_local_pool_and_dask_give_identical_measures(tmp_path):
             assert time.time() - t0 < 30 and not (tmp_path / "gpu").exists()
             # Ctrl-C during a Dask sweep cancels what has not started
             from dynsim.sweep import load_sweep
-            from dynsim.sweep_exec import run_dask
+            from dynsim.sweep.executors import run_dask
 
             _, runs = load_sweep(write(tmp_path, SWEEP.replace("walkers = 500", "walkers = 60000")
                                        .replace("seeds = 2", "seeds = 4"), "big.toml"))
@@ -100,7 +100,7 @@ def test_local_pool_and_dask_give_identical_measures(tmp_path):
 
 def test_gpu_runs_go_to_gpu_workers(tmp_path, monkeypatch):
     distributed = pytest.importorskip("distributed")
-    from dynsim.sweep_exec import SINGLE_THREAD_ENV
+    from dynsim.sweep.executors import SINGLE_THREAD_ENV
 
     for k in SINGLE_THREAD_ENV:  # the thread workers limit this process's env: restore it after
         monkeypatch.delenv(k, raising=False)
@@ -180,8 +180,8 @@ def test_report_json_and_plot(tmp_path):
     payload = json.loads(r.output)
     assert payload["x"] in ("d", "steps") and len(payload["groups"]) == 6
     g = payload["groups"][0]
-    mean, se, n = g["measures"]["rms_distance"]
-    assert n == 2 and se > 0
+    stats = g["measures"]["rms_distance"]
+    assert stats["n"] == stats["of"] == 2 and stats["se"] > 0
     assert (tmp_path / "rep.png").stat().st_size > 10_000
     only = CliRunner().invoke(cli, ["--quiet", "sweep", "report", str(tmp_path / "out"), "--json",
                                     "--measure", "rms_distance"], prog_name="dynsim")
@@ -206,7 +206,7 @@ def imports(system, params, seed, folder):
     import sys
 
     from dynsim import registry
-    from dynsim.sweep_exec import run_one
+    from dynsim.sweep.executors import run_one
 
     run_one(system, params, seed, folder)
     numba = sys.modules["numba"]
@@ -216,7 +216,7 @@ def imports(system, params, seed, folder):
 
 def test_a_dying_worker_fails_only_its_own_run(tmp_path, monkeypatch):
     from dynsim.sweep import RunSpec
-    from dynsim.sweep_exec import run_pool
+    from dynsim.sweep.executors import run_pool
 
     (tmp_path / "dynsim_killer_task.py").write_text(KILLER)
     monkeypatch.syspath_prepend(str(tmp_path))  # spawned workers inherit sys.path
@@ -359,15 +359,15 @@ def test_ctrl_c_stops_a_pool_sweep_at_once_and_it_resumes(tmp_path):
 
 def test_a_run_whose_measures_raise_is_failed_and_redone(tmp_path, monkeypatch):
     import dynsim.analysis
-    from dynsim import sweep_exec
+    from dynsim.sweep import executors
 
     real = dynsim.analysis.measure
 
     def in_process(todo, args, workers, finished):  # the patched measure lives in this process
         for run in todo:
-            finished(run, sweep_exec.run_one(*args[run.id]))
+            finished(run, executors.run_one(*args[run.id]))
 
-    monkeypatch.setattr(sweep_exec, "run_pool", in_process)
+    monkeypatch.setattr(executors, "run_pool", in_process)
 
     def broken(trace):
         raise FloatingPointError("overflow encountered in multiply")
@@ -429,12 +429,13 @@ def test_diverged_runs_are_counted_and_reported(tmp_path):
 
 def test_report_figure_prefers_stability_and_draws_no_fake_error_bars():
     from dynsim.plots.sweep import default_measures, plot_sweep
+    from dynsim.sweep.report import SeedStats
 
     names = ["a_rate", "b_dim", "c_mean", "d_x", "e_y", "f_z", "sharpness", "stability"]
     assert default_measures(names)[:2] == ["stability", "sharpness"]
     one = [{"params": {"lr": lr}, "seeds": 1, "not_ok": {},
-            "measures": {"stability": (0.9, float("nan"), 1),
-                         "sharpness": (2 / lr, float("nan"), 1)}}
+            "measures": {"stability": SeedStats(0.9, float("nan"), 1, 1),
+                         "sharpness": SeedStats(2 / lr, float("nan"), 1, 1)}}
            for lr in (0.1, 0.2)]
     fig = plot_sweep(one, "lr")
     stab = next(ax for ax in fig.axes if ax.get_title() == "stability")
@@ -442,12 +443,12 @@ def test_report_figure_prefers_stability_and_draws_no_fake_error_bars():
     assert any(list(line.get_ydata()) == [1, 1] for line in stab.lines)  # the edge, at 1
     sharp = next(ax for ax in fig.axes if ax.get_title() == "sharpness")
     assert any(line.get_label() == "2/lr" for line in sharp.lines)
-    two = [dict(g, measures={"stability": (0.9, 0.01, 2)}) for g in one]
+    two = [dict(g, measures={"stability": SeedStats(0.9, 0.01, 2, 2)}) for g in one]
     assert plot_sweep(two, "lr").axes[0].containers
 
 
 def test_run_ids_hash_the_resolved_configuration():
-    from dynsim.sweep import _axis
+    from dynsim.sweep.spec import _axis
 
     short = expand({"system": "eos.minimalist", "grid": {"lr": [0.1]}})
     full = expand({"system": "eos.minimalist", "fixed": {"steps": 3000}, "grid": {"lr": [0.1]}})
@@ -475,7 +476,7 @@ def test_resume_accepts_more_seeds_and_grid_values_but_not_another_system(tmp_pa
 
 
 def test_report_fss_on_a_sandpile_sweep(tmp_path):
-    from dynsim.sweep_report import sweep_fss
+    from dynsim.studies.fss import check_sweep_rows
 
     path = write(tmp_path, """
         system = "sandpile.manna"
@@ -490,14 +491,17 @@ def test_report_fss_on_a_sandpile_sweep(tmp_path):
                                  "--boot", "20", "--json", "--plot", str(tmp_path / "fss.png")])
     assert r.exit_code == 0, r.output
     fss = json.loads(r.output)["fss"]
-    assert fss["sizes"] == [8, 12, 16] and 1.0 < fss["tau"] < 2.0
-    assert fss["data"]["runs"] == [2, 2, 2]  # each seed's run is its own series for the bootstrap
-    assert fss["q"][0] == 0.5 and fss["q"][-1] == 4.0  # the q grid of `dynsim sandpile fss`
+    fit = fss["fit"]
+    assert fit["sizes"] == [8, 12, 16] and 1.0 < fit["tau"] < 2.0
+    assert fit["data"]["runs"] == [2, 2, 2]  # each seed's run is its own series for the bootstrap
+    assert fit["q"][0] == 0.5 and fit["q"][-1] == 4.0  # the q grid of `dynsim sandpile fss`
+    assert [(run["L"], run["seed"]) for run in fss["runs"]] == [(L, s) for L in (8, 12, 16)
+                                                                 for s in (0, 1)]
     assert (tmp_path / "fss.png").stat().st_size > 10_000
     mixed = [{"status": "ok", "id": str(i), "system": "sandpile.manna",
               "params": {"L": L, "d": d}} for i, (L, d) in enumerate([(8, 1), (8, 2), (12, 2)])]
     with pytest.raises(ValueError, match="only L and the seed vary; here d vary"):
-        sweep_fss(tmp_path / "out", mixed)
+        check_sweep_rows(mixed)
 
 
 def test_a_failed_run_says_why_and_leaves_no_folder(tmp_path):
@@ -528,3 +532,33 @@ def test_unbounded_grid_axes_are_one_line(tmp_path, axis):
     path = write(tmp_path, SWEEP.replace("d = [2, 3]", f"d = {axis}"))
     r = CliRunner().invoke(cli, ["sweep", "run", str(path), "--dry-run"], prog_name="dynsim")
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "'d'" in r.output
+
+
+def test_report_averages_the_finite_values_and_says_how_many_seeds_gave_one(tmp_path):
+    # a measure that failed (NaN, stored as null) on one of two ok seeds: the mean of the other,
+    # said to come from 1 of 2 seeds, never "± nan"; the JSON carries the counts
+    import sqlite3
+
+    path = write(tmp_path, SWEEP.replace("d = [2, 3]", "d = [2]")
+                 .replace("steps = {range = [100, 300, 100]}", "steps = [100]"))
+    out = tmp_path / "out"
+    run_sweep(path, out)
+    rows = read_index(out)
+    assert len(rows) == 2
+    kept = rows[1]["headline"]["rms_distance"]
+    con = sqlite3.connect(out / "index.sqlite")
+    with con:
+        headline = dict(rows[0]["headline"], rms_distance=None)
+        con.execute("UPDATE runs SET headline = ? WHERE id = ?",
+                    (json.dumps(headline), rows[0]["id"]))
+    con.close()
+    table = CliRunner().invoke(cli, ["--quiet", "sweep", "report", str(out)], prog_name="dynsim")
+    assert table.exit_code == 0, table.output
+    line = next(x for x in table.output.splitlines() if "rms_distance" in x)
+    assert "nan" not in line and line.split()[1] == f"{kept:.6g}" and "(1 of 2 seeds)" in line
+    other = next(x for x in table.output.splitlines() if "mean_distance" in x or
+                 ("±" in x and "rms_distance" not in x))
+    assert "seeds)" not in other  # a measure every seed gave: mean ± SE, no count
+    rep = CliRunner().invoke(cli, ["--quiet", "sweep", "report", str(out), "--json"])
+    stats = json.loads(rep.output)["groups"][0]["measures"]["rms_distance"]
+    assert stats == {"mean": kept, "se": None, "n": 1, "of": 2}

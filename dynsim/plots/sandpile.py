@@ -11,7 +11,7 @@ from dynsim.sims.sandpile.common import stationary_histogram
 
 KINDS = ("size", "area", "duration")
 # P(x) ~ x^-exponent: the size exponent tau (tau_s), the area exponent tau_a, the duration
-# exponent tau_t (REFERENCES.md item 4: mean field tau_s = 3/2, tau_t = 2)
+# exponent tau_t (mean field: tau_s = 3/2, tau_t = 2; Goh et al., PRL 91:148701, 2003)
 EXPONENT_NAMES = {"size": "tau_s", "area": "tau_a", "duration": "tau_t"}
 
 

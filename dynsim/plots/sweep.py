@@ -1,4 +1,5 @@
-"""Figures of sweeps: each measure against one grid parameter, mean ± SE over seeds."""
+"""Figures of sweeps: each measure against one grid parameter, mean ± SE over seeds (the
+groups of :func:`dynsim.sweep.report.summarise`, each measure a ``SeedStats``)."""
 
 from __future__ import annotations
 
@@ -48,9 +49,9 @@ def plot_sweep(groups: list[dict], x: str | None, measures: list[str] | None = N
         lines.setdefault(others(g), []).append(g)
     for ax, name in zip(axes, names):
         for i, (label, members) in enumerate(lines.items()):
-            pts = sorted(((m["params"].get(x, 0), *m["measures"][name][:2]) for m in members
-                          if name in m["measures"]), key=lambda t: str(t[0]) if
-                         isinstance(t[0], list) else t[0])
+            pts = sorted(((m["params"].get(x, 0), m["measures"][name].mean,
+                           m["measures"][name].se) for m in members if name in m["measures"]),
+                         key=lambda t: str(t[0]) if isinstance(t[0], list) else t[0])
             if not pts:
                 continue
             xv, ys, ses = zip(*pts)

@@ -1,4 +1,4 @@
-"""Sweeps: grids of runs of any registered system, on a local process pool or a Dask cluster.
+"""Sweep files, run ids, the index and the lock: what a sweep is and where its results live.
 
 A sweep file (TOML) names the system, fixed parameters and the grid::
 
@@ -24,11 +24,8 @@ written but not yet indexed is indexed, not rerun), finished runs are skipped, f
 interrupted ones are run again.  ``SWEEP/.lock`` (flock) keeps a second sweep out of a folder in
 use; a resume may add seeds or grid values, not change the system or the [fixed] block.
 
-Workers (dynsim.sweep_exec): a local pool uses the ``spawn`` start method with numba, BLAS and
-torch at one thread each (ARCHITECTURE.md); its workers end with the sweep (kill -9 included) and
-Ctrl-C stops them at once.  A Dask scheduler (``dask.distributed``) receives the same tasks, and
-runs that want a GPU (``gpu = true``) ask for the worker resource ``GPU``.  The run folders must be
-on a file system the workers share.  Reports: dynsim.sweep_report.
+Running a sweep (:func:`dynsim.sweep.run_sweep`) and its workers: :mod:`dynsim.sweep.executors`;
+summaries across seeds: :mod:`dynsim.sweep.report`.
 """
 
 from __future__ import annotations
@@ -205,7 +202,7 @@ def _connect(folder: Path) -> sqlite3.Connection:
     return con
 
 
-def _record(con, run: RunSpec, status: str, error: str = "", seconds: float = math.nan,
+def record(con, run: RunSpec, status: str, error: str = "", seconds: float = math.nan,
             headline: dict | None = None) -> None:
     with con:  # one transaction per result
         con.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -257,7 +254,7 @@ def _lock(out: Path):
     return fh
 
 
-def _reconcile(folder: Path, runs: list[RunSpec], con) -> list[RunSpec]:
+def reconcile(folder: Path, runs: list[RunSpec], con) -> list[RunSpec]:
     """Runs still to do: those without a finished run folder.  A run folder written by a sweep
     that was killed before indexing it is indexed now, from the folder (not rerun); one whose
     measures cannot be computed is run again."""
@@ -275,7 +272,7 @@ def _reconcile(folder: Path, runs: list[RunSpec], con) -> list[RunSpec]:
                 trace = load_run(path)
                 if trace.meta["status"] in ("ok", "diverged"):
                     headline = measure(trace).headline()
-                    _record(con, run, trace.meta["status"], "",
+                    record(con, run, trace.meta["status"], "",
                             sum(trace.meta["timings"].values()), headline)
                     continue
             except Exception:  # an unreadable folder or failing measures: run it again
@@ -284,7 +281,7 @@ def _reconcile(folder: Path, runs: list[RunSpec], con) -> list[RunSpec]:
     return todo
 
 
-def _open_folder(out: Path, spec: dict):
+def open_folder(out: Path, spec: dict):
     """Create or resume sweep folder ``out``: lock it, check the file against the stored one (a
     different system or [fixed] block is refused; more seeds or grid values are welcome)."""
     (out / "runs").mkdir(parents=True, exist_ok=True)
@@ -307,80 +304,5 @@ def _open_folder(out: Path, spec: dict):
     return con, lock
 
 
-def run_sweep(path, out, *, workers: int | None = None, scheduler=None, progress=None,
-              dry_run: bool = False, note=None) -> dict:
-    """Run (or resume) the sweep in file ``path`` into folder ``out``.
-
-    Returns counts {"runs", "skipped", "ok", "diverged", "failed"}; ``progress(ok, diverged,
-    failed, left)`` is called once before the first result and after each; ``note(text)`` receives
-    remarks (default: stderr).  ``scheduler`` is a Dask address or Client.  A KeyboardInterrupt
-    stops the workers at once; results indexed so far stay, the runs in flight are redone on the
-    next start."""
-    note = note or (lambda text: print(text, file=sys.stderr))
-    spec, runs = load_sweep(path)
-    if dry_run:
-        return {"runs": runs}
-    if scheduler is not None and workers is not None:
-        raise ValueError("--workers is for the local pool; with --scheduler the Dask cluster's "
-                         "workers run the sweep (size them when starting the cluster)")
-    workers = 1 if workers is None else workers  # the local pool's default: one spawn worker
-    if not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1):
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-    gpu = spec.get("gpu", False)
-    from dynsim import sweep_exec
-
-    client = sweep_exec.dask_client(scheduler) if scheduler is not None else None
-    try:
-        if client is not None and gpu:
-            sweep_exec.check_gpu_workers(client, repr(scheduler) if isinstance(scheduler, str)
-                                         else "of this client")
-        elif gpu:
-            note("note: gpu = true asks Dask for GPU workers; on the local pool it is ignored "
-                 "(a run uses a GPU where its system does so by itself)")
-        out = Path(out)
-        con, lock = _open_folder(out, spec)
-        try:
-            return _execute(out, runs, con, client, workers, gpu, progress)
-        finally:
-            con.close()
-            if lock is not None:
-                lock.close()
-    finally:
-        if client is not None and isinstance(scheduler, str):
-            client.close()
-
-
-def _execute(out, runs, con, client, workers, gpu, progress) -> dict:
-    from dynsim import sweep_exec
-
-    todo = _reconcile(out, runs, con)
-    counts = {"runs": len(runs), "skipped": len(runs) - len(todo), "ok": 0, "diverged": 0,
-              "failed": 0}
-
-    def report():
-        if progress is not None:
-            left = len(todo) - counts["ok"] - counts["diverged"] - counts["failed"]
-            progress(counts["ok"], counts["diverged"], counts["failed"], left)
-
-    def finished(run, result):
-        status, error, seconds, headline = result
-        _record(con, run, status, error, seconds, headline)
-        counts[status if status in ("ok", "diverged") else "failed"] += 1
-        report()
-
-    if not todo:
-        return counts
-    report()
-    args = {r.id: (r.system, r.params, r.seed, str(out / "runs" / r.id)) for r in todo}
-    if client is not None:
-        sweep_exec.run_dask(client, todo, args, finished, gpu)
-    else:  # a spawn pool even for one worker: a run that dies or hangs on Ctrl-C stays outside
-        sweep_exec.run_pool(todo, args, workers, finished)
-    return counts
-
-
-# the report side, kept importable from here
-from dynsim.sweep_report import summarise  # noqa: E402,F401
-
-__all__ = ["RunSpec", "expand", "load_sweep", "read_index", "resolved_params", "run_id",
-           "run_sweep", "summarise"]
+__all__ = ["RunSpec", "expand", "load_sweep", "open_folder", "read_index", "reconcile",
+           "record", "resolved_params", "run_id"]

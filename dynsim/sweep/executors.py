@@ -1,4 +1,10 @@
-"""Executors of sweeps (dynsim.sweep): one run, a local spawn pool, a Dask cluster.
+"""Running sweeps: the driver (:func:`run_sweep`), one run, a local spawn pool, a Dask cluster.
+
+:func:`run_sweep` opens (or resumes) the sweep folder (:mod:`dynsim.sweep.spec`), reconciles it with
+the run folders on disk and hands what is left to an executor.  A local pool uses the ``spawn``
+start method with numba, BLAS and torch at one thread each; a Dask scheduler
+(``dask.distributed``) receives the same tasks, and runs that want a GPU (``gpu = true``) ask for
+the worker resource ``GPU``.  The run folders must be on a file system the workers share.
 
 Local workers die with the sweep that started them: ``PR_SET_PDEATHSIG`` on Linux and a watchdog
 thread on ``os.getppid()`` elsewhere, so a ``kill -9`` of the sweep leaves no orphan writing runs.
@@ -17,8 +23,10 @@ import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 
 from dynsim import registry
+from dynsim.sweep.spec import load_sweep, open_folder, reconcile, record
 
 SINGLE_THREAD_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                      "MKL_NUM_THREADS": "1"}
@@ -198,7 +206,7 @@ def run_dask(client, todo, args, finished, gpu: bool) -> None:
     """Submit every run to Dask (resource GPU=1 when ``gpu``); cancel the rest on any exit."""
     from distributed import as_completed as dask_completed
 
-    from dynsim.sweep_exec import in_task as task_wrapper  # importable name for the workers
+    from dynsim.sweep.executors import in_task as task_wrapper  # importable name for workers
 
     client.run(limit_threads)  # env of every worker process (BLAS pools read it at start)
     futures = {client.submit(task_wrapper, run_one, *args[r.id], pure=False,
@@ -214,3 +222,75 @@ def run_dask(client, todo, args, finished, gpu: bool) -> None:
         pending = [f for f in futures if not f.done()]
         if pending:
             client.cancel(pending)
+
+
+def run_sweep(path, out, *, workers: int | None = None, scheduler=None, progress=None,
+              dry_run: bool = False, note=None) -> dict:
+    """Run (or resume) the sweep in file ``path`` into folder ``out``.
+
+    Returns counts {"runs", "skipped", "ok", "diverged", "failed"}; ``progress(ok, diverged,
+    failed, left)`` is called once before the first result and after each; ``note(text)`` receives
+    remarks (default: stderr).  ``scheduler`` is a Dask address or Client.  A KeyboardInterrupt
+    stops the workers at once; results indexed so far stay, the runs in flight are redone on the
+    next start."""
+    note = note or (lambda text: print(text, file=sys.stderr))
+    spec, runs = load_sweep(path)
+    if dry_run:
+        return {"runs": runs}
+    if scheduler is not None and workers is not None:
+        raise ValueError("--workers is for the local pool; with --scheduler the Dask cluster's "
+                         "workers run the sweep (size them when starting the cluster)")
+    workers = 1 if workers is None else workers  # the local pool's default: one spawn worker
+    if not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1):
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    gpu = spec.get("gpu", False)
+    client = dask_client(scheduler) if scheduler is not None else None
+    try:
+        if client is not None and gpu:
+            check_gpu_workers(client, repr(scheduler) if isinstance(scheduler, str)
+                              else "of this client")
+        elif gpu:
+            note("note: gpu = true asks Dask for GPU workers; on the local pool it is ignored "
+                 "(a run uses a GPU where its system does so by itself)")
+        out = Path(out)
+        con, lock = open_folder(out, spec)
+        try:
+            return _execute(out, runs, con, client, workers, gpu, progress)
+        finally:
+            con.close()
+            if lock is not None:
+                lock.close()
+    finally:
+        if client is not None and isinstance(scheduler, str):
+            client.close()
+
+
+def _execute(out, runs, con, client, workers, gpu, progress) -> dict:
+    todo = reconcile(out, runs, con)
+    counts = {"runs": len(runs), "skipped": len(runs) - len(todo), "ok": 0, "diverged": 0,
+              "failed": 0}
+
+    def report():
+        if progress is not None:
+            left = len(todo) - counts["ok"] - counts["diverged"] - counts["failed"]
+            progress(counts["ok"], counts["diverged"], counts["failed"], left)
+
+    def finished(run, result):
+        status, error, seconds, headline = result
+        record(con, run, status, error, seconds, headline)
+        counts[status if status in ("ok", "diverged") else "failed"] += 1
+        report()
+
+    if not todo:
+        return counts
+    report()
+    args = {r.id: (r.system, r.params, r.seed, str(out / "runs" / r.id)) for r in todo}
+    if client is not None:
+        run_dask(client, todo, args, finished, gpu)
+    else:  # a spawn pool even for one worker: a run that dies or hangs on Ctrl-C stays outside
+        run_pool(todo, args, workers, finished)
+    return counts
+
+
+__all__ = ["check_gpu_workers", "dask_client", "in_task", "limit_threads", "run_dask",
+           "run_one", "run_pool", "run_sweep"]
