@@ -7,7 +7,6 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from dynsim.plots.powerlaw import _tail_ccdf, plot_collapse
-from dynsim.sims.sandpile.common import stationary_histogram
 
 KINDS = ("size", "area", "duration")
 # P(x) ~ x^-exponent: the size exponent tau (tau_s), the area exponent tau_a, the duration
@@ -40,7 +39,9 @@ def _ccdf_panel(ax, trace, kind, fit):
         def above(v):
             return 1.0 - np.searchsorted(x, v) / x.size
     else:
-        counts, edges = stationary_histogram(trace, kind)
+        # a streamed histogram, pooled over the chunks from meta["stationary_from"] on
+        counts = np.asarray(trace.stationary(f"events_{kind}_hist")).sum(axis=0)
+        edges = np.asarray(trace[f"events_{kind}_hist_edges"], dtype=float)
         n = counts.sum()
         if n == 0:
             ax.text(0.5, 0.5, "no events", ha="center", transform=ax.transAxes)

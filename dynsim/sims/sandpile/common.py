@@ -204,10 +204,3 @@ def summary_meta(collector: Collector, channels: dict) -> dict:
     meta = detect_stationary(channels["height_mean_step"], channels["height_mean"])
     meta["replicas"] = collector.R
     return meta
-
-
-def stationary_histogram(trace, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """(counts, edges) of a streamed histogram (kind: size, area, duration, waiting) pooled over
-    the chunks that start at or after ``meta["stationary_from"]`` (all chunks when it is None)."""
-    counts = np.asarray(trace.stationary(f"events_{kind}_hist"))
-    return counts.sum(axis=0), np.asarray(trace[f"events_{kind}_hist_edges"], dtype=float)
