@@ -33,14 +33,31 @@ def _one_line(err: click.ClickException) -> str:
     return f"{where}: error: {' '.join(msg.split())}"
 
 
-def flag_names(text: str, ctx) -> str:
-    """Library errors name API parameters in backticks (`q_max`, `d`): write the running command's
-    flags for them instead (--q-max, --dims), the one place where API names become flags."""
-    for param in getattr(getattr(ctx, "command", None), "params", ()):
-        opts = [o for o in getattr(param, "opts", []) if o.startswith("--")]
-        if opts and param.name:
-            text = text.replace(f"`{param.name}`", max(opts, key=len))
-    return text
+# API words with no option of their own, as a command line user reads them
+API_WORDS = {"`x`": "the samples", "`points`": "the points", "`series`": "the series"}
+
+
+def flag_names(msg: str, command) -> str:
+    """A library error in the CLI's words: each backticked API parameter (`xmin`, `discrete=True`)
+    becomes the flag of the command's option of that name (--xmin, --discrete), and a few API words
+    without an option become plain words (`x`: the samples).  Names no option has stay as they are.
+    The one place where API names meet flags: every command's errors pass through it."""
+    for param in getattr(command, "params", ()):
+        if not isinstance(param, click.Option) or not param.name:
+            continue
+        flag = max((o for o in param.opts if o.startswith("--")), key=len, default=None)
+        if flag is None:
+            continue
+        if param.is_flag and param.secondary_opts:  # --discrete/--continuous
+            off = max(param.secondary_opts, key=len)
+            msg = msg.replace(f"`{param.name}=True`", flag).replace(f"`{param.name}=False`", off)
+            flag = f"{flag}/{off}"
+        elif param.is_flag:
+            msg = msg.replace(f"`{param.name}=True`", flag)
+        msg = msg.replace(f"`{param.name}`", flag)
+    for api, words in API_WORDS.items():
+        msg = msg.replace(api, words)
+    return msg
 
 
 def given(ctx, name: str) -> bool:
@@ -58,7 +75,7 @@ def _as_input_error(err: Exception, ctx) -> InputError:
     if isinstance(err, OSError):
         where = f" {err.filename!r}" if getattr(err, "filename", None) else ""
         return InputError(f"cannot write or read{where}: {err.strerror or err}", ctx=ctx)
-    return InputError(flag_names(str(err), ctx), ctx=ctx)
+    return InputError(flag_names(str(err), getattr(ctx, "command", None)), ctx=ctx)
 
 
 class _OneLineErrors:
@@ -189,10 +206,9 @@ def emit(as_json: bool, payload, table: str) -> None:
 
 
 def measures_table(measures) -> str:
-    """One row per measure: value, standard error, 95% interval, reference, method."""
-    rows = [f"{'measure':<20} {'value':>12} {'± SE':>10} {'95% CI':>25} {'reference':>12}  method"]
-    for name, r in measures.items():
-        ref = "-" if r.reference is None else f"{r.reference:.6g}"
-        ci = f"[{r.ci[0]:.6g}, {r.ci[1]:.6g}]"
-        rows.append(f"{name:<20} {r.value:>12.6g} {r.stderr:>10.2g} {ci:>25} {ref:>12}  {r.method}")
-    return "\n".join(rows)
+    """One line per measure, ``name  str(result)`` (value, ± SE, 95% CI, reference, the method in
+    a few words), then each caveat or note once, marked [i] on its rows (the full text is in
+    --json and in the result's details())."""
+    from dynsim.analysis.results import format_table
+
+    return format_table(measures)

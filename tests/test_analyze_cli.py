@@ -91,7 +91,7 @@ def test_henon_series_csv_with_embed(tmp_path):
     # --delay / --dim fix the embedding (and imply --embed); Rosenstein alone
     r = run(csv, "--delay", "1", "--dim", "2", "--measure", "lyapunov", "--lyap-fit", "1", "8")
     assert r.exit_code == 0, r.output
-    assert "given (--delay)" in r.stdout and "lyapunov_rosenstein" in r.stdout
+    assert "delay 1: given" in r.stdout and "lyapunov_rosenstein" in r.stdout
     assert "correlation_dimension" not in r.stdout and "k in [1, 8)" in r.stdout
 
 

@@ -141,3 +141,24 @@ def test_a_corrupt_channels_file_is_one_line(tmp_path):
 def test_an_open_dimension_range_is_refused():
     r = run("walk", "return", "--dims", "3-")
     assert r.exit_code == 2 and "--dims" in r.output
+
+
+def test_library_errors_are_mapped_onto_the_commands_flags():
+    # one mapping for every command: a backticked API parameter becomes its option's flag
+    import click
+
+    from dynsim.cli.base import flag_names
+
+    @click.command()
+    @click.option("--xmin", type=float)
+    @click.option("--lyap-fit", "fit_range", nargs=2, type=int)
+    @click.option("--discrete/--continuous", "discrete", default=None)
+    def cmd(xmin, fit_range, discrete):
+        pass
+
+    msg = flag_names("`xmin` must be > 0; `discrete=True` needs integer values in `x`; "
+                     "`discrete=False` or `discrete`; `fit_range` too short; `other` stays", cmd)
+    assert msg == ("--xmin must be > 0; --discrete needs integer values in the samples; "
+                   "--continuous or --discrete/--continuous; --lyap-fit too short; `other` stays")
+    r = run("analyze", "/nonexistent.npy", "--channel", "x")
+    assert r.exit_code == 2 and "--channel applies to a run folder" in r.output

@@ -261,3 +261,30 @@ def test_participation_ratio():
 def test_bad_inputs_raise_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_dimension_and_rosenstein_print_themselves():
+    # the table line shows the value, its error and the method; details show what the old
+    # `dynsim analyze` printed: both parts of the uncertainty, the scaling region, the rule, z
+    x = henon(5000, seed=1)["proj"]
+    est = correlation_dimension(x, seed=0, reference=1.21, reference_source="GP 1983")
+    line = str(est)
+    assert "\n" not in line and f"{est.value:.6g} ± {est.stderr:.2g}" in line
+    assert line.endswith("Grassberger-Procaccia D2")
+    block = est.details("correlation_dimension")
+    assert block.startswith(f"correlation_dimension: {est.value:.4f} ± {est.stderr:.2g} (= "
+                            f"{est.fit_stderr:.2g} fit SE + {est.spread:.2g} SD of local slopes")
+    for needle in ("  scaling region r in [", "decades, radii ", "pairs of 5,000 points",
+                   "  window rule: longest window", "  reference 1.21 (GP 1983): z = "):
+        assert needle in block, (needle, block)
+    assert sorted(est.to_dict()) == sorted(["value", "stderr", "ci", "method", "n", "reference",
+                                            "reference_source", "data", "spread", "r_range",
+                                            "n_pairs", "n_points", "theiler", "fit_stderr"])
+    ros = largest_lyapunov_rosenstein(x[:, 0], dim=2, delay=1, fit_range=(1, 8))
+    assert str(ros).endswith("Rosenstein 1993") and f"{ros.value:.6g} ± {ros.stderr:.2g}" in str(ros)
+    block = ros.details("lyapunov_rosenstein")
+    assert block.startswith(f"lyapunov_rosenstein: {ros.value:.4f} ± {ros.stderr:.2g} per sample")
+    for needle in ("embedding dim 2, delay 1; slope of the mean log divergence over k in [1, 8)",
+                   "fit range rule: fixed fit_range [1, 8)",
+                   "local slopes of the divergence in the fit range"):
+        assert needle in block, (needle, block)

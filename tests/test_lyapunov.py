@@ -132,7 +132,7 @@ def test_sharpness_dimension_zero_full_and_lower_bound():
     low = sharpness_dimension([0.3, 0.1, -0.1], d=10)
     assert low.bound == "lower" and low.value == 3.0
     assert low.ci == (3.0, 6.0)          # unseen exponents <= -0.1: S falls to 0 by 3 + 0.3/0.1
-    assert str(low).startswith(">= 3")
+    assert str(low).endswith("lower bound") and ": >= 3 (lower bound" in low.details()
     low = sharpness_dimension([0.3, 0.1, 0.05], d=10)
     assert low.bound == "lower" and low.ci == (3.0, 10.0)
     # once a partial sum goes negative inside the supply, the value is determined
@@ -216,7 +216,7 @@ def test_partial_supply_with_nonnegative_partial_sums_is_bounded_by_d_not_by_k()
     assert truth == 100.0
     assert sd.bound == "lower" and sd.value == 2.0 and sd.ci == (2.0, 100.0)
     assert sd.ci[0] <= truth <= sd.ci[1]
-    assert "SD in [2, 100]" in str(sd)
+    assert "SD in [2, 100]" in sd.details()
 
 
 def test_bulk_from_a_spectral_density_gives_an_estimate():
@@ -402,3 +402,26 @@ def test_one_sgd_path_is_read_the_same_from_hessians_and_from_jacobians():
     np.testing.assert_allclose(by_h.exponents, by_j.exponents, atol=1e-12)
     np.testing.assert_allclose(by_h.exponents,
                                np.sort(np.log(np.abs(1 - 0.1 * h)), axis=1)[:, ::-1].mean(0))
+
+
+def test_measures_keep_the_spectrum_and_print_it():
+    # measure() keeps the LyapunovSpectrum behind the lyapunov_<i> rows (no caller recomputes it);
+    # its details block says what the old `dynsim analyze` printed; the JSON rows stay estimates
+    from dynsim import registry
+
+    m = measure(registry.run("map.henon", n=5000, seed=1))
+    spec = m.spectrum()
+    assert spec is not None and m["lyapunov_1"].spectrum is spec and m["lyapunov_2"].index == 1
+    assert spec.exponents[:2] == (m["lyapunov_1"].value, m["lyapunov_2"].value)
+    assert "spectrum" not in m.to_dict()["measures"]["lyapunov_1"]
+    line = str(m["lyapunov_1"])
+    assert f"{m['lyapunov_1'].value:.6g} ± {m['lyapunov_1'].stderr:.2g}" in line
+    assert line.endswith("QR (Benettin)")
+    text = m.details()
+    assert text.count("lyapunov_1..2 (per step): QR (Benettin) over ") == 1
+    assert f"sum of exponents {sum(spec.exponents):.6g}" in text
+    assert "  lyapunov_1: reference 0.4193" in text and "agrees within 3" in text
+    assert "kaplan_yorke: " in text and "correlation_dimension: " in text
+    assert m.headline()["lyapunov_1"] == spec.exponents[0]
+    table = str(m)
+    assert table.splitlines()[0].split()[:2] == ["measure", "value"] and "lyapunov_2" in table

@@ -240,7 +240,8 @@ def test_nonpositive_values_are_counted():
     x = np.r_[np.zeros(7, int), -np.ones(3, int), sample_power_law(500, 2.5, 1, True, rng(62))
               .astype(int)]
     fit = fit_power_law(x)
-    assert fit.n_nonpositive == 10 and fit.n_total == 500 and "10 values <= 0" in str(fit)
+    assert fit.n_nonpositive == 10 and fit.n_total == 500
+    assert "10 values <= 0 left out" in fit.footnotes() and "10 values <= 0" in fit.details()
 
 
 def test_likelihood_ratio_on_discrete_data_uses_discrete_alternatives():
@@ -379,3 +380,53 @@ def test_a_fit_nothing_tested_is_untested_not_plausible():
     res = analyze_power_law(x, xmin=2, xmax=200, boot=0)
     assert res.fit.ok and res.verdict == "untested" and not res.comparisons
     assert analyze_power_law(x, boot=0).verdict != "untested"  # the LR tests ran: a verdict
+
+
+def test_power_law_results_print_themselves():
+    # a table line: value, error, the method in a few words and the verdict; details: what the old
+    # `dynsim analyze` block printed (range, tail, bootstrap, each LR test, verdict, notes)
+    x = sample_power_law(2000, 2.5, 1, True, rng(70)).astype(np.int64)
+    res = analyze_power_law(x, boot=20, seed=1)
+    line = str(res)
+    assert "\n" not in line and f"{res.value:.6g}" in line and f"± {res.stderr:.2g}" in line
+    assert line.endswith(f"discrete MLE: {res.verdict}")
+    block = res.details("size_exponent")
+    assert block.startswith(f"size_exponent: alpha = {res.fit.alpha:.4f} ± {res.fit.stderr:.2g} "
+                            f"(discrete MLE (Hurwitz zeta), Fisher SE)")
+    for needle in ("  xmin = ", "n_tail = ", "tail spans ", "KS = ", "  bootstrap: p = ",
+                   "fraction of synthetic KS", "  LR vs exponential: R = ",
+                   "  LR vs truncated_power_law: R = ", "  verdict: "):
+        assert needle in block, (needle, block)
+    assert res.to_dict()["fit"]["alpha"] == res.fit.alpha and json_ok(res.to_json())
+    # the fit alone: its own line and block; a caveat and the window note are footnotes, once
+    win = analyze_power_law(x, xmax=100, boot=0, caveat="an effective exponent")
+    assert "an effective exponent" in win.footnotes() and "no bootstrap goodness of fit (boot=0)" \
+        in win.footnotes()
+    from dynsim.analysis.results import format_table
+
+    table = format_table({"a": win, "b": win})
+    assert table.count("an effective exponent") == 1 and table.count("[1]") == 3, table
+    assert "note: an effective exponent" in win.details("a")
+    assert str(win.fit).endswith("discrete MLE on [xmin, xmax]")
+    assert win.fit.details().startswith("power_law: alpha = ") and "window [xmin, 100]" in \
+        win.fit.details()
+
+
+def test_binned_fit_prints_itself():
+    x = sample_power_law(50_000, 2.3, 1.0, False, rng(71))
+    edges = np.geomspace(0.5, 1e5, 50)
+    fit = fit_binned(np.histogram(x, edges)[0], edges)
+    assert str(fit).endswith("binned MLE") and f"{fit.alpha:.6g}" in str(fit)
+    block = fit.details("update_exponent")
+    assert block.startswith(f"update_exponent: alpha = {fit.alpha:.4f} ± {fit.stderr:.2g} "
+                            f"(binned MLE (Virkar & Clauset 2014)")
+    assert "  bmin = " in block and "KS (binned CDF) = " in block
+    assert "no bootstrap or likelihood-ratio tests on binned data" in fit.footnotes()
+    failed = fit_binned(np.r_[5, np.zeros(48)], edges)
+    assert str(failed).endswith("no fit") and failed.details("u").startswith("u: no fit (")
+
+
+def json_ok(text: str) -> bool:
+    import json
+
+    return isinstance(json.loads(text), dict)

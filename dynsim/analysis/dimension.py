@@ -23,11 +23,11 @@ from scipy.spatial import cKDTree
 from dynsim.analysis.embedding import (DelayChoice, DimensionChoice, _iv_int, _iv_points,
                                       _nearest_outside, choose_delay, delay_embed,
                                       false_nearest_neighbours)
-from dynsim.analysis.results import Z95, Estimate
+from dynsim.analysis.results import Z95, Estimate, z_text
 from dynsim.rng import make_rng
 
-__all__ = ["DelayChoice", "DimensionChoice", "DimensionEstimate", "choose_delay",
-           "correlation_dimension", "correlation_sum", "delay_embed", "false_nearest_neighbours",
+__all__ = ["DelayChoice", "DimensionChoice", "DimensionEstimate", "RosensteinEstimate",
+           "choose_delay", "correlation_dimension", "correlation_sum", "delay_embed", "false_nearest_neighbours",
            "largest_lyapunov_rosenstein", "participation_ratio"]
 
 GP = "Grassberger-Procaccia correlation sum, least squares in the scaling region"
@@ -54,11 +54,82 @@ class DimensionEstimate(Estimate):
         """The same as ``stderr`` (fit SE + local-slope spread); kept for older callers."""
         return self.stderr
 
-    def __str__(self) -> str:
-        ref = "" if self.reference is None else f"  ref {self.reference:.4g}"
-        return (f"{self.value:.4g} ± {self.stderr:.2g} (fit SE {self.fit_stderr:.2g} + local-slope "
-                f"spread {self.spread:.2g})  r∈[{self.r_range[0]:.3g}, {self.r_range[1]:.3g}]  "
-                f"pairs={self.n_pairs}{ref}  ({self.method})")
+    label = "Grassberger-Procaccia D2"
+
+    def z_text(self) -> str:
+        return z_text(self.value, self.stderr, self.reference, self.reference_source,
+                      unit="(SE + spread)")
+
+    def details(self, name: str | None = None) -> str:
+        """D2 with the two parts of its uncertainty, the scaling region (radii, decades, pairs,
+        points, Theiler window), the rule that chose it and the z-score against a reference."""
+        if self.failed:
+            return ""
+        d = self.data
+        a, b = d["window"]
+        lo, hi = self.r_range
+        decades = math.log10(hi / lo) if lo > 0 else math.nan
+        ref_pts = d.get("reference_points", self.n_points)
+        lines = [f"{name or 'correlation_dimension'}: {self.value:.4f} ± {self.stderr:.2g} (= "
+                 f"{self.fit_stderr:.2g} fit SE + {self.spread:.2g} SD of local slopes; the 95% CI "
+                 f"uses the sum)",
+                 f"  scaling region r in [{lo:.3g}, {hi:.3g}] ({decades:.2f} decades, radii "
+                 f"{a + 1}-{b + 1} of {len(d['radii'])}); {self.n_pairs:,} pairs of "
+                 f"{self.n_points:,} points"
+                 + (f" ({ref_pts:,} reference points)" if ref_pts < self.n_points else "")
+                 + f"; Theiler window {self.theiler}",
+                 f"  window rule: {d['rule']}"]
+        if d.get("stationary_window"):
+            lines.append(f"  points: {d['stationary_window']}")
+        z = self.z_text()
+        if z:
+            lines.append(f"  {z}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class RosensteinEstimate(Estimate):
+    """Rosenstein's largest Lyapunov exponent.  ``stderr`` is statistical only (blocks of reference
+    points); ``data`` holds the divergence curve, the fit range and the rule that chose it, the
+    embedding (``dim``, ``delay``; None for states used as they are), ``dt`` and the Theiler window."""
+
+    label = "Rosenstein 1993"
+
+    def local_slopes(self) -> np.ndarray:
+        """Step-to-step slopes of the divergence curve over the fit range (per unit time)."""
+        k0, k1 = self.data["fit_range"]
+        y = np.asarray(self.data["divergence"], dtype=float)[k0:k1]
+        with np.errstate(invalid="ignore"):
+            local = np.diff(y) / self.data.get("dt", 1.0)
+        return local[np.isfinite(local)]
+
+    def details(self, name: str | None = None) -> str:
+        """The exponent and its SE, the embedding and fit range, the pairs used, the rule that chose
+        the range, the spread of the local slopes (the curvature the SE leaves out), the z-score."""
+        if self.failed:
+            return ""
+        d = self.data
+        k0, k1 = d["fit_range"]
+        dt = d.get("dt", 1.0)
+        per = " per unit time" if dt != 1.0 else " per sample"
+        emb = "" if d.get("dim") is None else f"embedding dim {d['dim']}, delay {d['delay']}; "
+        lines = [f"{name or 'lyapunov_rosenstein'}: {self.value:.4f} ± {self.stderr:.2g}{per} (SE "
+                 f"from {d['blocks']} blocks of reference points)",
+                 f"  {emb}slope of the mean log divergence over k in [{k0}, {k1}), dt = {dt:g}; "
+                 f"{self.n:,} neighbour pairs ({d['dropped_pairs']} dropped), Theiler window "
+                 f"{d['theiler']}"]
+        if d.get("fit_rule"):
+            lines.append(f"  fit range rule: {d['fit_rule']}")
+        local = self.local_slopes()
+        if local.size >= 2:
+            lines.append(f"  local slopes of the divergence in the fit range: {local.min():.4g} .. "
+                         f"{local.max():.4g} (SD {local.std(ddof=1):.2g}; the SE above does not "
+                         f"include this): a straight curve (the figure) is the check; refit with "
+                         f"another fit_range")
+        z = self.z_text()
+        if z:
+            lines.append(f"  {z}")
+        return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,7 +368,7 @@ def _divergence_window(curve, tol: float) -> tuple[int, int, str]:
 def largest_lyapunov_rosenstein(series, *, dim: int | None = None, delay: int = 1, theiler: int = 0,
                                 dt: float = 1.0, fit_range: tuple[int, int] | None = None,
                                 trajectory_len: int | None = None, blocks: int = 20,
-                                tol: float = ROSENSTEIN_TOL) -> Estimate:
+                                tol: float = ROSENSTEIN_TOL) -> RosensteinEstimate:
     """Largest Lyapunov exponent from a series by Rosenstein, Collins & De Luca (1993).
 
     ``series``: 1-D (delay-embedded with ``dim`` and ``delay``) or (N, m) states used as they are.
@@ -370,11 +441,12 @@ def largest_lyapunov_rosenstein(series, *, dim: int | None = None, delay: int = 
     lam = float(per_pair.mean())
     means = np.array([b.mean() for b in np.array_split(per_pair, blocks)])
     se = float(means.std(ddof=1) / math.sqrt(blocks))
-    return Estimate.normal(lam, se, method="Rosenstein et al. 1993, mean log divergence slope",
-                           n=int(good.sum()),
-                           data={"dim": None if x.ndim == 2 else dim,
-                                 "delay": None if x.ndim == 2 else delay,
-                                 "theiler": theiler, "dt": dt, "fit_range": (k0, k1),
-                                 "fit_rule": rule, "tol": tol,
-                                 "trajectory_len": tlen, "blocks": blocks, "divergence": curve,
-                                 "dropped_pairs": int((~good).sum())})
+    return RosensteinEstimate.normal(lam, se,
+                                     method="Rosenstein et al. 1993, mean log divergence slope",
+                                     n=int(good.sum()),
+                                     data={"dim": None if x.ndim == 2 else dim,
+                                           "delay": None if x.ndim == 2 else delay,
+                                           "theiler": theiler, "dt": dt, "fit_range": (k0, k1),
+                                           "fit_rule": rule, "tol": tol, "trajectory_len": tlen,
+                                           "blocks": blocks, "divergence": curve,
+                                           "dropped_pairs": int((~good).sum())})

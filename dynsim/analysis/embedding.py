@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial import cKDTree
 
+from dynsim.analysis.results import Printable
+
 
 @dataclass(frozen=True)
-class DelayChoice:
+class DelayChoice(Printable):
     """An embedding delay and the rule that chose it, with the curves it was read from."""
 
     delay: int
@@ -33,9 +35,12 @@ class DelayChoice:
     def headline(self) -> float:
         return float(self.delay)
 
+    def __str__(self) -> str:
+        return f"delay {self.delay}: {self.rule}"
+
 
 @dataclass(frozen=True)
-class DimensionChoice:
+class DimensionChoice(Printable):
     """An embedding dimension chosen by false nearest neighbours, with the fractions per dimension."""
 
     dim: int
@@ -49,6 +54,11 @@ class DimensionChoice:
 
     def headline(self) -> float:
         return float(self.dim)
+
+    def __str__(self) -> str:
+        frac = ", ".join(f"{v:.3g}" for v in self.fnn_fraction)
+        return (f"dim {self.dim}: {self.rule} (false-neighbour fractions, dim "
+                f"1..{len(self.fnn_fraction)}: {frac})")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dynsim.analysis.results import Z95, Estimate
+from dynsim.analysis.results import Z95, Estimate, Printable
 
 K_MAX_DEFAULT = 100_000      # Hill plot length when k_max is not given
 STABLE_K_MIN = 10            # the smallest k at which a stable window may start
@@ -56,7 +56,7 @@ def _iv_int(name: str, v, lo: int, hi: int) -> int:
 
 
 @dataclass(frozen=True, eq=False)
-class HillEstimate:
+class HillEstimate(Printable):
     """The Hill plot (``k``, ``alpha_k``, ``stderr_k`` for k = 1..k_max) and the estimate at the
     chosen ``k_chosen``: ``value`` +- ``stderr`` (alpha/sqrt(k)), the tail threshold ``xmin`` =
     X_(k+1) (the fit uses the k samples above it) and the ``rule`` that chose k."""

@@ -6,10 +6,10 @@ analyzer and the trainer all import from here."""
 from dynsim.analysis.lyapunov.sharpness import (SharpnessDimension, SharpnessExponents,
                                                 jacobian_sharpness_exponents, sharpness_dimension,
                                                 sharpness_exponents)
-from dynsim.analysis.lyapunov.spectrum import (BENETTIN, KY_METHOD, LyapunovSpectrum,
-                                               kaplan_yorke_dimension, lyapunov_spectrum,
-                                               start_frame)
+from dynsim.analysis.lyapunov.spectrum import (BENETTIN, KY_METHOD, LyapunovExponent,
+                                               LyapunovSpectrum, kaplan_yorke_dimension,
+                                               lyapunov_spectrum, start_frame)
 
-__all__ = ["BENETTIN", "KY_METHOD", "LyapunovSpectrum", "SharpnessDimension", "SharpnessExponents",
-           "jacobian_sharpness_exponents", "kaplan_yorke_dimension", "lyapunov_spectrum",
+__all__ = ["BENETTIN", "KY_METHOD", "LyapunovExponent", "LyapunovSpectrum", "SharpnessDimension",
+           "SharpnessExponents", "jacobian_sharpness_exponents", "kaplan_yorke_dimension", "lyapunov_spectrum",
            "sharpness_dimension", "sharpness_exponents", "start_frame"]

@@ -15,11 +15,11 @@ import numpy as np
 
 from dynsim.analysis.lyapunov.spectrum import (MAX_LISTED, _iv_exponents, _ky_index, _ky_value,
                                                _listed, kaplan_yorke_dimension)
-from dynsim.analysis.results import Estimate
+from dynsim.analysis.results import Estimate, Printable
 
 
 @dataclass(frozen=True)
-class SharpnessExponents:
+class SharpnessExponents(Printable):
     """Sharpness exponents lambda_k = E_omega sup_t ln sigma_k(I - lr H_t), k = 1..len, decreasing."""
 
     exponents: tuple[float, ...]
@@ -33,6 +33,11 @@ class SharpnessExponents:
 
     def headline(self) -> float:
         return self.exponents[0]
+
+    def __str__(self) -> str:
+        vals = ", ".join(f"{v:.4g} ± {s:.2g}" for v, s in zip(self.exponents, self.stderr))
+        return (f"lambda = ({vals})  lr={self.lr:g}, {self.n_iterates} iterates, "
+                f"{self.n_minibatches} minibatches  (sharpness exponents)")
 
 
 @dataclass(frozen=True)
@@ -49,11 +54,21 @@ class SharpnessDimension(Estimate):
             return self.ci[0] <= self.reference <= self.ci[1]
         return super().agrees(k)
 
-    def __str__(self) -> str:
+    @property
+    def label(self) -> str:
+        return "lower bound" if self.bound == "lower" and not self.failed else super().label
+
+    def footnotes(self) -> tuple[str, ...]:
         if self.bound == "lower":
-            return (f">= {self.value:.6g} (lower bound; SD in [{self.ci[0]:.6g}, {self.ci[1]:.6g}])"
-                    f"  n={self.n}  ({self.method})")
-        return super().__str__()
+            return ("a sharpness dimension marked 'lower bound' is at least its value; its 95% CI "
+                    "column is the interval the dimension is known to lie in",)
+        return super().footnotes()
+
+    def details(self, name: str | None = None) -> str:
+        if self.bound == "lower" and not self.failed:
+            return (f"{name or 'sharpness_dimension'}: >= {self.value:.6g} (lower bound; SD in "
+                    f"[{self.ci[0]:.6g}, {self.ci[1]:.6g}]) ({self.method})")
+        return super().details(name)
 
 
 # ---------------------------------------------------------------------------------------------

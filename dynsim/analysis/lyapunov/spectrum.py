@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from dynsim.analysis.results import Z95, Estimate
+from dynsim.analysis.results import Z95, Estimate, Printable
 
 BENETTIN = "QR (Benettin) reorthonormalisation of one-step Jacobians"
 KY_METHOD = "Kaplan-Yorke: j + S_j / |lambda_(j+1)|"
@@ -100,7 +100,21 @@ def _benettin_kernel(jac, transient, logs, q0):
 
 
 @dataclass(frozen=True)
-class LyapunovSpectrum:
+class LyapunovExponent(Estimate):
+    """Exponent ``index`` (0-based) of a :class:`LyapunovSpectrum`, as an :class:`Estimate` that keeps
+    the whole spectrum (``spectrum``: its running estimates, covariance and sum), so that a caller
+    of :func:`dynsim.analysis.measure` draws or prints the spectrum without recomputing it.  The link
+    is left out of ``to_dict``."""
+
+    index: int = field(default=0, metadata={"json": False})
+    spectrum: "LyapunovSpectrum | None" = field(default=None, repr=False, compare=False,
+                                                metadata={"json": False})
+
+    label = "QR (Benettin)"
+
+
+@dataclass(frozen=True)
+class LyapunovSpectrum(Printable):
     """Lyapunov exponents (decreasing, per unit time) with block-averaged standard errors.
 
     ``cov`` is the covariance matrix of the estimated exponents (from the block means), ``data``
@@ -129,12 +143,12 @@ class LyapunovSpectrum:
     def estimate(self, i: int = 0) -> Estimate:
         """Exponent ``i`` (0-based) as an :class:`Estimate`."""
         ref = None if self.reference is None else self.reference[i]
-        return Estimate.normal(self.exponents[i], self.stderr[i],
-                               method=f"{self.method}, exponent {i + 1}", n=self.n_steps,
-                               reference=ref, reference_source=self.reference_source,
-                               data={"blocks": self.blocks, "dt": self.dt, "transient": self.transient,
-                                     **{k: v for k, v in self.data.items()
-                                        if k == "stationary_window"}})
+        return LyapunovExponent.normal(
+            self.exponents[i], self.stderr[i], method=f"{self.method}, exponent {i + 1}",
+            n=self.n_steps, reference=ref, reference_source=self.reference_source,
+            data={"blocks": self.blocks, "dt": self.dt, "transient": self.transient,
+                  **{k: v for k, v in self.data.items() if k == "stationary_window"}},
+            index=i, spectrum=self)
 
     def total(self) -> Estimate:
         """The sum of the exponents (the mean volume contraction rate), with its SE."""
@@ -144,9 +158,35 @@ class LyapunovSpectrum:
                                n=self.n_steps, data={"blocks": self.blocks, "dt": self.dt})
 
     def __str__(self) -> str:
-        vals = ", ".join(f"{v:.4g}±{s:.2g}" for v, s in zip(self.exponents, self.stderr))
-        return (f"lambda = ({vals})  n={self.n_steps}, {self.blocks} blocks, dt={self.dt:g}"
-                f"  ({self.method})")
+        vals = ", ".join(f"{v:.4g} ± {s:.2g}" for v, s in zip(self.exponents, self.stderr))
+        return f"lambda = ({vals})  n={self.n_steps}  (QR (Benettin), {self.blocks} blocks)"
+
+    def details(self, names=None) -> str:
+        """How the exponents were measured (steps, transient, blocks, per step or per unit time),
+        the sum of the exponents (the volume contraction rate) and each exponent's z-score against
+        its reference.  ``names``: row name -> :class:`LyapunovExponent` taken from this spectrum
+        (default ``lyapunov_1..d``), as :func:`dynsim.analysis.measure` names them."""
+        if names is None:
+            names = {f"lyapunov_{i + 1}": self.estimate(i) for i in range(self.d)}
+        listed = list(names)
+        per = "per unit time" if self.dt != 1.0 else "per step"
+        numbered = listed == [f"lyapunov_{i + 1}" for i in range(len(listed))]
+        head = f"lyapunov_1..{len(listed)}" if numbered and len(listed) > 1 else ", ".join(listed)
+        lines = [f"{head} ({per}): QR (Benettin) over {self.n_steps:,} steps after a "
+                 f"{self.transient}-step transient; SE from {self.blocks} blocks"]
+        window = next((e.data["stationary_window"] for e in names.values()
+                       if "stationary_window" in e.data), None)
+        if window:
+            lines.append(f"  window: {window}")
+        if self.d > 1:
+            tot = self.total()
+            lines.append(f"  sum of exponents {tot.value:.6g} ± {tot.stderr:.2g} (the mean of "
+                         f"ln|det J|{' / dt' if self.dt != 1.0 else ''}: volume contraction)")
+        for name, e in names.items():
+            z = e.z_text()
+            if z:
+                lines.append(f"  {name}: {z}")
+        return "\n".join(lines)
 
     @property
     def ci(self) -> tuple[tuple[float, float], ...]:

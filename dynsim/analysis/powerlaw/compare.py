@@ -22,12 +22,13 @@ from scipy import optimize, special, stats
 
 from dynsim.analysis.powerlaw.fit import PowerLawFit
 from dynsim.analysis.powerlaw.zeta import hurwitz
+from dynsim.analysis.results import Printable
 
 ALTERNATIVES = ("exponential", "stretched_exponential", "lognormal", "truncated_power_law")
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(Printable):
     """Power law against one alternative: R (> 0 favours the power law), p, the test used."""
 
     alternative: str

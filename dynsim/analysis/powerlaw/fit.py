@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from dynsim.analysis.powerlaw import scan
+from dynsim.analysis.results import Printable, short_method, table_line
 
 MIN_TAIL_DISCRETE = 10
 MIN_TAIL_CONTINUOUS = 50
@@ -28,7 +29,7 @@ Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
-class PowerLawFit:
+class PowerLawFit(Printable):
     """p(x) ~ x^-alpha on [xmin, xmax], fitted by maximum likelihood.
 
     ``status`` is "ok" or "failed" (then ``reason`` says why and alpha is NaN).  ``scan`` holds the
@@ -79,16 +80,60 @@ class PowerLawFit:
         out["n_candidates"] = int(len(self.scan.get("xmin", ())))
         return out
 
-    def __str__(self) -> str:
+    @property
+    def binned(self) -> bool:
+        return self.method.startswith("binned")
+
+    @property
+    def label(self) -> str:
+        """The method in a few words ("discrete MLE", "binned MLE", ...), "no fit" when failed."""
+        return short_method(self.method) if self.ok else "no fit"
+
+    def candidates(self) -> dict:
+        """The xmin scan: the rule that chose the candidates, and per candidate its xmin, alpha,
+        KS distance, tail size and SE (the xmin-stability plot)."""
+        return {"rule": self.candidates_rule,
+                **{k: self.scan[k] for k in ("xmin", "alpha", "ks", "n_tail", "stderr")
+                   if k in self.scan}}
+
+    def footnotes(self) -> tuple[str, ...]:
         if not self.ok:
-            return f"failed: {self.reason}"
+            return (f"no fit: {self.reason}",)
+        notes = [f"{self.n_nonpositive} values <= 0 left out"] if self.n_nonpositive else []
+        if self.binned:
+            notes.append("no bootstrap or likelihood-ratio tests on binned data")
+        if self.caveat:
+            notes.append(self.caveat)
+        return tuple(notes)
+
+    def range_text(self, decades: float | None = None) -> str:
+        """'xmin = 3 (rule), window [xmin, inf]; n_tail = 1,200 of 3,000; ...; KS = 0.0123'."""
+        lo = "bmin" if self.binned else "xmin"
         hi = "inf" if self.xmax is None else f"{self.xmax:g}"
-        if self.xmax_rule:
-            hi += f" ({self.xmax_rule})"
-        dropped = f" ({self.n_nonpositive} values <= 0 left out)" if self.n_nonpositive else ""
-        return (f"alpha={self.alpha:.4f}±{self.stderr:.4f}  x∈[{self.xmin:g}, {hi}]  "
-                f"n={self.n_tail}/{self.n_total}{dropped}  KS={self.ks:.4f}  {self.method}"
-                + (f"  [{self.caveat}]" if self.caveat else ""))
+        rule = "given" if self.xmin_given and not self.binned else self.candidates_rule
+        ks = "KS (binned CDF)" if self.binned else "KS"
+        span = "" if decades is None else f"tail spans {decades:.2f} decades; "
+        return (f"{lo} = {self.xmin:g} ({rule}), window [{lo}, {hi}]"
+                + (f" ({self.xmax_rule})" if self.xmax_rule else "")
+                + f"; n_tail = {self.n_tail:,} of {self.n_total:,}; {span}{ks} = {self.ks:.4f}"
+                + (f"; {self.n_nonpositive} values <= 0 left out" if self.n_nonpositive else ""))
+
+    def details(self, name: str | None = None) -> str:
+        """alpha with its SE and method, the fitted range and how xmin was chosen, the tail size,
+        the KS distance, and the caveat."""
+        name = name or "power_law"
+        if not self.ok:
+            return f"{name}: no fit ({self.reason})"
+        lines = [f"{name}: alpha = {self.alpha:.4f} ± {self.stderr:.2g} ({self.method})",
+                 f"  {self.range_text()}"]
+        if self.binned:
+            lines.append("  no bootstrap or likelihood-ratio tests on binned data")
+        if self.caveat:
+            lines.append(f"  note: {self.caveat}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return table_line(self.alpha, self.stderr, self.ci, None, self.label)
 
 
 def failed(reason: str, n_total: int, discrete: bool, xmin=np.nan, xmax=None, method="mle"):

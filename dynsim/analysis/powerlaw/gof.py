@@ -26,11 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from dynsim.analysis.powerlaw.fit import PowerLawFit, fit_power_law, sample_power_law
+from dynsim.analysis.results import Printable
 from dynsim.rng import make_seed
 
 
 @dataclass(frozen=True)
-class GofResult:
+class GofResult(Printable):
     p: float
     p_stderr: float
     n_boot: int

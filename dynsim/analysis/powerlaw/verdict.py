@@ -24,12 +24,17 @@ import numpy as np
 from dynsim.analysis.powerlaw.compare import ALTERNATIVES, Comparison, compare
 from dynsim.analysis.powerlaw.fit import PowerLawFit, fit_power_law
 from dynsim.analysis.powerlaw.gof import GofResult, gof_bootstrap
+from dynsim.analysis.results import Printable, table_line
 
 MIN_DECADES = 1.0
 
 
 @dataclass(frozen=True)
-class PowerLawAnalysis:
+class PowerLawAnalysis(Printable):
+    """The fit, its bootstrap goodness of fit (None with boot=0), the likelihood-ratio tests
+    (alternative -> :class:`Comparison`), the tail's span in decades, the verdict with its reasons,
+    and notes on what was not tested and what the exponent means."""
+
     fit: PowerLawFit
     gof: GofResult | None
     comparisons: dict = field(default_factory=dict)
@@ -65,16 +70,40 @@ class PowerLawAnalysis:
     def headline(self) -> float:
         return self.fit.alpha
 
-    def __str__(self) -> str:
-        lines = [f"fit      : {self.fit}"]
+    @property
+    def label(self) -> str:
+        """The fit's method in a few words and the verdict: "discrete MLE: plausible power law"."""
+        return f"{self.fit.label}: {self.verdict}" if self.fit.ok else "no fit"
+
+    def footnotes(self) -> tuple[str, ...]:
+        if not self.fit.ok:
+            return self.fit.footnotes()
+        dropped = self.fit.footnotes()[:1] if self.fit.n_nonpositive else ()
+        return (*dropped, *self.notes)
+
+    def details(self, name: str | None = None) -> str:
+        """The fit and its range, the bootstrap p with its direction, each likelihood-ratio test,
+        the verdict with its reasons, the notes."""
+        f, name = self.fit, name or "power_law"
+        if not f.ok:
+            return f"{name}: no fit ({f.reason})"
+        lines = [f"{name}: alpha = {f.alpha:.4f} ± {f.stderr:.2g} ({f.method})",
+                 f"  {f.range_text(self.decades)}"]
         if self.gof is not None:
-            lines.append(f"bootstrap: {self.gof}")
-            lines.append(f"           {self.gof.direction}")
-        lines += [f"test     : {c}" for c in self.comparisons.values()]
-        lines.append(f"verdict  : {self.verdict}" + (f" ({'; '.join(self.reasons)})"
-                                                      if self.reasons else ""))
-        lines += [f"note     : {n}" for n in self.notes]
+            g = self.gof
+            lines.append(f"  bootstrap: p = {g.p:.3f} ± {g.p_stderr:.3f} ({g.n_boot} replicates"
+                         + (f", {g.n_failed} failed refits counted as KS >= observed"
+                            if g.n_failed else "") + f"); {g.direction}")
+        for c in self.comparisons.values():
+            lines.append(f"  LR vs {c.alternative}: R = {c.R:+.3f}, p = {c.p:.3g}, favours "
+                         f"{c.favours} ({c.test})")
+        lines.append(f"  verdict: {self.verdict}"
+                     + (f" ({'; '.join(self.reasons)})" if self.reasons else ""))
+        lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return table_line(self.value, self.stderr, self.ci, None, self.label)
 
 
 def analyze_power_law(x, *, discrete: bool | None = None, xmin=None, xmax=None, boot: int = 200,
