@@ -136,8 +136,8 @@ def run(system, opt, lr, steps, x0, spectrum, rotated, degree, minibatch, n_quad
         beta1, beta2, eps, noise_std, freeze_at, nu0, no_jacobian, seed, as_json, out, force,
         plot):
     """One optimizer run on a toy: threshold, verdict, sharpness ratio and dimension estimates."""
-    from dynsim.analysis.orbits import run_dimensions, sharpness_summary
-    from dynsim.analysis.stability import stability
+    from dynsim.analysis.rows.orbits import run_dimensions, sharpness_summary
+    from dynsim.analysis.rows.stability import stability
     from dynsim.plots.eos import plot_run
     from dynsim.trace import save_run
 

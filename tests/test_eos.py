@@ -22,7 +22,8 @@ from click.testing import CliRunner
 from dynsim import registry
 from dynsim.analysis.lyapunov import lyapunov_spectrum
 from dynsim.analysis.orbits import bifurcation_summary, orbit_period
-from dynsim.analysis.stability import max_stable_lr, quadratic_multipliers, stability, threshold
+from dynsim.analysis.rows.stability import stability
+from dynsim.analysis.stability import max_stable_lr, quadratic_multipliers, threshold
 from dynsim.sims.eos import (bifurcation, make_loss, minimalist, minimalist_eos_minimum, product,
                              quadratic, run_toy)
 from dynsim.sims.eos.optimizers import SLOTS, opt_spec, opt_step
