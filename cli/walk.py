@@ -206,12 +206,13 @@ def peaks(d, side, levels, neighbours, top_only, smooth, landscapes, seed, as_js
 @click.option("--quick", is_flag=True, help="Fewer walkers: a demo in seconds, wider error bars.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, not a table.")
 def claims(seed, quick, as_json):
-    """Test each claim of MISSION.md section 3: measured value, reference, verdict."""
-    from dynsim.claims import format_claims, walk_claims
+    """Test ten claims about random walks in high dimensions, each stated with its source: what
+    was measured, the verdict (true, false, depends) and when the claim holds."""
+    from dynsim.studies.claims import walk_claims
 
     with progress_bar("claims") as progress:
         result = walk_claims(seed=seed, quick=quick, progress=progress)
-    emit(as_json, {"seed": seed, "quick": quick, "claims": result}, format_claims(result))
+    emit(as_json, result.to_dict(), str(result))
 
 
 __all__ = ["walk"]
