@@ -231,53 +231,22 @@ def bifurcation(system, opt, lr_min, lr_max, n_lr, steps, keep, x0, spectrum, ro
 
     Default: 1/2 (1 - xy)^2 from the balanced point (0.5, 0.5), lr 0.8-2.0 (stable below lr = 1,
     where 2/lr meets the balanced minimum's sharpness 2)."""
-    import numpy as np
-
-    from dynsim.analysis.orbits import bifurcation_summary, is_growing, orbit_period, orbit_state
-    from dynsim.plots.eos import plot_bifurcation
+    from dynsim.studies.bifurcation import bifurcation_diagram
     from dynsim.trace import save_run
 
     check_outputs(out, force, plot)
-    params = dict(system=system, opt=opt, lr_min=lr_min, lr_max=lr_max, n_lr=n_lr, steps=steps,
-                  keep=keep, beta=beta, beta1=beta1, beta2=beta2, eps=eps, noise_std=noise_std,
-                  **_toy_params(system, x0, spectrum, rotated, degree))
-    trace = _registry_run("eos.bifurcation", "learning rates", seed=seed, **params)
-    lrs, lam = trace["bifurcation_lr"], trace["bifurcation_lyapunov"][:, 0]
-    se, div = trace["bifurcation_lyapunov_se"][:, 0], trace["bifurcation_diverged_at"].copy()
-    growing = np.array([div[i] < 0 and is_growing(trace["bifurcation_proj"][i])
-                        for i in range(lrs.size)])
-    periods = [orbit_period(trace["bifurcation_proj"][i]) if div[i] < 0 else -1
-               for i in range(lrs.size)]
-    show = np.unique(np.linspace(0, lrs.size - 1, min(lrs.size, 21)).round().astype(int))
-    rows = [f"eos.bifurcation  system={system}  opt={opt}  seed={trace.seed}  "
-            f"x0={trace.params['x0']}  {trace.params['steps']} steps, last {keep} kept",
-            f"{'lr':>10} {'period':>8} {'lambda_1':>10} {'± SE':>8}  state"]
-    for i in show:
-        if div[i] >= 0:
-            rows.append(f"{lrs[i]:>10.4g} {'-':>8} {'-':>10} {'-':>8}  diverged at step {div[i]}")
-            continue
-        per = "none" if periods[i] == 0 else str(periods[i])
-        state = orbit_state(trace["bifurcation_proj"][i], lam[i], se[i], periods[i])
-        rows.append(f"{lrs[i]:>10.4g} {per:>8} {lam[i]:>10.4g} {se[i]:>8.2g}  {state}")
-    summary = None
-    div_or_growing = np.where(growing, 0, div)  # a growing orbit counts as diverged
-    if np.any((div_or_growing < 0) & np.isfinite(lam)):
-        summary = bifurcation_summary(lrs, lam, se, div_or_growing)
-        onset = summary.data["chaos_onset_lr"]
-        rows.append(f"largest exponent {summary.value:.4g} ± {summary.stderr:.2g} at lr "
-                    f"{summary.data['lr_at_max']:.4g}; onset of chaos (lambda_1 > 3 SE): "
-                    + ("none in this range" if onset is None else f"lr = {onset:.4g}"))
+    with progress_bar("learning rates") as progress:
+        result = bifurcation_diagram(system=system, opt=opt, lr_min=lr_min, lr_max=lr_max,
+                                     n_lr=n_lr, steps=steps, keep=keep, beta=beta, beta1=beta1,
+                                     beta2=beta2, eps=eps, noise_std=noise_std, seed=seed,
+                                     progress=progress,
+                                     **_toy_params(system, x0, spectrum, rotated, degree))
+    emit(as_json, {**result.to_dict(), "out": out},
+         str(result) + (f"\nrun folder: {out}" if out is not None else ""))
     if out is not None:
-        rows.append(f"run folder: {out}")
-    payload = {"system": trace.system, "params": trace.params, "seed": trace.seed,
-               "threshold_convention": trace.meta["threshold_convention"], "lr": lrs,
-               "period": periods, "lyapunov_1": lam, "lyapunov_1_se": se, "diverged_at": div,
-               "summary": summary, "out": out}
-    emit(as_json, payload, "\n".join(rows))
-    if out is not None:
-        save_run(trace, out, force=force)
+        save_run(result.trace, out, force=force)
     if plot is not None:
-        save_figure(plot_bifurcation(trace), plot)
+        save_figure(result.figure(), plot)
 
 
 @eos.command()
