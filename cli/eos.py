@@ -12,7 +12,8 @@ from dynsim.params import Choice, Float, Int, option
 from dynsim.sims.eos.bifurcation import BIFURCATION_PARAMS as BP
 from dynsim.sims.eos.losses import LOSSES
 from dynsim.sims.eos.systems import OPT_PARAMS as OP, PRODUCT_PARAMS, QUADRATIC_PARAMS
-from dynsim.sims.flows import CENTRAL_PARAMS, EDGE_TOL, EDGE_WINDOW
+from dynsim.sims.flows import CENTRAL_PARAMS
+from dynsim.studies.flows_vs_gd import EDGE_TOL, EDGE_WINDOW
 
 SYSTEM = Choice(LOSSES)
 
@@ -109,9 +110,9 @@ def _registry_run(name: str, label: str, **params):
 def eos():
     """Edge of stability: toy losses, optimizers as maps, the central flow, chaos in GD.
 
-    Thresholds by convention (REFERENCES.md items 3, 15): GD 2/lr, heavy ball (2+2b)/lr, Nesterov
-    (2+2b)/((1+2b) lr), EMA momentum (2+2b)/((1-b) lr), RMSProp 2/lr and Adam (2+2b1)/((1-b1) lr)
-    on the preconditioned sharpness.
+    Thresholds by convention (Cohen et al. 2021, arXiv:2103.00065; 2022, arXiv:2207.14484): GD
+    2/lr, heavy ball (2+2b)/lr, Nesterov (2+2b)/((1+2b) lr), EMA momentum (2+2b)/((1-b) lr),
+    RMSProp 2/lr and Adam (2+2b1)/((1-b1) lr) on the preconditioned sharpness.
     """
 
 
@@ -272,71 +273,23 @@ def flows(system, lr, steps, x0, spectrum, rotated, degree, tau, method, max_eva
           edge_tol, edge_window, seed, as_json, out, force, plot):
     """Gradient flow and the central flow overlaid on GD, with how far each stays from GD.
 
-    GD runs first; if it diverges the command stops at once (exit 2).  Edge Flow (Marion 2026)
-    is not built: its equations could not be read (REFERENCES.md item 2)."""
-    from dynsim.plots.eos import plot_flows
-    from dynsim.sims.flows import flows_vs_gd
+    GD runs first; if it diverges the command stops at once (exit 2).  Edge Flow (P. Marion 2026)
+    is not built: its equations could not be read."""
+    from dynsim.studies.flows_vs_gd import flows_vs_gd
     from dynsim.trace import save_runs
 
     check_outputs(out, force, plot)
-    toy = _toy_params(system, x0, spectrum, rotated, degree)
     cmp = flows_vs_gd(system=system, lr=lr, steps=steps, tau=tau, average=average,
                       edge_tol=edge_tol, edge_window=edge_window, method=method,
-                      max_evals=max_evals, seed=seed, **toy)
-    gd = cmp.gd
-    rows = [f"flows  system={system}  lr={lr:g}  steps={steps}  seed={gd.seed}  "
-            f"x0={gd.params['x0']}  tau={tau:g}  GD averaged over {average} steps",
-            f"statuses: GD {gd.meta['status']}, gradient flow {cmp.gradient.meta['status']}, "
-            f"central flow {cmp.central.meta['status']}"]
-    if cmp.start is None:
-        rows.append(cmp.note)
-    else:
-        rows.append(f"GD at the edge over steps {cmp.start}-{cmp.stop - 1} (averaged sharpness "
-                    f"ratio within {edge_tol:g} of 1 for >= {edge_window} steps); gaps to GD's "
-                    "time averages there:")
-        rows.append(f"{'':<15} {'loss gap per step':>19} {'window-mean loss':>17} "
-                    f"{'sharpness gap':>16}")
-        for label, lg, me, sg in (
-                ("central flow", cmp.loss_gap_central, cmp.mean_loss_error_central,
-                 cmp.sharpness_gap_central),
-                ("gradient flow", cmp.loss_gap_gradient, cmp.mean_loss_error_gradient,
-                 cmp.sharpness_gap_gradient)):
-            lcol = "-" if lg is None else f"{lg.value:.4g} ± {lg.stderr:.2g}"
-            mcol = "-" if me is None else f"{me:.4g}"
-            rows.append(f"{label:<15} {lcol:>19} {mcol:>17} "
-                        f"{sg.value:>9.4g} ± {sg.stderr:<6.2g}")
-        rows.append("loss gaps: |flow - GD average| / GD average (per step, then of the window "
-                    "means; the central flow's loss is L + sigma^2 S / 2); sharpness gap: "
-                    "|flow - GD average| / (2/lr); ± = spread over time")
-        if cmp.note:
-            rows.append(f"note: {cmp.note}")
-    rows.append("Edge Flow: not built (its equations could not be read; REFERENCES.md item 2)")
+                      max_evals=max_evals, seed=seed,
+                      **_toy_params(system, x0, spectrum, rotated, degree))
+    folders = f"\nrun folders: {out}/gd, {out}/gradient_flow, {out}/central_flow" if out else ""
+    emit(as_json, {**cmp.to_dict(), "out": out}, str(cmp) + folders)
     if out is not None:
-        rows.append(f"run folders: {out}/gd, {out}/gradient_flow, {out}/central_flow")
-
-    def gap(e):  # the per-step series stays in the run folders' channels, not in the JSON
-        return None if e is None else {**e.__dict__, "data": {k: v for k, v in e.data.items()
-                                                              if k != "series"}}
-
-    payload = {"system": system, "lr": lr, "steps": steps, "seed": gd.seed, "x0": gd.params["x0"],
-               "tau": tau, "method": method, "average": average, "edge_tol": edge_tol,
-               "edge_window": edge_window, "start": cmp.start,
-               "stop": None if cmp.stop is None else cmp.stop - 1, "loss_floor": cmp.loss_floor,
-               "loss_gap_central": gap(cmp.loss_gap_central),
-               "loss_gap_gradient": gap(cmp.loss_gap_gradient),
-               "mean_loss_error_central": cmp.mean_loss_error_central,
-               "mean_loss_error_gradient": cmp.mean_loss_error_gradient,
-               "floor_central": cmp.floor_central, "floor_gradient": cmp.floor_gradient,
-               "sharpness_gap_central": gap(cmp.sharpness_gap_central),
-               "sharpness_gap_gradient": gap(cmp.sharpness_gap_gradient), "note": cmp.note,
-               "statuses": {"gd": gd.meta["status"], "gradient_flow": cmp.gradient.meta["status"],
-                            "central_flow": cmp.central.meta["status"]}, "out": out}
-    emit(as_json, payload, "\n".join(rows))
-    if out is not None:
-        save_runs({"gd": gd, "gradient_flow": cmp.gradient, "central_flow": cmp.central}, out,
+        save_runs({"gd": cmp.gd, "gradient_flow": cmp.gradient, "central_flow": cmp.central}, out,
                   force=force)
     if plot is not None:
-        save_figure(plot_flows(cmp), plot)
+        save_figure(cmp.figure(), plot)
 
 
 __all__ = ["eos"]
