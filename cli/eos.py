@@ -79,6 +79,8 @@ def _toy_params(system, x0, spectrum, rotated, degree) -> dict:
 
 
 ADAPTIVE_STEPS = 20000   # default steps for rmsprop / adam
+# the rows of measure() that eos run reports (lyapunov gives lyapunov_<i> and kaplan_yorke)
+RUN_MEASURES = ["stability", "sharpness", "lyapunov", "sharpness_dimension"]
 
 
 def _fmt_estimate(e) -> str:
@@ -137,8 +139,7 @@ def run(system, opt, lr, steps, x0, spectrum, rotated, degree, minibatch, n_quad
         beta1, beta2, eps, noise_std, freeze_at, nu0, no_jacobian, seed, as_json, out, force,
         plot):
     """One optimizer run on a toy: threshold, verdict, sharpness ratio and dimension estimates."""
-    from dynsim.analysis.rows.orbits import run_dimensions, sharpness_summary
-    from dynsim.analysis.rows.stability import stability
+    from dynsim.analysis import measure
     from dynsim.plots.eos import plot_run
     from dynsim.trace import save_run
 
@@ -148,71 +149,62 @@ def run(system, opt, lr, steps, x0, spectrum, rotated, degree, minibatch, n_quad
     params = dict(opt=opt, lr=lr, beta=beta, beta1=beta1, beta2=beta2, eps=eps,
                   noise_std=noise_std, freeze_at=freeze_at, jacobian=not no_jacobian,
                   **_toy_params(system, x0, spectrum, rotated, degree))
-    if nu0 is not None:
-        params["nu0"] = nu0
-    if minibatch is not None:
-        params["minibatch"] = minibatch
-    if n_quadratics is not None:
-        params["n_quadratics"] = n_quadratics
-    if steps is not None:
-        params["steps"] = steps
-    elif opt in ("rmsprop", "adam"):
+    for name, value in (("nu0", nu0), ("minibatch", minibatch), ("n_quadratics", n_quadratics),
+                        ("steps", steps)):
+        if value is not None:
+            params[name] = value
+    if steps is None and opt in ("rmsprop", "adam"):
         params["steps"] = ADAPTIVE_STEPS
     trace = _registry_run(f"eos.{system}", "running", seed=seed, **params)
-    stab = stability(trace)
-    sharp = sharpness_summary(trace)
-    # an unbounded orbit has no attractor: no dimension is reported for a diverged run
-    dims = {} if stab.verdict == "diverged" else run_dimensions(trace)
-    conv = trace.meta["threshold_convention"]
-    thr = float(trace["threshold"][0])
-    p = trace.params
+    m = measure(trace, only=RUN_MEASURES[:2])
+    stab, sharp = m["stability"], m["sharpness"]
+    if not hasattr(stab, "verdict"):  # the stability row failed: say why, as one line
+        raise ValueError(stab.method)
+    if stab.verdict != "diverged":  # an unbounded orbit has no attractor: no dimensions
+        m = measure(trace, only=RUN_MEASURES)
+    conv, thr, p = trace.meta["threshold_convention"], float(trace["threshold"][0]), trace.params
     rows = [f"{trace.system}  seed={trace.seed}  opt={p['opt']}  lr={p['lr']:g}  "
             f"steps={p['steps']}  status={trace.meta['status']}  x0={p['x0']}",
             f"{'threshold':<20} {thr:.6g} ({conv})",
             f"{'sharpness':<20} start {sharp.data['start']:.6g}, final {sharp.data['final']:.6g}, "
             f"late median {sharp.value:.6g} ± {sharp.stderr:.2g}",
             f"{'stability':<20} {stab}"]
-    for name in ("lyapunov", "kaplan_yorke", "sharpness_dimension"):
-        if name in dims:
-            shown = dims[name] if name == "lyapunov" else _fmt_estimate(dims[name])
-            rows.append(f"{name:<20} {shown}")
-    if p["opt"] in ("rmsprop", "adam") and p["steps"] < ADAPTIVE_STEPS \
-            and stab.verdict != "diverged":
-        rows.append(f"{'note':<20} {p['opt']}'s preconditioner adapts on ~1/(1 - beta2) = "
-                    f"{1 / (1 - p['beta2']):.0f} steps and reaches its threshold slowly (Adam on "
-                    f"the default quadratic: ratio 0.045 at 1000 steps, 0.34 at 5000, 0.97 at "
-                    f"20000): a 'converged' verdict this early may only mean not yet equilibrated")
-    if p.get("minibatch"):
-        rows.append(f"{'minibatch':<20} {p['minibatch']} of {p['n_quadratics']} quadratics per "
-                    f"step (Jacobian I - lr H_B: the Lyapunov spectrum is of random products); "
-                    f"sharpness and threshold are the full loss's")
-    if stab.verdict == "diverged":
-        rows.append(f"{'dimensions':<20} - (the run diverged: there is no attractor to measure)")
-    elif "sharpness_dimension" not in dims:
-        rows.append(f"{'sharpness_dimension':<20} - (not measured: it needs the update "
-                    f"Jacobians (drop --no-jacobian) or Hessian eigenvalues, a constant lr and "
-                    f"a long enough stationary window)")
+    rows += [f"{name:<20} {_fmt_estimate(r)}" for name, r in m.items() if name not in
+             RUN_MEASURES[:2]]
+    rows += _run_notes(p, stab.verdict, "sharpness_dimension" in m)
     if out is not None:
         rows.append(f"run folder: {out}")
     payload = {"system": trace.system, "params": p, "seed": trace.seed,
-               "status": trace.meta["status"], "threshold": thr, "threshold_convention": conv,
-               "sharpness_start": sharp.data["start"], "sharpness_final": sharp.data["final"],
-               "sharpness": sharp, "stability": stab, "out": out}
-    if "lyapunov" in dims:
-        spec = dims["lyapunov"]
-        payload["lyapunov"] = {"exponents": spec.exponents, "stderr": spec.stderr,
-                               "n_steps": spec.n_steps, "blocks": spec.blocks,
-                               "transient": spec.transient, "method": spec.method}
-    for name in ("kaplan_yorke", "sharpness_dimension"):
-        if name in dims:
-            payload[name] = dims[name]
-    if "sharpness_exponents" in dims:
-        payload["sharpness_exponents"] = dims["sharpness_exponents"].exponents
+               "status": trace.meta["status"], "verdict": stab.verdict, "threshold": thr,
+               "threshold_convention": conv, "sharpness_start": sharp.data["start"],
+               "sharpness_final": sharp.data["final"], "out": out,
+               "measures": m.to_dict()["measures"]}
     emit(as_json, payload, "\n".join(rows))
     if out is not None:
         save_run(trace, out, force=force)
     if plot is not None:
         save_figure(plot_run(trace, stab), plot)
+
+
+def _run_notes(p: dict, verdict: str, has_sd: bool) -> list[str]:
+    """The notes under the table of ``eos run``: what a verdict or a missing row means here."""
+    rows = []
+    if p["opt"] in ("rmsprop", "adam") and p["steps"] < ADAPTIVE_STEPS and verdict != "diverged":
+        rows.append(f"{'note':<20} {p['opt']}'s preconditioner adapts on ~1/(1 - beta2) = "
+                    f"{1 / (1 - p['beta2']):.0f} steps and reaches its threshold slowly: a "
+                    f"'converged' verdict before ~{ADAPTIVE_STEPS} steps may only mean not yet "
+                    f"equilibrated")
+    if p.get("minibatch"):
+        rows.append(f"{'minibatch':<20} {p['minibatch']} of {p['n_quadratics']} quadratics per "
+                    f"step (Jacobian I - lr H_B: the Lyapunov spectrum is of random products); "
+                    f"sharpness and threshold are the full loss's")
+    if verdict == "diverged":
+        rows.append(f"{'dimensions':<20} - (the run diverged: there is no attractor to measure)")
+    elif not has_sd:
+        rows.append(f"{'sharpness_dimension':<20} - (not measured: it needs the update "
+                    f"Jacobians (drop --no-jacobian) or Hessian eigenvalues, a constant lr and "
+                    f"a long enough stationary window)")
+    return rows
 
 
 @eos.command()

@@ -540,11 +540,23 @@ def test_cli_run_json_saves_and_plots(tmp_path):
     start = np.linalg.eigvalsh(make_loss("minimalist").hessian(np.array([4.0, 0.1, 4.0, 0.1])))
     assert payload["sharpness_start"] == pytest.approx(start[-1], rel=1e-12)
     assert payload["threshold"] == 20.0 and payload["threshold_convention"] == "gd"
-    assert payload["stability"]["verdict"] == "converged"
+    assert payload["status"] == "ok" and payload["verdict"] == "converged"
     assert payload["sharpness_final"] == pytest.approx(19.954, abs=1e-3)
-    assert len(payload["lyapunov"]["exponents"]) == 4 and "kaplan_yorke" in payload
-    assert "sharpness_dimension" in payload
-    assert load_run(tmp_path / "run").system == "eos.minimalist"
+    # the measures are measure()'s, the rows analyze shows for the same run folder
+    m = payload["measures"]
+    assert m["stability"]["verdict"] == "converged"
+    assert sorted(m) == ["kaplan_yorke", "lyapunov_1", "lyapunov_2", "lyapunov_3", "lyapunov_4",
+                         "sharpness", "sharpness_dimension", "stability"]
+    assert m["sharpness"]["data"]["final"] == payload["sharpness_final"]
+    saved = load_run(tmp_path / "run")
+    assert saved.system == "eos.minimalist"
+    # one spine: eos run reports what measure() gives for the run it saved
+    from dynsim.analysis import measure
+    from dynsim.cli.eos import RUN_MEASURES
+    from dynsim.jsonutil import to_json
+
+    again = json.loads(to_json(measure(saved, only=RUN_MEASURES).to_dict()["measures"]))
+    assert again == m
     assert (tmp_path / "run.png").stat().st_size > 0
     table = _invoke("eos", "run", "--system", "quadratic", "--opt", "rmsprop", "--steps", "2000",
                     "--seed", "0")
@@ -563,7 +575,7 @@ def test_cli_run_minibatch_adaptive_default_and_no_nan():
     adam = _invoke("eos", "run", "--system", "quadratic", "--opt", "adam", "--no-jacobian",
                    "--seed", "0", "--json")
     pa = json.loads(adam.stdout)
-    assert pa["params"]["steps"] == 20000 and pa["stability"]["verdict"] == "edge"
+    assert pa["params"]["steps"] == 20000 and pa["verdict"] == "edge"
     short = _invoke("eos", "run", "--system", "quadratic", "--opt", "adam", "--steps", "1000",
                     "--no-jacobian", "--seed", "0")
     assert "not yet equilibrated" in short.output
