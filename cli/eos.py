@@ -7,7 +7,7 @@ import math
 import click
 
 from dynsim.cli.base import (DynsimGroup, check_outputs, emit, output_options, progress_bar,
-                             save_figure)
+                             run_system, save_figure)
 from dynsim.params import Choice, Float, Int, option
 from dynsim.sims.eos.bifurcation import BIFURCATION_PARAMS as BP
 from dynsim.sims.eos.losses import LOSSES
@@ -101,13 +101,6 @@ def _fmt_estimate(e) -> str:
     return f"{body}  n={e.n}  ({e.method}{'; ' + note if note else ''})"
 
 
-def _registry_run(name: str, label: str, **params):
-    from dynsim import registry
-
-    with progress_bar(label) as progress:
-        return registry.run(name, progress=progress, **params)
-
-
 @click.group(cls=DynsimGroup)
 def eos():
     """Edge of stability: toy losses, optimizers as maps, the central flow, chaos in GD.
@@ -155,7 +148,7 @@ def run(system, opt, lr, steps, x0, spectrum, rotated, degree, minibatch, n_quad
             params[name] = value
     if steps is None and opt in ("rmsprop", "adam"):
         params["steps"] = ADAPTIVE_STEPS
-    trace = _registry_run(f"eos.{system}", "running", seed=seed, **params)
+    trace = run_system(f"eos.{system}", "running", seed=seed, **params)
     m = measure(trace, only=RUN_MEASURES[:2])
     stab, sharp = m["stability"], m["sharpness"]
     if not hasattr(stab, "verdict"):  # the stability row failed: say why, as one line

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dynsim.cli.base import (DynsimGroup, check_outputs, emit, measures_table, output_options,
-                             progress_bar, save_figure)
+                             progress_bar, run_system, save_figure)
 from dynsim.params import Int, option
 from dynsim.sims.walks.landscape import PEAK_PARAMS
 from dynsim.sims.walks.pca import PARAMS as PCA_PARAMS
@@ -33,14 +33,6 @@ class DimsList(click.ParamType):
         if not out or bad:
             self.fail(f"must be dimensions in [1, 64], got {value!r}", param, ctx)
         return sorted(set(out))
-
-
-def _run(name: str, label: str, **params):
-    """Run a registered system with a progress bar (the CLI finds systems in the registry)."""
-    from dynsim import registry
-
-    with progress_bar(label) as progress:
-        return registry.run(name, progress=progress, **params)
 
 
 def _finish(trace, measures, as_json, out, force, plot, figure):
@@ -81,9 +73,9 @@ def distance(d, walkers, steps, records, gaussian, step_std, seed, as_json, out,
         raise ValueError("--step-std applies to --gaussian walks only")
     params = dict(d=d, walkers=walkers, steps=steps, records=records, seed=seed)
     if gaussian:
-        trace = _run("walk.gaussian", "walking", step_std=step_std, **params)
+        trace = run_system("walk.gaussian", "walking", step_std=step_std, **params)
     else:
-        trace = _run("walk.lattice", "walking", **params)
+        trace = run_system("walk.lattice", "walking", **params)
     _finish(trace, measure(trace), as_json, out, force, plot, plot_distance)
 
 
@@ -132,8 +124,8 @@ def pca(d, walks, steps, k, gaussian, seed, as_json, out, force, plot):
     from dynsim.plots.walks import plot_pca
 
     check_outputs(out, force, plot)
-    trace = _run("walk.pca", "walks", d=d, walks=walks, steps=steps, k=k, lattice=not gaussian,
-                 seed=seed)
+    trace = run_system("walk.pca", "walks", d=d, walks=walks, steps=steps, k=k,
+                       lattice=not gaussian, seed=seed)
     _finish(trace, measure(trace), as_json, out, force, plot, plot_pca)
 
 
@@ -156,8 +148,9 @@ def peaks(d, side, levels, neighbours, top_only, smooth, landscapes, seed, as_js
     from dynsim.plots.walks import plot_peaks
 
     check_outputs(out, force, plot)
-    trace = _run("walk.peaks", "landscapes", d=d, side=side, levels=levels, neighbours=neighbours,
-                 top_only=top_only, smooth=smooth, landscapes=landscapes, seed=seed)
+    trace = run_system("walk.peaks", "landscapes", d=d, side=side, levels=levels,
+                       neighbours=neighbours, top_only=top_only, smooth=smooth,
+                       landscapes=landscapes, seed=seed)
     _finish(trace, measure(trace), as_json, out, force, plot, plot_peaks)
 
 
