@@ -1,7 +1,8 @@
 """Stability of optimizers: exact thresholds on a quadratic, and where a run sits against its own.
 
-Thresholds (REFERENCES.md items 3 and 15).  On a quadratic with Hessian eigenvalue h each map
-below is linear per eigen-direction; it is stable iff every root of its characteristic polynomial
+Thresholds (Cohen, Kaur, Li, Kolter & Talwalkar 2021, arXiv:2103.00065; Cohen et al. 2022,
+arXiv:2207.14484).  On a quadratic with Hessian eigenvalue h each map below is linear per
+eigen-direction; it is stable iff every root of its characteristic polynomial
 lies inside the unit circle.  The threshold is the sharpness (in the units named) at which a root
 crosses -1, written for a learning rate lr:
 
@@ -23,7 +24,7 @@ z^2 - (1 + beta)(1 - a) z + beta (1 - a); EMA z^2 - (1 + beta - (1 - beta) a) z 
 they vanish at the thresholds above.  The adaptive rows hold with the preconditioner frozen (h is
 then an eigenvalue of P^-1 H, and Adam's bias correction of m is taken as 1); with P adapting,
 RMSProp and Adam never diverge on a quadratic: P grows until lambda_max(P^-1 H) sits at the
-threshold (item 15).
+threshold (Cohen et al. 2022).
 
 Where a run sits (:func:`stability_from_arrays`; from a trace,
 :func:`dynsim.analysis.rows.stability.stability`).  The ratio r_t = S_t / threshold_t compares the

@@ -5,7 +5,7 @@ Time t is measured in steps of GD with learning rate lr, so flow time t is compa
 Gradient flow:  dw/dt = -lr grad L(w).
 
 Central flow (Cohen, Damian, Talwalkar, Kolter & Lee, "Understanding Optimization in Deep Learning
-with Central Flows", ICLR 2025, arXiv 2410.24206; REFERENCES.md item 1), one unstable eigenvalue:
+with Central Flows", ICLR 2025, arXiv:2410.24206), one unstable eigenvalue:
 
     dw/dt = -lr [grad L(w) + (sigma^2 / 2) grad S(w)],   S = lambda_max(H),
     grad S(w) = D^3 L(w)[u, u, .]   (u the top unit eigenvector; analytic for the toys),
@@ -31,8 +31,8 @@ flow step by default, against ~8 for a smooth flow) and a wall-time limit; a flo
 degenerate) stops with status ``failed`` and the reason in ``meta['solver']``.
 :func:`dynsim.studies.flows_vs_gd.flows_vs_gd` compares both flows with GD.
 
-Not built: Edge Flow (P. Marion, arXiv 2606.18080, 2026).  Its equations could not be read here
-(REFERENCES.md item 2 lists them as unverified), and a guessed version would be worse than none.
+Not built: Edge Flow (P. Marion, arXiv:2606.18080, 2026).  Its equations could not be read here,
+and a guessed version would be worse than none.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ CENTRAL_PARAMS = {**FLOW_PARAMS, "tau": Float(0.0, None, lo_open=True)}
 ESCAPE = 1e50
 # start of the flows: GD from (3.3, 0.05) on the minimalist toy at lr 0.1 reaches the edge in a few
 # steps and oscillates there (period 2 about a centre) with no chaotic transient, unlike the
-# calibration start (4.0, 0.1) of REFERENCES.md item 14.
+# calibration start (4.0, 0.1) of the eos.minimalist toy.
 FLOW_X0 = {"minimalist": (3.3, 0.05)}
 
 

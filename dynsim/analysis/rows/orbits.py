@@ -7,8 +7,8 @@ attractor measure, and the Lyapunov spectrum and sharpness dimension of one opti
   else the last half of the run).
 * :func:`run_dimensions` (= :func:`lyapunov_of` + :func:`sharpness_of`, the adapters the rows of
   ``measure()`` call): the Lyapunov spectrum of the optimizer map and its Kaplan-Yorke dimension,
-  and the sharpness dimension of Tuci et al. (REFERENCES.md item 9), all through the one routine in
-  :mod:`dynsim.analysis.lyapunov`.
+  and the sharpness dimension (Tuci, Korkmaz, Simsekli & Birdal 2026, "Generalization at the Edge
+  of Stability", arXiv:2604.19740), all through the one routine in :mod:`dynsim.analysis.lyapunov`.
 
 The estimators on arrays (periods, convergence, divergence, bifurcation summaries) are in
 :mod:`dynsim.analysis.orbits`.
@@ -129,11 +129,11 @@ def _at_steps(trace, name: str, steps: np.ndarray) -> np.ndarray:
 
 
 def sharpness_of(trace, *, late: float | None = None) -> dict:
-    """{"sharpness_exponents", "sharpness_dimension"} of Tuci et al. (REFERENCES.md item 9) over
+    """{"sharpness_exponents", "sharpness_dimension"} of Tuci et al. (2026) over
     :func:`stationary_window`; {} where the channels don't allow it.
 
     * With a ``jacobian`` channel (every eos optimizer): the singular values of the one-step update
-      Jacobian (item 9's definition; |1 - lr h| for GD), complete.
+      Jacobian (Tuci et al.'s definition; |1 - lr h| for GD), complete.
     * Else for GD / SGD (``threshold_convention`` gd) from ``hessian_top`` (with ``hessian_bottom``
       and ``hessian_density`` + ``hessian_density_grid`` where recorded at the same steps) and one
       ``lr`` over the window; d = ``meta['n_params']`` (the parameter count; for an ``eos.*`` toy
@@ -228,7 +228,7 @@ def run_dimensions(trace, *, late: float | None = None, blocks: int = 20) -> dic
 
     The two differ in kind: Lyapunov exponents are time averages of the log stretching along the
     orbit; sharpness exponents are the supremum over the window's iterates of ln sigma_k of the
-    update Jacobian (REFERENCES.md item 9), so SD >= the Kaplan-Yorke dimension of the same run is
+    update Jacobian (Tuci et al. 2026), so SD >= the Kaplan-Yorke dimension of the same run is
     expected whenever the spectrum varies along the orbit."""
     out = {}
     if "jacobian" in trace.channels:
