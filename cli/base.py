@@ -150,6 +150,15 @@ def progress_bar(label: str):
             state["bar"].__exit__(None, None, None)
 
 
+def run_system(name: str, label: str, **params):
+    """Run the registered system ``name`` with a progress bar labelled ``label`` (the commands
+    find systems in the registry)."""
+    from dynsim import registry
+
+    with progress_bar(label) as progress:
+        return registry.run(name, progress=progress, **params)
+
+
 def output_options(f):
     """--seed, --json, --out, --force, --plot: the same five on every simulating command."""
     for deco in reversed([

@@ -7,12 +7,13 @@ import math
 import click
 
 from dynsim.cli.base import (DynsimGroup, check_outputs, emit, output_options, progress_bar,
-                             save_figure)
+                             run_system, save_figure)
 from dynsim.params import Choice, Float, Int, option
 from dynsim.sims.eos.bifurcation import BIFURCATION_PARAMS as BP
 from dynsim.sims.eos.losses import LOSSES
 from dynsim.sims.eos.systems import OPT_PARAMS as OP, PRODUCT_PARAMS, QUADRATIC_PARAMS
-from dynsim.sims.flows import CENTRAL_PARAMS, EDGE_TOL, EDGE_WINDOW
+from dynsim.sims.flows import CENTRAL_PARAMS
+from dynsim.studies.flows_vs_gd import EDGE_TOL, EDGE_WINDOW
 
 SYSTEM = Choice(LOSSES)
 
@@ -78,6 +79,8 @@ def _toy_params(system, x0, spectrum, rotated, degree) -> dict:
 
 
 ADAPTIVE_STEPS = 20000   # default steps for rmsprop / adam
+# the rows of measure() that eos run reports (lyapunov gives lyapunov_<i> and kaplan_yorke)
+RUN_MEASURES = ["stability", "sharpness", "lyapunov", "sharpness_dimension"]
 
 
 def _fmt_estimate(e) -> str:
@@ -98,20 +101,13 @@ def _fmt_estimate(e) -> str:
     return f"{body}  n={e.n}  ({e.method}{'; ' + note if note else ''})"
 
 
-def _registry_run(name: str, label: str, **params):
-    from dynsim import registry
-
-    with progress_bar(label) as progress:
-        return registry.run(name, progress=progress, **params)
-
-
 @click.group(cls=DynsimGroup)
 def eos():
     """Edge of stability: toy losses, optimizers as maps, the central flow, chaos in GD.
 
-    Thresholds by convention (REFERENCES.md items 3, 15): GD 2/lr, heavy ball (2+2b)/lr, Nesterov
-    (2+2b)/((1+2b) lr), EMA momentum (2+2b)/((1-b) lr), RMSProp 2/lr and Adam (2+2b1)/((1-b1) lr)
-    on the preconditioned sharpness.
+    Thresholds by convention (Cohen et al. 2021, arXiv:2103.00065; 2022, arXiv:2207.14484): GD
+    2/lr, heavy ball (2+2b)/lr, Nesterov (2+2b)/((1+2b) lr), EMA momentum (2+2b)/((1-b) lr),
+    RMSProp 2/lr and Adam (2+2b1)/((1-b1) lr) on the preconditioned sharpness.
     """
 
 
@@ -136,8 +132,7 @@ def run(system, opt, lr, steps, x0, spectrum, rotated, degree, minibatch, n_quad
         beta1, beta2, eps, noise_std, freeze_at, nu0, no_jacobian, seed, as_json, out, force,
         plot):
     """One optimizer run on a toy: threshold, verdict, sharpness ratio and dimension estimates."""
-    from dynsim.analysis.orbits import run_dimensions, sharpness_summary
-    from dynsim.analysis.stability import stability
+    from dynsim.analysis import measure
     from dynsim.plots.eos import plot_run
     from dynsim.trace import save_run
 
@@ -147,71 +142,62 @@ def run(system, opt, lr, steps, x0, spectrum, rotated, degree, minibatch, n_quad
     params = dict(opt=opt, lr=lr, beta=beta, beta1=beta1, beta2=beta2, eps=eps,
                   noise_std=noise_std, freeze_at=freeze_at, jacobian=not no_jacobian,
                   **_toy_params(system, x0, spectrum, rotated, degree))
-    if nu0 is not None:
-        params["nu0"] = nu0
-    if minibatch is not None:
-        params["minibatch"] = minibatch
-    if n_quadratics is not None:
-        params["n_quadratics"] = n_quadratics
-    if steps is not None:
-        params["steps"] = steps
-    elif opt in ("rmsprop", "adam"):
+    for name, value in (("nu0", nu0), ("minibatch", minibatch), ("n_quadratics", n_quadratics),
+                        ("steps", steps)):
+        if value is not None:
+            params[name] = value
+    if steps is None and opt in ("rmsprop", "adam"):
         params["steps"] = ADAPTIVE_STEPS
-    trace = _registry_run(f"eos.{system}", "running", seed=seed, **params)
-    stab = stability(trace)
-    sharp = sharpness_summary(trace)
-    # an unbounded orbit has no attractor: no dimension is reported for a diverged run
-    dims = {} if stab.verdict == "diverged" else run_dimensions(trace)
-    conv = trace.meta["threshold_convention"]
-    thr = float(trace["threshold"][0])
-    p = trace.params
+    trace = run_system(f"eos.{system}", "running", seed=seed, **params)
+    m = measure(trace, only=RUN_MEASURES[:2])
+    stab, sharp = m["stability"], m["sharpness"]
+    if not hasattr(stab, "verdict"):  # the stability row failed: say why, as one line
+        raise ValueError(stab.method)
+    if stab.verdict != "diverged":  # an unbounded orbit has no attractor: no dimensions
+        m = measure(trace, only=RUN_MEASURES)
+    conv, thr, p = trace.meta["threshold_convention"], float(trace["threshold"][0]), trace.params
     rows = [f"{trace.system}  seed={trace.seed}  opt={p['opt']}  lr={p['lr']:g}  "
             f"steps={p['steps']}  status={trace.meta['status']}  x0={p['x0']}",
             f"{'threshold':<20} {thr:.6g} ({conv})",
             f"{'sharpness':<20} start {sharp.data['start']:.6g}, final {sharp.data['final']:.6g}, "
             f"late median {sharp.value:.6g} ± {sharp.stderr:.2g}",
             f"{'stability':<20} {stab}"]
-    for name in ("lyapunov", "kaplan_yorke", "sharpness_dimension"):
-        if name in dims:
-            shown = dims[name] if name == "lyapunov" else _fmt_estimate(dims[name])
-            rows.append(f"{name:<20} {shown}")
-    if p["opt"] in ("rmsprop", "adam") and p["steps"] < ADAPTIVE_STEPS \
-            and stab.verdict != "diverged":
-        rows.append(f"{'note':<20} {p['opt']}'s preconditioner adapts on ~1/(1 - beta2) = "
-                    f"{1 / (1 - p['beta2']):.0f} steps and reaches its threshold slowly (Adam on "
-                    f"the default quadratic: ratio 0.045 at 1000 steps, 0.34 at 5000, 0.97 at "
-                    f"20000): a 'converged' verdict this early may only mean not yet equilibrated")
-    if p.get("minibatch"):
-        rows.append(f"{'minibatch':<20} {p['minibatch']} of {p['n_quadratics']} quadratics per "
-                    f"step (Jacobian I - lr H_B: the Lyapunov spectrum is of random products); "
-                    f"sharpness and threshold are the full loss's")
-    if stab.verdict == "diverged":
-        rows.append(f"{'dimensions':<20} - (the run diverged: there is no attractor to measure)")
-    elif "sharpness_dimension" not in dims:
-        rows.append(f"{'sharpness_dimension':<20} - (not measured: it needs the update "
-                    f"Jacobians (drop --no-jacobian) or Hessian eigenvalues, a constant lr and "
-                    f"a long enough stationary window)")
+    rows += [f"{name:<20} {_fmt_estimate(r)}" for name, r in m.items() if name not in
+             RUN_MEASURES[:2]]
+    rows += _run_notes(p, stab.verdict, "sharpness_dimension" in m)
     if out is not None:
         rows.append(f"run folder: {out}")
     payload = {"system": trace.system, "params": p, "seed": trace.seed,
-               "status": trace.meta["status"], "threshold": thr, "threshold_convention": conv,
-               "sharpness_start": sharp.data["start"], "sharpness_final": sharp.data["final"],
-               "sharpness": sharp, "stability": stab, "out": out}
-    if "lyapunov" in dims:
-        spec = dims["lyapunov"]
-        payload["lyapunov"] = {"exponents": spec.exponents, "stderr": spec.stderr,
-                               "n_steps": spec.n_steps, "blocks": spec.blocks,
-                               "transient": spec.transient, "method": spec.method}
-    for name in ("kaplan_yorke", "sharpness_dimension"):
-        if name in dims:
-            payload[name] = dims[name]
-    if "sharpness_exponents" in dims:
-        payload["sharpness_exponents"] = dims["sharpness_exponents"].exponents
+               "status": trace.meta["status"], "verdict": stab.verdict, "threshold": thr,
+               "threshold_convention": conv, "sharpness_start": sharp.data["start"],
+               "sharpness_final": sharp.data["final"], "out": out,
+               "measures": m.to_dict()["measures"]}
     emit(as_json, payload, "\n".join(rows))
     if out is not None:
         save_run(trace, out, force=force)
     if plot is not None:
         save_figure(plot_run(trace, stab), plot)
+
+
+def _run_notes(p: dict, verdict: str, has_sd: bool) -> list[str]:
+    """The notes under the table of ``eos run``: what a verdict or a missing row means here."""
+    rows = []
+    if p["opt"] in ("rmsprop", "adam") and p["steps"] < ADAPTIVE_STEPS and verdict != "diverged":
+        rows.append(f"{'note':<20} {p['opt']}'s preconditioner adapts on ~1/(1 - beta2) = "
+                    f"{1 / (1 - p['beta2']):.0f} steps and reaches its threshold slowly: a "
+                    f"'converged' verdict before ~{ADAPTIVE_STEPS} steps may only mean not yet "
+                    f"equilibrated")
+    if p.get("minibatch"):
+        rows.append(f"{'minibatch':<20} {p['minibatch']} of {p['n_quadratics']} quadratics per "
+                    f"step (Jacobian I - lr H_B: the Lyapunov spectrum is of random products); "
+                    f"sharpness and threshold are the full loss's")
+    if verdict == "diverged":
+        rows.append(f"{'dimensions':<20} - (the run diverged: there is no attractor to measure)")
+    elif not has_sd:
+        rows.append(f"{'sharpness_dimension':<20} - (not measured: it needs the update "
+                    f"Jacobians (drop --no-jacobian) or Hessian eigenvalues, a constant lr and "
+                    f"a long enough stationary window)")
+    return rows
 
 
 @eos.command()
@@ -231,53 +217,22 @@ def bifurcation(system, opt, lr_min, lr_max, n_lr, steps, keep, x0, spectrum, ro
 
     Default: 1/2 (1 - xy)^2 from the balanced point (0.5, 0.5), lr 0.8-2.0 (stable below lr = 1,
     where 2/lr meets the balanced minimum's sharpness 2)."""
-    import numpy as np
-
-    from dynsim.analysis.orbits import bifurcation_summary, is_growing, orbit_period, orbit_state
-    from dynsim.plots.eos import plot_bifurcation
+    from dynsim.studies.bifurcation import bifurcation_diagram
     from dynsim.trace import save_run
 
     check_outputs(out, force, plot)
-    params = dict(system=system, opt=opt, lr_min=lr_min, lr_max=lr_max, n_lr=n_lr, steps=steps,
-                  keep=keep, beta=beta, beta1=beta1, beta2=beta2, eps=eps, noise_std=noise_std,
-                  **_toy_params(system, x0, spectrum, rotated, degree))
-    trace = _registry_run("eos.bifurcation", "learning rates", seed=seed, **params)
-    lrs, lam = trace["bifurcation_lr"], trace["bifurcation_lyapunov"][:, 0]
-    se, div = trace["bifurcation_lyapunov_se"][:, 0], trace["bifurcation_diverged_at"].copy()
-    growing = np.array([div[i] < 0 and is_growing(trace["bifurcation_proj"][i])
-                        for i in range(lrs.size)])
-    periods = [orbit_period(trace["bifurcation_proj"][i]) if div[i] < 0 else -1
-               for i in range(lrs.size)]
-    show = np.unique(np.linspace(0, lrs.size - 1, min(lrs.size, 21)).round().astype(int))
-    rows = [f"eos.bifurcation  system={system}  opt={opt}  seed={trace.seed}  "
-            f"x0={trace.params['x0']}  {trace.params['steps']} steps, last {keep} kept",
-            f"{'lr':>10} {'period':>8} {'lambda_1':>10} {'± SE':>8}  state"]
-    for i in show:
-        if div[i] >= 0:
-            rows.append(f"{lrs[i]:>10.4g} {'-':>8} {'-':>10} {'-':>8}  diverged at step {div[i]}")
-            continue
-        per = "none" if periods[i] == 0 else str(periods[i])
-        state = orbit_state(trace["bifurcation_proj"][i], lam[i], se[i], periods[i])
-        rows.append(f"{lrs[i]:>10.4g} {per:>8} {lam[i]:>10.4g} {se[i]:>8.2g}  {state}")
-    summary = None
-    div_or_growing = np.where(growing, 0, div)  # a growing orbit counts as diverged
-    if np.any((div_or_growing < 0) & np.isfinite(lam)):
-        summary = bifurcation_summary(lrs, lam, se, div_or_growing)
-        onset = summary.data["chaos_onset_lr"]
-        rows.append(f"largest exponent {summary.value:.4g} ± {summary.stderr:.2g} at lr "
-                    f"{summary.data['lr_at_max']:.4g}; onset of chaos (lambda_1 > 3 SE): "
-                    + ("none in this range" if onset is None else f"lr = {onset:.4g}"))
+    with progress_bar("learning rates") as progress:
+        result = bifurcation_diagram(system=system, opt=opt, lr_min=lr_min, lr_max=lr_max,
+                                     n_lr=n_lr, steps=steps, keep=keep, beta=beta, beta1=beta1,
+                                     beta2=beta2, eps=eps, noise_std=noise_std, seed=seed,
+                                     progress=progress,
+                                     **_toy_params(system, x0, spectrum, rotated, degree))
+    emit(as_json, {**result.to_dict(), "out": out},
+         str(result) + (f"\nrun folder: {out}" if out is not None else ""))
     if out is not None:
-        rows.append(f"run folder: {out}")
-    payload = {"system": trace.system, "params": trace.params, "seed": trace.seed,
-               "threshold_convention": trace.meta["threshold_convention"], "lr": lrs,
-               "period": periods, "lyapunov_1": lam, "lyapunov_1_se": se, "diverged_at": div,
-               "summary": summary, "out": out}
-    emit(as_json, payload, "\n".join(rows))
-    if out is not None:
-        save_run(trace, out, force=force)
+        save_run(result.trace, out, force=force)
     if plot is not None:
-        save_figure(plot_bifurcation(trace), plot)
+        save_figure(result.figure(), plot)
 
 
 @eos.command()
@@ -303,71 +258,23 @@ def flows(system, lr, steps, x0, spectrum, rotated, degree, tau, method, max_eva
           edge_tol, edge_window, seed, as_json, out, force, plot):
     """Gradient flow and the central flow overlaid on GD, with how far each stays from GD.
 
-    GD runs first; if it diverges the command stops at once (exit 2).  Edge Flow (Marion 2026)
-    is not built: its equations could not be read (REFERENCES.md item 2)."""
-    from dynsim.plots.eos import plot_flows
-    from dynsim.sims.flows import flows_vs_gd
+    GD runs first; if it diverges the command stops at once (exit 2).  Edge Flow (P. Marion 2026)
+    is not built: its equations could not be read."""
+    from dynsim.studies.flows_vs_gd import flows_vs_gd
     from dynsim.trace import save_runs
 
     check_outputs(out, force, plot)
-    toy = _toy_params(system, x0, spectrum, rotated, degree)
     cmp = flows_vs_gd(system=system, lr=lr, steps=steps, tau=tau, average=average,
                       edge_tol=edge_tol, edge_window=edge_window, method=method,
-                      max_evals=max_evals, seed=seed, **toy)
-    gd = cmp.gd
-    rows = [f"flows  system={system}  lr={lr:g}  steps={steps}  seed={gd.seed}  "
-            f"x0={gd.params['x0']}  tau={tau:g}  GD averaged over {average} steps",
-            f"statuses: GD {gd.meta['status']}, gradient flow {cmp.gradient.meta['status']}, "
-            f"central flow {cmp.central.meta['status']}"]
-    if cmp.start is None:
-        rows.append(cmp.note)
-    else:
-        rows.append(f"GD at the edge over steps {cmp.start}-{cmp.stop - 1} (averaged sharpness "
-                    f"ratio within {edge_tol:g} of 1 for >= {edge_window} steps); gaps to GD's "
-                    "time averages there:")
-        rows.append(f"{'':<15} {'loss gap per step':>19} {'window-mean loss':>17} "
-                    f"{'sharpness gap':>16}")
-        for label, lg, me, sg in (
-                ("central flow", cmp.loss_gap_central, cmp.mean_loss_error_central,
-                 cmp.sharpness_gap_central),
-                ("gradient flow", cmp.loss_gap_gradient, cmp.mean_loss_error_gradient,
-                 cmp.sharpness_gap_gradient)):
-            lcol = "-" if lg is None else f"{lg.value:.4g} ± {lg.stderr:.2g}"
-            mcol = "-" if me is None else f"{me:.4g}"
-            rows.append(f"{label:<15} {lcol:>19} {mcol:>17} "
-                        f"{sg.value:>9.4g} ± {sg.stderr:<6.2g}")
-        rows.append("loss gaps: |flow - GD average| / GD average (per step, then of the window "
-                    "means; the central flow's loss is L + sigma^2 S / 2); sharpness gap: "
-                    "|flow - GD average| / (2/lr); ± = spread over time")
-        if cmp.note:
-            rows.append(f"note: {cmp.note}")
-    rows.append("Edge Flow: not built (its equations could not be read; REFERENCES.md item 2)")
+                      max_evals=max_evals, seed=seed,
+                      **_toy_params(system, x0, spectrum, rotated, degree))
+    folders = f"\nrun folders: {out}/gd, {out}/gradient_flow, {out}/central_flow" if out else ""
+    emit(as_json, {**cmp.to_dict(), "out": out}, str(cmp) + folders)
     if out is not None:
-        rows.append(f"run folders: {out}/gd, {out}/gradient_flow, {out}/central_flow")
-
-    def gap(e):  # the per-step series stays in the run folders' channels, not in the JSON
-        return None if e is None else {**e.__dict__, "data": {k: v for k, v in e.data.items()
-                                                              if k != "series"}}
-
-    payload = {"system": system, "lr": lr, "steps": steps, "seed": gd.seed, "x0": gd.params["x0"],
-               "tau": tau, "method": method, "average": average, "edge_tol": edge_tol,
-               "edge_window": edge_window, "start": cmp.start,
-               "stop": None if cmp.stop is None else cmp.stop - 1, "loss_floor": cmp.loss_floor,
-               "loss_gap_central": gap(cmp.loss_gap_central),
-               "loss_gap_gradient": gap(cmp.loss_gap_gradient),
-               "mean_loss_error_central": cmp.mean_loss_error_central,
-               "mean_loss_error_gradient": cmp.mean_loss_error_gradient,
-               "floor_central": cmp.floor_central, "floor_gradient": cmp.floor_gradient,
-               "sharpness_gap_central": gap(cmp.sharpness_gap_central),
-               "sharpness_gap_gradient": gap(cmp.sharpness_gap_gradient), "note": cmp.note,
-               "statuses": {"gd": gd.meta["status"], "gradient_flow": cmp.gradient.meta["status"],
-                            "central_flow": cmp.central.meta["status"]}, "out": out}
-    emit(as_json, payload, "\n".join(rows))
-    if out is not None:
-        save_runs({"gd": gd, "gradient_flow": cmp.gradient, "central_flow": cmp.central}, out,
+        save_runs({"gd": cmp.gd, "gradient_flow": cmp.gradient, "central_flow": cmp.central}, out,
                   force=force)
     if plot is not None:
-        save_figure(plot_flows(cmp), plot)
+        save_figure(cmp.figure(), plot)
 
 
 __all__ = ["eos"]

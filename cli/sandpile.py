@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dynsim.cli.base import (DynsimGroup, check_outputs, emit, given, measures_table,
-                             output_options, progress_bar, save_figure)
+                             output_options, progress_bar, run_system, save_figure)
 from dynsim.params import Float, Int, option
 from dynsim.sims.sandpile.graph import PARAMS as GRAPH_PARAMS
 from dynsim.sims.sandpile.lattice import PARAMS as LATTICE_PARAMS
@@ -123,11 +123,9 @@ def run(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, k, s
     check_outputs(out, force, plot)
     params = _params(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, k,
                      sink_fraction, loss)
-    from dynsim import registry
     from dynsim.analysis import measure
 
-    with progress_bar("grains") as progress:
-        trace = registry.run(SYSTEMS[model], seed=seed, progress=progress, **params)
+    trace = run_system(SYSTEMS[model], "grains", seed=seed, **params)
 
     measures = measure(trace)  # streamed runs: the binned rows, waiting_exponent_binned among them
     if not trace.meta.get("stationary_reached") and as_json:

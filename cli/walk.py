@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dynsim.cli.base import (DynsimGroup, check_outputs, emit, measures_table, output_options,
-                             progress_bar, save_figure)
+                             progress_bar, run_system, save_figure)
 from dynsim.params import Int, option
 from dynsim.sims.walks.landscape import PEAK_PARAMS
 from dynsim.sims.walks.pca import PARAMS as PCA_PARAMS
@@ -33,14 +33,6 @@ class DimsList(click.ParamType):
         if not out or bad:
             self.fail(f"must be dimensions in [1, 64], got {value!r}", param, ctx)
         return sorted(set(out))
-
-
-def _run(name: str, label: str, **params):
-    """Run a registered system with a progress bar (the CLI finds systems in the registry)."""
-    from dynsim import registry
-
-    with progress_bar(label) as progress:
-        return registry.run(name, progress=progress, **params)
 
 
 def _finish(trace, measures, as_json, out, force, plot, figure):
@@ -81,9 +73,9 @@ def distance(d, walkers, steps, records, gaussian, step_std, seed, as_json, out,
         raise ValueError("--step-std applies to --gaussian walks only")
     params = dict(d=d, walkers=walkers, steps=steps, records=records, seed=seed)
     if gaussian:
-        trace = _run("walk.gaussian", "walking", step_std=step_std, **params)
+        trace = run_system("walk.gaussian", "walking", step_std=step_std, **params)
     else:
-        trace = _run("walk.lattice", "walking", **params)
+        trace = run_system("walk.lattice", "walking", **params)
     _finish(trace, measure(trace), as_json, out, force, plot, plot_distance)
 
 
@@ -100,58 +92,18 @@ def return_(dims, walkers, steps, seed, as_json, out, force, plot):
     over walkers, beside the exact p(d) = 1 - 1/u(d); for d <= 2 the integral u(d) diverges, so
     p = 1, shown beside the slowly rising simulated fraction and its exact finite-n value.
     """
-    from dynsim import registry
-    from dynsim.analysis import measure
-    from dynsim.analysis.walks import EXACT_MAX_STEPS, expected_visits, polya_return_probability
-    from dynsim.plots.walks import plot_returns
-    from dynsim.rng import child_seed, make_seed
+    from dynsim.studies.returns import polya_returns
     from dynsim.trace import save_runs
 
     check_outputs(out, force, plot)
-    seed = make_seed(seed)
-    traces, measures = {}, {}
     with progress_bar(f"walking d={','.join(map(str, dims))}") as progress:
-        done = [0]
-
-        def per_d(k, total):
-            if progress is not None:
-                progress(done[0] * walkers + k, walkers * len(dims))
-
-        for d in dims:  # one seed per dimension, derived from (seed, d): dimensions are independent
-            traces[d] = registry.run("walk.lattice", d=d, walkers=walkers, steps=steps, records=2,
-                                     seed=child_seed(seed, d), progress=per_d)
-            traces[d].meta["parent_seed"] = seed  # the --seed that reproduces the whole command
-            measures[d] = measure(traces[d], only=["return_fraction", "return_probability"])
-            done[0] += 1
-    rows = [f"walk.lattice  walkers={walkers}  steps={steps}  seed={seed}",
-            f"{'d':>3} {'returned by n':>15} {'exact F(n)':>11} {'p extrapolated [95% CI]':>32} "
-            f"{'exact p(d)':>11}"]
-    payload = {"system": "walk.lattice", "seed": seed, "walkers": walkers, "steps": steps, "runs": []}
-    for d in dims:
-        f = measures[d]["return_fraction"]
-        p = measures[d].get("return_probability")
-        exact = polya_return_probability(d)
-        fexact = "-" if f.reference is None else f"{f.reference:.4f}"
-        if p is not None:
-            pcol = f"{p.value:.4f} [{p.ci[0]:.4f}, {p.ci[1]:.4f}]"
-        elif d <= 2 and steps <= EXACT_MAX_STEPS:
-            u = expected_visits(d, steps)
-            pcol = f"1: visits U(n)={u[-1]:.3g} diverge"
-        else:
-            pcol = "1: integral diverges" if d <= 2 else "- (needs steps >= 200)"
-        rows.append(f"{d:>3} {f.value:>8.4f}±{f.stderr:.4f} {fexact:>11} {pcol:>32} {exact:>11.6f}")
-        payload["runs"].append({"d": d, "seed": traces[d].seed, "exact_p": exact,
-                                "measures": measures[d].to_dict()["measures"]})
+        result = polya_returns(dims, walkers, steps, seed=seed, progress=progress)
+    folders = f"\nrun folders: {', '.join(f'{out}/d{d:02d}' for d in result.dims)}" if out else ""
+    emit(as_json, result.to_dict(), str(result) + folders)
     if out is not None:
-        rows.append(f"run folders: {', '.join(f'{out}/d{d:02d}' for d in dims)}")
-    if any(d <= 2 for d in dims):
-        rows.append("d <= 2: U(n) = sum_k<=n P(X_k = 0), the expected visits to the origin, grows "
-                    "without bound (~ sqrt(n) in 1-D, ~ ln(n)/pi in 2-D), so p = 1")
-    emit(as_json, payload, "\n".join(rows))
-    if out is not None:
-        save_runs({f"d{d:02d}": tr for d, tr in traces.items()}, out, force=force)
+        save_runs({f"d{d:02d}": tr for d, tr in result.traces.items()}, out, force=force)
     if plot is not None:
-        save_figure(plot_returns(traces, measures), plot)
+        save_figure(result.figure(), plot)
 
 
 @walk.command()
@@ -172,8 +124,8 @@ def pca(d, walks, steps, k, gaussian, seed, as_json, out, force, plot):
     from dynsim.plots.walks import plot_pca
 
     check_outputs(out, force, plot)
-    trace = _run("walk.pca", "walks", d=d, walks=walks, steps=steps, k=k, lattice=not gaussian,
-                 seed=seed)
+    trace = run_system("walk.pca", "walks", d=d, walks=walks, steps=steps, k=k,
+                       lattice=not gaussian, seed=seed)
     _finish(trace, measure(trace), as_json, out, force, plot, plot_pca)
 
 
@@ -196,8 +148,9 @@ def peaks(d, side, levels, neighbours, top_only, smooth, landscapes, seed, as_js
     from dynsim.plots.walks import plot_peaks
 
     check_outputs(out, force, plot)
-    trace = _run("walk.peaks", "landscapes", d=d, side=side, levels=levels, neighbours=neighbours,
-                 top_only=top_only, smooth=smooth, landscapes=landscapes, seed=seed)
+    trace = run_system("walk.peaks", "landscapes", d=d, side=side, levels=levels,
+                       neighbours=neighbours, top_only=top_only, smooth=smooth,
+                       landscapes=landscapes, seed=seed)
     _finish(trace, measure(trace), as_json, out, force, plot, plot_peaks)
 
 
@@ -206,12 +159,13 @@ def peaks(d, side, levels, neighbours, top_only, smooth, landscapes, seed, as_js
 @click.option("--quick", is_flag=True, help="Fewer walkers: a demo in seconds, wider error bars.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, not a table.")
 def claims(seed, quick, as_json):
-    """Test each claim of MISSION.md section 3: measured value, reference, verdict."""
-    from dynsim.claims import format_claims, walk_claims
+    """Test ten claims about random walks in high dimensions, each stated with its source: what
+    was measured, the verdict (true, false, depends) and when the claim holds."""
+    from dynsim.studies.claims import walk_claims
 
     with progress_bar("claims") as progress:
         result = walk_claims(seed=seed, quick=quick, progress=progress)
-    emit(as_json, {"seed": seed, "quick": quick, "claims": result}, format_claims(result))
+    emit(as_json, result.to_dict(), str(result))
 
 
 __all__ = ["walk"]

@@ -4,6 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from dynsim.cli.main import cli
+from dynsim.studies import claims as mod
 
 EXPECTED = ["true", "true", "depends", "false", "true", "true", "depends", "depends", "true", "true"]
 
@@ -14,19 +15,41 @@ def test_walk_claims_verdicts(args):
     r = CliRunner().invoke(cli, ["--quiet", "walk", "claims", "--json", *args], prog_name="dynsim")
     assert r.exit_code == 0, r.output
     claims = json.loads(r.output)["claims"]
-    # the teacher's table: which intuitions of MISSION.md section 3 hold
+    # the teacher's table: which intuitions about high-dimensional walks hold
     assert [c["verdict"] for c in claims] == EXPECTED
     for c in claims:  # every verdict comes with the numbers it was read from
         assert c["values"] and all(isinstance(v, (int, float, list)) for v in c["values"].values())
     assert 0.30 < claims[3]["values"]["median"] / 100 < 0.32  # ~ sqrt(1000) = 31.6, not 10
 
 
+def test_claims_study_describes_each_claim_and_fits_a_terminal():
+    res = mod.walk_claims(seed=2, quick=True)
+    assert isinstance(res, mod.ClaimsResult) and res.verdicts == EXPECTED
+    table = str(res)
+    assert max(len(line) for line in table.splitlines()) <= mod.WIDTH
+    for i, c in enumerate(res.claims, 1):
+        # each claim stated in words, with a published source (a year and a DOI or arXiv id)
+        assert c.claim and c.short in table and c.verdict in table
+        assert c.sources and all(("doi:" in s or "arXiv:" in s or "item" in s) and "(" in s
+                                 for s in c.sources)
+        assert (c.verdict in ("depends", "false")) <= bool(c.condition)  # when it holds
+    for s in res.sources():  # every source printed once under the table
+        assert table.count(s.split(",")[0]) == 1
+    assert "MISSION" not in table and "REFERENCES" not in table
+    payload = json.loads(res.to_json())
+    assert payload["seed"] == 2 and [c["verdict"] for c in payload["claims"]] == EXPECTED
+    assert payload["claims"][9]["claim"] == "In 3-D and above the walk may never return"
+
+
+def test_claims_study_refuses_a_bad_seed():
+    with pytest.raises(ValueError, match="seed"):
+        mod.walk_claims(seed=-1, quick=True)
+
+
 def test_a_simulation_that_disagrees_with_theory_is_not_a_verdict(monkeypatch):
     # every claim is checked against exact theory before its verdict is read off the measured
     # value: if those checks fail (a broken simulator), the verdict says so instead of "false"
-    from dynsim import claims as mod
-
     monkeypatch.setattr(mod, "_within", lambda est, k=mod.K_CLAIMS: False)
-    verdicts = [c.verdict for c in mod.walk_claims(seed=3, quick=True)]
+    verdicts = mod.walk_claims(seed=3, quick=True).verdicts
     assert set(verdicts) <= {"check failed", "true"}
     assert verdicts.count("check failed") >= 9  # claim 1 is a chi-square check, not _within

@@ -22,7 +22,8 @@ from click.testing import CliRunner
 from dynsim import registry
 from dynsim.analysis.lyapunov import lyapunov_spectrum
 from dynsim.analysis.orbits import bifurcation_summary, orbit_period
-from dynsim.analysis.stability import max_stable_lr, quadratic_multipliers, stability, threshold
+from dynsim.analysis.rows.stability import stability
+from dynsim.analysis.stability import max_stable_lr, quadratic_multipliers, threshold
 from dynsim.sims.eos import (bifurcation, make_loss, minimalist, minimalist_eos_minimum, product,
                              quadratic, run_toy)
 from dynsim.sims.eos.optimizers import SLOTS, opt_spec, opt_step
@@ -280,6 +281,52 @@ def test_period_doubling_into_chaos_past_the_threshold():
     assert tr["bifurcation_threshold"][0] == pytest.approx(2 / 0.9)
 
 
+def test_bifurcation_study_through_the_api():
+    from matplotlib.figure import Figure
+
+    from dynsim.studies.bifurcation import BifurcationResult, bifurcation_diagram
+
+    res = bifurcation_diagram(system="product", lr_min=0.9, lr_max=1.5, n_lr=13, steps=1500,
+                              keep=100, seed=0)
+    assert isinstance(res, BifurcationResult)
+    lr = res.trace["bifurcation_lr"]
+    # period 1 below lr 1 (2/lr meets the balanced minimum's sharpness 2), period 2 to 1.236
+    assert [res.period[i] for i in range(lr.size) if lr[i] < 0.99] == [1, 1]
+    assert all(res.period[i] == 2 for i in range(lr.size) if 1.01 < lr[i] < 1.23)
+    assert res.state[0] == "fixed point" and res.state[3] == "period 2"
+    assert "chaotic (lambda_1 > 0)" in res.state and res.diverged == (-1,) * 13
+    assert res.summary.data["chaos_onset_lr"] == pytest.approx(1.35)
+    table = str(res)
+    assert "onset of chaos (lambda_1 > 3 SE): lr = 1.35" in table and "period 2" in table
+    payload = json.loads(res.to_json())
+    assert payload["period"] == list(res.period) and payload["summary"]["value"] > 0
+    assert isinstance(res.figure(), Figure)
+
+
+def test_a_growing_orbit_counts_as_diverged_in_the_row_and_the_study():
+    # one rule (orbits.divergence_steps): a run that did not stop but whose kept iterates run
+    # away is diverged, so its large exponent is neither the maximum nor the onset of chaos
+    from dynsim.analysis import measure
+    from dynsim.analysis.orbits import divergence_steps
+    from dynsim.trace import make_trace
+
+    bounded = np.tile([[0.3], [0.7]], (10, 1))
+    growing = np.geomspace(1.0, 1e5, 20)[:, None]
+    windows = np.stack([bounded, bounded, growing])
+    assert divergence_steps([-1, 7, -1], windows).tolist() == [-1, 7, 0]
+    assert divergence_steps([-1, 7, -1]).tolist() == [-1, 7, -1]
+    with pytest.raises(ValueError, match="one window per run"):
+        divergence_steps([-1, -1], windows)
+    tr = make_trace("eos.bifurcation", {}, 0, {
+        "bifurcation_lr": np.array([1.0, 1.1, 1.2]), "bifurcation_proj": windows,
+        "bifurcation_lyapunov": np.array([[0.2], [0.5], [3.0]]),
+        "bifurcation_lyapunov_se": np.full((3, 1), 0.01),
+        "bifurcation_diverged_at": np.array([-1, 7, -1])})
+    s = measure(tr)["bifurcation"]
+    assert s.value == pytest.approx(0.2) and s.data["n_diverged"] == 2
+    assert s.data["chaos_onset_lr"] == pytest.approx(1.0)
+
+
 def test_single_run_is_stream_zero_of_the_sweep():
     one = quadratic(opt="sgd", lr=0.12, steps=300, noise_std=0.3, jacobian=False, seed=11)
     sweep = bifurcation(system="quadratic", opt="sgd", lr_min=0.12, lr_max=0.2, n_lr=3,
@@ -423,7 +470,8 @@ def test_same_seed_same_trace_with_1_and_2_threads():
 
 
 def test_figures_clip_a_diverged_run_and_mark_the_flip():
-    from dynsim.plots.eos import minimum_flip_lr, plot_bifurcation, plot_run, pre_divergence
+    from dynsim.plots.eos import plot_bifurcation, plot_run, pre_divergence
+    from dynsim.studies.bifurcation import minimum_flip_lr
 
     bad = minimalist(lr=0.1, x0=(5.0, 0.05), steps=300, seed=0)      # item 14: diverges
     st = stability(bad)
@@ -437,7 +485,7 @@ def test_figures_clip_a_diverged_run_and_mark_the_flip():
     tr = bifurcation(lr_min=0.8, lr_max=1.4, n_lr=13, steps=500, keep=50, seed=0)
     lr_f, s_min = minimum_flip_lr(tr)
     assert s_min == pytest.approx(2.0, rel=1e-6) and lr_f == pytest.approx(1.0, rel=1e-6)
-    fig = plot_bifurcation(tr)
+    fig = plot_bifurcation(tr, flip=(lr_f, s_min))
     xs = [line.get_xdata()[0] for line in fig.axes[0].get_lines() if line.get_linestyle() == "--"]
     assert xs and xs[0] == pytest.approx(1.0, rel=1e-6)
 
@@ -492,11 +540,23 @@ def test_cli_run_json_saves_and_plots(tmp_path):
     start = np.linalg.eigvalsh(make_loss("minimalist").hessian(np.array([4.0, 0.1, 4.0, 0.1])))
     assert payload["sharpness_start"] == pytest.approx(start[-1], rel=1e-12)
     assert payload["threshold"] == 20.0 and payload["threshold_convention"] == "gd"
-    assert payload["stability"]["verdict"] == "converged"
+    assert payload["status"] == "ok" and payload["verdict"] == "converged"
     assert payload["sharpness_final"] == pytest.approx(19.954, abs=1e-3)
-    assert len(payload["lyapunov"]["exponents"]) == 4 and "kaplan_yorke" in payload
-    assert "sharpness_dimension" in payload
-    assert load_run(tmp_path / "run").system == "eos.minimalist"
+    # the measures are measure()'s, the rows analyze shows for the same run folder
+    m = payload["measures"]
+    assert m["stability"]["verdict"] == "converged"
+    assert sorted(m) == ["kaplan_yorke", "lyapunov_1", "lyapunov_2", "lyapunov_3", "lyapunov_4",
+                         "sharpness", "sharpness_dimension", "stability"]
+    assert m["sharpness"]["data"]["final"] == payload["sharpness_final"]
+    saved = load_run(tmp_path / "run")
+    assert saved.system == "eos.minimalist"
+    # one spine: eos run reports what measure() gives for the run it saved
+    from dynsim.analysis import measure
+    from dynsim.cli.eos import RUN_MEASURES
+    from dynsim.jsonutil import to_json
+
+    again = json.loads(to_json(measure(saved, only=RUN_MEASURES).to_dict()["measures"]))
+    assert again == m
     assert (tmp_path / "run.png").stat().st_size > 0
     table = _invoke("eos", "run", "--system", "quadratic", "--opt", "rmsprop", "--steps", "2000",
                     "--seed", "0")
@@ -515,7 +575,7 @@ def test_cli_run_minibatch_adaptive_default_and_no_nan():
     adam = _invoke("eos", "run", "--system", "quadratic", "--opt", "adam", "--no-jacobian",
                    "--seed", "0", "--json")
     pa = json.loads(adam.stdout)
-    assert pa["params"]["steps"] == 20000 and pa["stability"]["verdict"] == "edge"
+    assert pa["params"]["steps"] == 20000 and pa["verdict"] == "edge"
     short = _invoke("eos", "run", "--system", "quadratic", "--opt", "adam", "--steps", "1000",
                     "--no-jacobian", "--seed", "0")
     assert "not yet equilibrated" in short.output

@@ -14,7 +14,7 @@ from dynsim.analysis import measure
 from dynsim.analysis.lyapunov import (SharpnessDimension, jacobian_sharpness_exponents,
                                       kaplan_yorke_dimension, lyapunov_spectrum, sharpness_dimension,
                                       sharpness_exponents)
-from dynsim.analysis.orbits import run_dimensions
+from dynsim.analysis.rows.orbits import run_dimensions
 from dynsim.analysis.results import Z95
 from dynsim.sims.eos import minimalist, product, quadratic
 from dynsim.trace import make_trace
@@ -383,7 +383,7 @@ def test_sgd_sharpness_exponents_average_over_draws_and_do_not_drift_with_run_le
         ex[steps] = run_dimensions(tr)["sharpness_exponents"]
         assert "mean over steps" in ex[steps].data["sup_rule"]
     # the mean over the window's draws, directly
-    from dynsim.analysis.orbits import stationary_window
+    from dynsim.analysis.rows.orbits import stationary_window
 
     jac = np.asarray(tr["jacobian"])[stationary_window(tr, "jacobian")[0]]
     direct = np.log(np.linalg.svd(jac, compute_uv=False)).mean(axis=0)

@@ -176,7 +176,7 @@ def test_single_size_fits_stay_a_decade_below_the_cutoff(manna_pair):
 def test_stationary_only_flag(manna_pair):
     from types import SimpleNamespace
 
-    from dynsim.analysis.measures_events import ROWS
+    from dynsim.analysis.rows.events import ROWS
 
     rows = {name: fn for name, _, fn in ROWS}
     tr = manna_pair[0]

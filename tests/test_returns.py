@@ -1,5 +1,6 @@
 """Polya return probabilities: the package's exact values, exact finite-n curves and the estimator."""
 
+import json
 import math
 
 import numpy as np
@@ -86,3 +87,39 @@ def test_done_when_3d_interval_holds_exact():
     assert est.ci[0] < POLYA[3] < est.ci[1]
     assert 0.001 < est.stderr < 0.005
     assert est.data["m_range"] == [100, 10_000]
+
+
+def test_polya_returns_study_through_the_api():
+    from matplotlib.figure import Figure
+
+    from dynsim.studies.returns import ReturnsResult, polya_returns
+
+    res = polya_returns(dims=[3, 1, 3], walkers=4000, steps=1000, seed=5)
+    assert isinstance(res, ReturnsResult) and res.dims == (1, 3) and res.seed == 5
+    # one independent seed per dimension, derived from the study's seed alone
+    assert res.traces[1].seed != res.traces[3].seed
+    assert res.traces[3].meta["parent_seed"] == 5
+    for d in res.dims:
+        f = res.measures[d]["return_fraction"]
+        assert f.reference == pytest.approx(return_fraction_exact(d, 1000)[1000])
+        assert abs(f.value - f.reference) <= K * f.stderr
+    assert "return_probability" not in res.measures[1]   # d <= 2: p = 1, nothing to extrapolate
+    p3 = res.measures[3]["return_probability"]
+    assert res.exact_p[3] == pytest.approx(POLYA[3], abs=2e-12)
+    assert p3.ci[0] < POLYA[3] < p3.ci[1]
+    table = str(res)
+    assert table.splitlines()[2].split()[0] == "1" and "diverge" in table and "0.340537" in table
+    payload = json.loads(res.to_json())
+    assert [r["d"] for r in payload["runs"]] == [1, 3] and payload["walkers"] == 4000
+    assert payload["runs"][1]["exact_p"] == pytest.approx(POLYA[3])
+    assert isinstance(res.figure(), Figure)
+    again = polya_returns(dims=[3], walkers=4000, steps=1000, seed=5)
+    assert again.measures[3]["return_fraction"].value == res.measures[3]["return_fraction"].value
+
+
+@pytest.mark.parametrize("dims", [[], [0], [65], ["x"], [True]])
+def test_polya_returns_refuses_bad_dims(dims):
+    from dynsim.studies.returns import polya_returns
+
+    with pytest.raises(ValueError, match="dims"):
+        polya_returns(dims=dims, walkers=100, steps=10, seed=0)

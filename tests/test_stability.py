@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 
 from dynsim.analysis.results import Estimate
-from dynsim.analysis.orbits import bifurcation_summary, orbit_period, sharpness_summary
+from dynsim.analysis.orbits import bifurcation_summary, orbit_period
+from dynsim.analysis.rows.orbits import sharpness_summary
+from dynsim.analysis.rows.stability import sharpness_ratio, stability
 from dynsim.analysis.stability import (CONVENTIONS, Stability, max_stable_lr,
-                                       quadratic_multipliers, quadratic_rate, sharpness_ratio,
-                                       stability, stability_from_arrays, threshold)
+                                       quadratic_multipliers, quadratic_rate, stability_from_arrays,
+                                       threshold)
 from dynsim.analysis.tracking import time_average, tracking_gap
 from dynsim.jsonutil import to_json
 from dynsim.trace import make_trace
@@ -205,7 +207,7 @@ def test_bad_inputs_raise_value_error(call):
 
 
 def test_stationary_window_rule():
-    from dynsim.analysis.orbits import stationary_window
+    from dynsim.analysis.rows.orbits import stationary_window
     from dynsim.trace import make_trace
 
     # per-step channel, no stationary_from: the last half of the steps, stated

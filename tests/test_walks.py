@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 from dynsim.analysis import measure
-from dynsim.claims import move_counts
+from dynsim.studies.claims import move_counts
 from dynsim.sims.walks import gaussian_walk, lattice_walk, record_steps
 
 K = 3.0  # standard errors

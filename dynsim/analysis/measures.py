@@ -13,13 +13,9 @@ import math
 import zlib
 from types import SimpleNamespace
 
-from dynsim.analysis import measures_dynamics, measures_events, measures_walks
 from dynsim.analysis.results import Estimate, Measures
+from dynsim.analysis.rows import TABLE  # name, channels needed, adapter(trace, ctx)
 from dynsim.rng import make_rng
-
-# name, channels needed, adapter(trace, ctx) -> result, {name: result} or None;
-# ctx: rng, boot, seed, stationary_only
-TABLE = measures_walks.ROWS + measures_events.ROWS + measures_dynamics.ROWS
 
 
 def measure(trace, only: list[str] | None = None, *, boot: int = 0,

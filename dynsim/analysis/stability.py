@@ -1,7 +1,8 @@
 """Stability of optimizers: exact thresholds on a quadratic, and where a run sits against its own.
 
-Thresholds (REFERENCES.md items 3 and 15).  On a quadratic with Hessian eigenvalue h each map
-below is linear per eigen-direction; it is stable iff every root of its characteristic polynomial
+Thresholds (Cohen, Kaur, Li, Kolter & Talwalkar 2021, arXiv:2103.00065; Cohen et al. 2022,
+arXiv:2207.14484).  On a quadratic with Hessian eigenvalue h each map below is linear per
+eigen-direction; it is stable iff every root of its characteristic polynomial
 lies inside the unit circle.  The threshold is the sharpness (in the units named) at which a root
 crosses -1, written for a learning rate lr:
 
@@ -23,10 +24,11 @@ z^2 - (1 + beta)(1 - a) z + beta (1 - a); EMA z^2 - (1 + beta - (1 - beta) a) z 
 they vanish at the thresholds above.  The adaptive rows hold with the preconditioner frozen (h is
 then an eigenvalue of P^-1 H, and Adam's bias correction of m is taken as 1); with P adapting,
 RMSProp and Adam never diverge on a quadratic: P grows until lambda_max(P^-1 H) sits at the
-threshold (item 15).
+threshold (Cohen et al. 2022).
 
-Where a run sits (:func:`stability`).  The ratio r_t = S_t / threshold_t compares the sharpness in
-the units of the threshold: ``sharpness`` for gd, heavy_ball, nesterov and ema_momentum,
+Where a run sits (:func:`stability_from_arrays`; from a trace,
+:func:`dynsim.analysis.rows.stability.stability`).  The ratio r_t = S_t / threshold_t compares the
+sharpness in the units of the threshold: ``sharpness`` for gd, heavy_ball, nesterov and ema_momentum,
 ``precond_sharpness`` for the *_precond conventions.  The convention is read from
 ``meta['threshold_convention']``, never guessed from an optimizer's name (for GD, r_t = S_t lr / 2).
 Onset of the edge of stability: the first step with r_t >= 1.  Late window: the last
@@ -46,8 +48,8 @@ window cut into ``blocks`` contiguous blocks; SE = SD of block medians / sqrt(bl
   below the threshold).  Oscillating at the edge of stability.
 * ``oscillating``: bounded, some late ratio >= 1, median farther from 1 (period doubling, chaos).
 
-Summaries of optimizer orbits (sharpness, dimensions, periods, bifurcation diagrams) are in
-:mod:`dynsim.analysis.orbits`; moving averages and flow-versus-GD gaps in
+Summaries of optimizer orbits (periods, bifurcation diagrams) are in :mod:`dynsim.analysis.orbits`,
+their trace adapters (sharpness, dimensions) in :mod:`dynsim.analysis.rows.orbits`; moving averages and flow-versus-GD gaps in
 :mod:`dynsim.analysis.tracking`.
 """
 
@@ -158,64 +160,6 @@ class Stability(Estimate):
                 f"{self.window[0]}-{self.window[1]}), threshold {self.threshold_value:.4g} "
                 f"({self.convention}), onset {onset}, {100 * self.fraction_at_edge:.0f}% of late "
                 f"steps at or above{div}")
-
-
-def channel_steps(trace, name: str) -> np.ndarray:
-    """The steps channel ``name`` was recorded at: ``<name>_step`` if present, else 0, 1, ..."""
-    key = f"{name}_step"
-    if key in trace.channels:
-        return np.asarray(trace[key], dtype=np.int64)
-    return np.arange(len(trace[name]), dtype=np.int64)
-
-
-def _threshold_at(trace, steps: np.ndarray, n_values: int) -> np.ndarray:
-    thr = np.asarray(trace["threshold"], dtype=float).reshape(-1)
-    if "threshold_step" in trace.channels:
-        return np.interp(steps, np.asarray(trace["threshold_step"], dtype=float), thr)
-    if thr.size == 1:
-        return np.full(n_values, thr[0])
-    if thr.size == n_values:
-        return thr
-    if steps.size and thr.size > steps.max():
-        return thr[steps]
-    raise ValueError(f"threshold has {thr.size} values and no threshold_step; the sharpness has "
-                     f"{n_values} (steps up to {int(steps.max()) if steps.size else 0})")
-
-
-def sharpness_ratio(trace) -> tuple[np.ndarray, np.ndarray, str, str]:
-    """(steps, sharpness / threshold, channel used, convention) read from ``trace``.
-
-    The channel is ``precond_sharpness`` for the *_precond conventions, else ``sharpness``."""
-    if "threshold" not in trace.channels:
-        raise ValueError(f"trace of {trace.system!r} has no threshold channel")
-    conv = trace.meta.get("threshold_convention")
-    if conv not in CONVENTIONS:
-        raise ValueError(f"trace of {trace.system!r}: meta threshold_convention must be one of "
-                         f"{', '.join(CONVENTIONS)}, got {conv!r}")
-    channel = "precond_sharpness" if conv in PRECONDITIONED else "sharpness"
-    if channel not in trace.channels:
-        raise ValueError(f"trace of {trace.system!r} (convention {conv}) has no {channel} channel")
-    s = np.asarray(trace[channel], dtype=float).reshape(-1)
-    steps = channel_steps(trace, channel)
-    thr = _threshold_at(trace, steps, s.size)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return steps, s / thr, channel, conv
-
-
-def stability(trace, *, late: float = 0.25, blocks: int = 10, edge_tol: float = 0.1,
-              growth: float = 1e6) -> Stability:
-    """Where a run sits against its stability threshold (module docstring): a :class:`Stability`."""
-    steps, ratio, channel, conv = sharpness_ratio(trace)
-    thr = np.asarray(trace["threshold"], dtype=float).reshape(-1)
-    loss = loss_steps = None
-    if "loss" in trace.channels:
-        loss = np.asarray(trace["loss"], dtype=float).reshape(-1)
-        loss_steps = channel_steps(trace, "loss")
-    return stability_from_arrays(steps, ratio, convention=conv, channel=channel,
-                                 threshold=float(np.nanmedian(thr)) if thr.size else math.nan,
-                                 loss=loss, loss_steps=loss_steps,
-                                 stopped=trace.meta.get("status") == "diverged", late=late,
-                                 blocks=blocks, edge_tol=edge_tol, growth=growth)
 
 
 def _iv_stability(steps, ratio, late, blocks, edge_tol, growth):
@@ -329,6 +273,5 @@ def stability_from_arrays(steps, ratio, *, convention: str, channel: str = "shar
         window=(int(lwin[0]), int(lwin[-1])), threshold_value=float(threshold))
 
 
-__all__ = ["CONVENTIONS", "Stability", "VERDICTS", "channel_steps", "max_stable_lr",
-           "quadratic_multipliers", "quadratic_rate", "sharpness_ratio", "stability",
-           "stability_from_arrays", "threshold"]
+__all__ = ["CONVENTIONS", "PRECONDITIONED", "Stability", "VERDICTS", "max_stable_lr",
+           "quadratic_multipliers", "quadratic_rate", "stability_from_arrays", "threshold"]

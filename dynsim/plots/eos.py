@@ -83,9 +83,11 @@ def plot_run(trace, stability=None) -> Figure:
     return fig
 
 
-def plot_bifurcation(trace, observable: str = "proj") -> Figure:
+def plot_bifurcation(trace, observable: str = "proj", flip=None) -> Figure:
     """Late iterates (first coordinate, ``sharpness`` or ``loss``) against lr, and the largest
-    Lyapunov exponent of the optimizer map (with its block SE) under it."""
+    Lyapunov exponent of the optimizer map (with its block SE) under it; ``flip`` = (lr, S_min),
+    where the minimum found at the smallest lr loses stability
+    (:func:`dynsim.studies.bifurcation.minimum_flip_lr`), is drawn as a dashed line."""
     lrs = np.asarray(trace["bifurcation_lr"])
     if observable == "proj":
         y, ylabel = np.asarray(trace["bifurcation_proj"])[:, :, 0], "late iterates w_1"
@@ -102,7 +104,6 @@ def plot_bifurcation(trace, observable: str = "proj") -> Figure:
                  "rx", ms=3, label="diverged")
         ax1.legend(fontsize=7)
     p = trace.params
-    flip = minimum_flip_lr(trace)
     if flip is not None:
         lr_f, s_min = flip
         for ax in (ax1, ax2):
@@ -122,30 +123,6 @@ def plot_bifurcation(trace, observable: str = "proj") -> Figure:
     ax2.set(xlabel="lr", ylabel="largest Lyapunov exponent")
     fig.tight_layout()
     return fig
-
-
-def minimum_flip_lr(trace) -> tuple[float, float] | None:
-    """(lr at which the minimum found at the smallest lr loses stability, its sharpness S_min):
-    S_min is the late sharpness of the smallest-lr run that settled on a fixed point (period 1),
-    and the lr solves threshold(lr) = S_min in the trace's convention (2/S_min for GD).  None when
-    no run settled, or for the adaptive conventions (their threshold is on P^-1 H)."""
-    from dynsim.analysis.orbits import orbit_period
-    from dynsim.analysis.stability import max_stable_lr
-
-    conv = trace.meta.get("threshold_convention")
-    if conv is None or conv in PRECONDITIONED:
-        return None
-    proj = np.asarray(trace["bifurcation_proj"])
-    sharp = np.asarray(trace["bifurcation_sharpness"])
-    div = np.asarray(trace["bifurcation_diverged_at"])
-    p = trace.params
-    for i in np.argsort(np.asarray(trace["bifurcation_lr"])):
-        if div[i] < 0 and np.all(np.isfinite(proj[i])) and orbit_period(proj[i]) == 1:
-            s_min = float(np.median(sharp[i]))
-            if not s_min > 0:
-                return None
-            return float(max_stable_lr(conv, s_min, beta=p.get("beta", 0.9))), s_min
-    return None
 
 
 def plot_flows(comparison) -> Figure:
@@ -198,4 +175,4 @@ def plot_flows(comparison) -> Figure:
     return fig
 
 
-__all__ = ["minimum_flip_lr", "plot_bifurcation", "plot_flows", "plot_run", "pre_divergence"]
+__all__ = ["plot_bifurcation", "plot_flows", "plot_run", "pre_divergence"]

@@ -5,7 +5,7 @@ Time t is measured in steps of GD with learning rate lr, so flow time t is compa
 Gradient flow:  dw/dt = -lr grad L(w).
 
 Central flow (Cohen, Damian, Talwalkar, Kolter & Lee, "Understanding Optimization in Deep Learning
-with Central Flows", ICLR 2025, arXiv 2410.24206; REFERENCES.md item 1), one unstable eigenvalue:
+with Central Flows", ICLR 2025, arXiv:2410.24206), one unstable eigenvalue:
 
     dw/dt = -lr [grad L(w) + (sigma^2 / 2) grad S(w)],   S = lambda_max(H),
     grad S(w) = D^3 L(w)[u, u, .]   (u the top unit eigenvector; analytic for the toys),
@@ -29,29 +29,24 @@ Work limit: each flow is integrated step by step under an evaluation budget (100
 flow step by default, against ~8 for a smooth flow) and a wall-time limit; a flow that needs more
 (the central flow far above the edge is stiff, or non-smooth where the top eigenvalue is
 degenerate) stops with status ``failed`` and the reason in ``meta['solver']``.
-:func:`flows_vs_gd` runs GD first and refuses a diverging GD before integrating anything, and
-compares over the first sustained stretch of GD at the edge (:func:`dynsim.analysis.tracking.
-edge_window`), with bounded relative gaps.
+:func:`dynsim.studies.flows_vs_gd.flows_vs_gd` compares both flows with GD.
 
-Not built: Edge Flow (P. Marion, arXiv 2606.18080, 2026).  Its equations could not be read here
-(REFERENCES.md item 2 lists them as unverified), and a guessed version would be worse than none.
+Not built: Edge Flow (P. Marion, arXiv:2606.18080, 2026).  Its equations could not be read here,
+and a guessed version would be worse than none.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 
 import numpy as np
 from scipy.integrate import LSODA, RK45, Radau
 
-from dynsim.analysis.results import Estimate
-from dynsim.analysis.tracking import edge_window as find_edge_window, time_average, tracking_gap
 from dynsim.params import Choice, Float, Int, check_params
 from dynsim.rng import make_rng
 from dynsim.sims.eos.losses import TOY_PARAMS, make_loss, top_eigen
-from dynsim.sims.eos.systems import resolve_x0, run_toy
+from dynsim.sims.eos.systems import resolve_x0
 from dynsim.trace import Timer, Trace, make_trace
 
 METHOD = "RK45"
@@ -67,7 +62,7 @@ CENTRAL_PARAMS = {**FLOW_PARAMS, "tau": Float(0.0, None, lo_open=True)}
 ESCAPE = 1e50
 # start of the flows: GD from (3.3, 0.05) on the minimalist toy at lr 0.1 reaches the edge in a few
 # steps and oscillates there (period 2 about a centre) with no chaotic transient, unlike the
-# calibration start (4.0, 0.1) of REFERENCES.md item 14.
+# calibration start (4.0, 0.1) of the eos.minimalist toy.
 FLOW_X0 = {"minimalist": (3.3, 0.05)}
 
 
@@ -80,7 +75,9 @@ def sigma2(g: np.ndarray, grad_s: np.ndarray, sharpness: float, lr: float, tau: 
     return max(0.0, 2.0 * (-float(grad_s @ g) - margin / (tau * lr)) / norm2)
 
 
-def _setup(params, seed, schema, name):
+def flow_setup(params, seed, schema, name):
+    """Validate ``params`` against ``schema`` (errors name ``name``), seed, and build the toy: (the
+    checked params with method, max_evals and x0 filled in, the seed, the loss, the start point)."""
     p = check_params(schema, params, name)
     p["method"] = p["method"] or METHOD
     if p["max_evals"] is None:
@@ -193,7 +190,7 @@ def gradient_flow(system: str = "minimalist", lr: float = 0.1, steps: int = 1000
     reason in ``meta['solver']['message']``, keeping the samples it reached.  Channels as GD's (``proj``, ``loss``,
     ``sharpness``, ``hessian_top``, ``threshold`` = 2/lr, ``lr``); ``x0`` as for the toys, except
     that the minimalist toy starts at (3.3, 0.05) by default (``FLOW_X0``)."""
-    p, seed, loss, x = _setup(dict(system=system, lr=lr, steps=steps, x0=x0, spectrum=spectrum,
+    p, seed, loss, x = flow_setup(dict(system=system, lr=lr, steps=steps, x0=x0, spectrum=spectrum,
                                    rotated=rotated, degree=degree, rtol=rtol, method=method,
                                    max_evals=max_evals), seed, FLOW_PARAMS, "flow.gradient")
     lr_ = p["lr"]
@@ -214,7 +211,7 @@ def central_flow(system: str = "minimalist", lr: float = 0.1, steps: int = 1000,
     2/lr on the time scale ``tau``, and RK45 stops with status ``failed``).  Besides GD's
     channels: ``central_sigma2`` (sigma^2(t)) and ``central_loss`` (L + sigma^2 S / 2, the
     predicted time-averaged loss of GD)."""
-    p, seed, loss, x = _setup(dict(system=system, lr=lr, steps=steps, x0=x0, spectrum=spectrum,
+    p, seed, loss, x = flow_setup(dict(system=system, lr=lr, steps=steps, x0=x0, spectrum=spectrum,
                                    rotated=rotated, degree=degree, rtol=rtol, method=method,
                                    max_evals=max_evals, tau=tau), seed, CENTRAL_PARAMS,
                               "flow.central")
@@ -237,153 +234,4 @@ gradient_flow.PARAMS = FLOW_PARAMS
 central_flow.PARAMS = CENTRAL_PARAMS
 
 
-EDGE_TOL = 0.05       # GD at the edge: |time-averaged sharpness x lr/2 - 1| <= EDGE_TOL ...
-EDGE_WINDOW = 50      # ... for at least EDGE_WINDOW consecutive steps (tracking.edge_window)
-FLOOR_FACTOR = 1e3    # loss floor = FLOOR_FACTOR rtol^2 L(x0) (see flows_vs_gd)
-
-
-@dataclass(frozen=True)
-class FlowComparison:
-    """GD and the two flows from one start, and how far each flow stays from GD's time averages
-    (over ``average`` steps) while GD is at the edge: over [start, stop), the first stretch of at
-    least ``edge_window`` steps where GD's time-averaged sharpness ratio S lr / 2 stays within
-    ``edge_tol`` of 1 (:func:`dynsim.analysis.tracking.edge_window`); start is None, with the
-    reason in ``note``, when GD never gets there (the degree-2 product: it ends at ratio 0.63).
-
-    Gaps, each a bounded relative error (not a log ratio, which a solver-resolution loss of 1e-17
-    makes as large as one likes):
-
-    * ``loss_gap_*``: mean over the window of |flow loss - GD average| / GD average (per step;
-      the central flow's loss is its predicted time average L + sigma^2 S / 2).  A flow whose loss
-      falls far below GD's has a gap -> 1, not more.
-    * ``mean_loss_error_*``: |mean of the flow's loss - mean of GD's loss| / mean of GD's loss over
-      the window (the relative error of the time-averaged loss).
-    * ``sharpness_gap_*``: mean of |flow S - GD average| / (2/lr).  The central flow holds S = 2/lr,
-      so its gap is at most edge_tol (+ its margin error); gradient flow's is its distance from
-      the edge.
-    * ``floor_*``: fraction of window steps where that flow's loss is at or below ``loss_floor``
-      (the solver's resolution): its loss gap there is 1 - (floor / GD) ~ 1 whatever the solver
-      tolerance.  If GD's averaged loss itself reaches the floor, no loss gap is measured."""
-
-    gd: Trace
-    gradient: Trace
-    central: Trace
-    average: int
-    edge_tol: float
-    edge_window: int
-    start: int | None
-    stop: int | None
-    loss_floor: float
-    loss_gap_central: Estimate | None
-    loss_gap_gradient: Estimate | None
-    sharpness_gap_central: Estimate | None
-    sharpness_gap_gradient: Estimate | None
-    mean_loss_error_central: float | None = None
-    mean_loss_error_gradient: float | None = None
-    floor_central: float | None = None
-    floor_gradient: float | None = None
-    note: str = ""
-
-    def gd_average(self) -> tuple[np.ndarray, np.ndarray]:
-        """GD's time-averaged loss and sharpness."""
-        return (time_average(self.gd["loss"], self.average),
-                time_average(self.gd["sharpness"], self.average))
-
-    def __str__(self) -> str:
-        if self.start is None:
-            return self.note
-        out = (f"steps {self.start}-{self.stop - 1} (GD at the edge): loss gap central "
-               f"{self.loss_gap_central.value:.3g}, gradient {self.loss_gap_gradient.value:.3g} "
-               f"(relative); sharpness gap central {self.sharpness_gap_central.value:.3g}, "
-               f"gradient {self.sharpness_gap_gradient.value:.3g} (x 2/lr)")
-        return out + (f"; {self.note}" if self.note else "")
-
-
-def _check_int(name, value, lo):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
-
-
-def flows_vs_gd(system: str = "minimalist", lr: float = 0.1, steps: int = 1000, x0=None,
-                spectrum=(15.0, 1.0), rotated: bool = False, degree: int = 2, tau: float = 0.25,
-                rtol: float = 1e-8, average: int = 10, edge_tol: float = EDGE_TOL,
-                edge_window: int = EDGE_WINDOW, method: str = METHOD,
-                max_evals: int | None = None, *, seed: int | None = None) -> FlowComparison:
-    """Run GD, then gradient flow and the central flow from the same start, and measure how far
-    each flow's loss and sharpness stay from GD's time averages while GD is at the edge (see
-    :class:`FlowComparison`).
-
-    GD runs first: if it diverges there is nothing for the flows to track, and a ValueError is
-    raised at once (before any integration).  The flows run under the work limit of
-    :func:`central_flow`; a flow that stops early ('failed' or 'diverged') is compared over the
-    steps it reached, and ``note`` says so.  ``loss_floor`` = FLOOR_FACTOR x rtol^2 x L(x0): a
-    solver at relative tolerance rtol resolves the residual of the loss to ~rtol, hence the loss
-    to ~rtol^2 of its start (gradient flow on the minimalist toy sits at 1e-17 to 1e-19 at
-    rtol 1e-8, i.e. at this floor)."""
-    _check_int("average", average, 1)
-    _check_int("edge_window", edge_window, 1)
-    if isinstance(edge_tol, bool) or not isinstance(edge_tol, (int, float)) \
-            or not 0 < edge_tol < 1:
-        raise ValueError(f"edge_tol must be in (0, 1), got {edge_tol!r}")
-    p, seed, loss, x = _setup(dict(system=system, lr=lr, steps=steps, x0=x0, spectrum=spectrum,
-                                   rotated=rotated, degree=degree, rtol=rtol, method=method,
-                                   max_evals=max_evals, tau=tau), seed, CENTRAL_PARAMS,
-                              "flows_vs_gd")
-    lr, steps, x0 = p["lr"], p["steps"], p["x0"]
-    gd = run_toy(p["system"], opt="gd", lr=lr, steps=steps, x0=x0, jacobian=False,
-                 spectrum=spectrum, rotated=rotated, degree=degree, seed=seed)
-    if gd.meta["status"] == "diverged" or not np.all(np.isfinite(gd["loss"])):
-        raise ValueError(f"GD diverges on {system!r} at lr={lr:g} from x0={x0} (step "
-                         f"{len(gd['loss'])} of {steps}): nothing for the flows to track; "
-                         "lower lr")
-    kw = dict(system=p["system"], lr=lr, steps=steps, x0=x0, spectrum=spectrum, rotated=rotated,
-              degree=degree, rtol=p["rtol"], method=p["method"], max_evals=p["max_evals"],
-              seed=seed)
-    central = central_flow(tau=p["tau"], **kw)
-    gradient = gradient_flow(**kw)
-    la = time_average(gd["loss"], average)
-    sa = time_average(gd["sharpness"], average)
-    floor = max(FLOOR_FACTOR * p["rtol"] ** 2 * loss.value(x), np.finfo(float).tiny)
-    notes = [f"{name} stopped at step {len(tr['loss']) - 1} ({tr.meta['status']}: "
-             f"{tr.meta['solver']['message']})"
-             for name, tr in (("central flow", central), ("gradient flow", gradient))
-             if tr.meta["status"] != "ok"]
-    n = min(la.size, central["loss"].size, gradient["loss"].size)
-    win = find_edge_window(sa[:n] * lr / 2.0, tol=edge_tol, window=edge_window)
-    base = dict(gd=gd, gradient=gradient, central=central, average=int(average),
-                edge_tol=float(edge_tol), edge_window=int(edge_window), loss_floor=float(floor))
-    if win is None:
-        notes.insert(0, f"GD is never at the edge: its {average}-step averaged sharpness ratio "
-                        f"S lr/2 never stays within {edge_tol:g} of 1 for {edge_window} steps "
-                        f"(it ends at {sa[n - 1] * lr / 2:.3g}); no gaps measured")
-        return FlowComparison(**base, start=None, stop=None, loss_gap_central=None,
-                              loss_gap_gradient=None, sharpness_gap_central=None,
-                              sharpness_gap_gradient=None, note="; ".join(notes))
-    start, stop = win
-    ref = la[start:stop]
-    s_gaps = [tracking_gap(sa, tr["sharpness"], start=start, stop=stop, scale=2.0 / lr,
-                           what="sharpness") for tr in (central, gradient)]
-    if np.any(ref <= floor):
-        notes.append(f"GD's averaged loss reaches the floor {floor:.2g} in the window: no loss "
-                     "gaps measured")
-        return FlowComparison(**base, start=start, stop=stop, loss_gap_central=None,
-                              loss_gap_gradient=None, sharpness_gap_central=s_gaps[0],
-                              sharpness_gap_gradient=s_gaps[1], note="; ".join(notes))
-    models = (central["central_loss"], gradient["loss"])
-    l_gaps = [tracking_gap(la, m, start=start, stop=stop, what="loss") for m in models]
-    mean_err = [float(abs(m[start:stop].mean() - ref.mean()) / ref.mean()) for m in models]
-    floors = [float(np.mean(m[start:stop] <= floor)) for m in models]
-    for name, f in zip(("central flow", "gradient flow"), floors):
-        if f > 0:
-            notes.append(f"{name}'s loss is at the solver floor ({floor:.2g}) at {100 * f:.0f}% "
-                         "of the window: its loss gap there is ~1 at any rtol (it predicts ~0 "
-                         "loss)")
-    return FlowComparison(**base, start=start, stop=stop, loss_gap_central=l_gaps[0],
-                          loss_gap_gradient=l_gaps[1], sharpness_gap_central=s_gaps[0],
-                          sharpness_gap_gradient=s_gaps[1], mean_loss_error_central=mean_err[0],
-                          mean_loss_error_gradient=mean_err[1], floor_central=floors[0],
-                          floor_gradient=floors[1], note="; ".join(notes))
-
-
-__all__ = ["FlowComparison", "central_flow", "default_max_evals", "flows_vs_gd", "gradient_flow",
-           "sigma2"]
+__all__ = ["central_flow", "default_max_evals", "flow_setup", "gradient_flow", "sigma2"]

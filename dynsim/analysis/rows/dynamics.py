@@ -1,7 +1,7 @@
 """Rows of :func:`dynsim.analysis.measure` for dynamics: stability against the threshold,
 sharpness, bifurcation sweeps, Lyapunov spectra and Kaplan-Yorke dimensions (``jacobian``), the
 sharpness dimension (``jacobian``, or ``hessian_top`` with ``lr``), and correlation dimensions of
-trajectories (``proj``).  Every attractor measure uses one window, orbits.stationary_window."""
+trajectories (``proj``).  Every attractor measure uses one window, rows.orbits.stationary_window."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import math
 
 import numpy as np
 
-from dynsim.analysis import dimension, orbits, stability
+from dynsim.analysis import dimension, orbits
+from dynsim.analysis.rows import orbits as trace_orbits
+from dynsim.analysis.rows.stability import stability
 from dynsim.analysis.results import Estimate
 
 
@@ -32,10 +34,10 @@ def _map_reference(tr):
 
 def _lyapunov(tr, ctx) -> dict | None:
     """Lyapunov exponents (QR/Benettin on the ``jacobian`` channel) and the Kaplan-Yorke dimension,
-    over the stationary window: the same adapter ``dynsim eos run`` calls (orbits.lyapunov_of)."""
+    over the stationary window (rows.orbits.lyapunov_of)."""
     lams, ky, _ = _map_reference(tr)
-    res = orbits.lyapunov_of(tr, reference=lams, ky_reference=ky,
-                             reference_source="REFERENCES.md item 8" if lams else "")
+    res = trace_orbits.lyapunov_of(tr, reference=lams, ky_reference=ky,
+                                   reference_source="REFERENCES.md item 8" if lams else "")
     if not res:
         return None
     spec = res["lyapunov"]
@@ -46,15 +48,15 @@ def _lyapunov(tr, ctx) -> dict | None:
 
 
 def _sharpness_dimension(tr, ctx):
-    """Sharpness dimension (Tuci et al.; orbits.sharpness_of, as ``dynsim eos run`` reports it)."""
-    return orbits.sharpness_of(tr).get("sharpness_dimension")
+    """Sharpness dimension (Tuci et al.; rows.orbits.sharpness_of)."""
+    return trace_orbits.sharpness_of(tr).get("sharpness_dimension")
 
 
 CONVERGED_TOL = 1e-6  # window diameter <= this x (1 + max |x|): a converged run, no attractor
 
 
 def _correlation_dimension(tr, ctx):
-    """D2 of ``proj`` over the stationary window (the rule of orbits.stationary_window).  A run
+    """D2 of ``proj`` over the stationary window (the rule of rows.orbits.stationary_window).  A run
     whose window has converged (diameter <= CONVERGED_TOL x (1 + max |x|)) or is still converging
     (orbits.converging: the last quarter spans < 1/10 of the first quarter's diameter) fails with that
     reason, as does any other ValueError of the estimator (measure() reports it); fewer than 500
@@ -62,7 +64,7 @@ def _correlation_dimension(tr, ctx):
     proj = np.asarray(tr["proj"], dtype=float)
     if proj.ndim != 2:
         return None
-    idx, rule = orbits.stationary_window(tr, "proj")
+    idx, rule = trace_orbits.stationary_window(tr, "proj")
     x = proj[idx]
     if x.shape[0] < 500:
         return None
@@ -89,15 +91,14 @@ def _correlation_dimension(tr, ctx):
 
 
 def _stability(tr, ctx):
-    return stability.stability(tr)
+    return stability(tr)
 
 
 def _bifurcation(tr, ctx):
-    div = np.asarray(tr["bifurcation_diverged_at"]).copy()
-    if "bifurcation_proj" in tr.channels:  # unbounded growth is divergence, not chaos
-        for i, window in enumerate(tr["bifurcation_proj"]):
-            if div[i] < 0 and orbits.is_growing(window):
-                div[i] = 0
+    """The largest exponent over the sweep and the onset of chaos; a run whose kept iterates grow
+    counts as diverged (orbits.divergence_steps, the one rule)."""
+    windows = tr["bifurcation_proj"] if "bifurcation_proj" in tr.channels else None
+    div = orbits.divergence_steps(tr["bifurcation_diverged_at"], windows)
     try:
         return orbits.bifurcation_summary(tr["bifurcation_lr"], tr["bifurcation_lyapunov"][:, 0],
                                           tr["bifurcation_lyapunov_se"][:, 0], div)
@@ -130,7 +131,7 @@ def _starts(tr, ctx) -> dict:
 
 ROWS = [
     ("stability", ("threshold",), _stability),
-    ("sharpness", ("sharpness",), lambda tr, ctx: orbits.sharpness_summary(tr)),
+    ("sharpness", ("sharpness",), lambda tr, ctx: trace_orbits.sharpness_summary(tr)),
     ("bifurcation", ("bifurcation_lr", "bifurcation_lyapunov", "bifurcation_lyapunov_se",
                      "bifurcation_diverged_at"), _bifurcation),
     ("starts", ("starts_diverged_at", "starts_sharpness", "starts_threshold"), _starts),
