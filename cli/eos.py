@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 
 import click
 
-from dynsim.cli.base import (DynsimGroup, check_outputs, emit, output_options, progress_bar,
+from dynsim.cli.base import (DynsimGroup, check_outputs, emit, measures_table, output_options, progress_bar,
                              run_system, save_figure)
 from dynsim.params import Choice, Float, Int, option
 from dynsim.sims.eos.bifurcation import BIFURCATION_PARAMS as BP
@@ -83,24 +82,6 @@ ADAPTIVE_STEPS = 20000   # default steps for rmsprop / adam
 RUN_MEASURES = ["stability", "sharpness", "lyapunov", "sharpness_dimension"]
 
 
-def _fmt_estimate(e) -> str:
-    """An estimate as a line; one without a standard error is printed as a value or a bound, not
-    as '± nan 95% [nan, nan]'."""
-    if math.isfinite(e.stderr):
-        return str(e)
-    lo, hi = e.ci
-    note = e.data.get("note") if isinstance(getattr(e, "data", None), dict) else None
-    if getattr(e, "bound", None) == "lower":
-        body = f">= {e.value:.6g} (at most {hi:.6g})" if math.isfinite(hi) else f">= {e.value:.6g}"
-    else:
-        body = f"{e.value:.6g} (no standard error"
-        if isinstance(e.data, dict) and e.data.get("j") is not None \
-                and e.data.get("j") == e.data.get("d"):
-            body += ": every partial sum of exponents is >= 0, so the value is d"
-        body += ")"
-    return f"{body}  n={e.n}  ({e.method}{'; ' + note if note else ''})"
-
-
 @click.group(cls=DynsimGroup)
 def eos():
     """Edge of stability: toy losses, optimizers as maps, the central flow, chaos in GD.
@@ -159,11 +140,8 @@ def run(system, opt, lr, steps, x0, spectrum, rotated, degree, minibatch, n_quad
     rows = [f"{trace.system}  seed={trace.seed}  opt={p['opt']}  lr={p['lr']:g}  "
             f"steps={p['steps']}  status={trace.meta['status']}  x0={p['x0']}",
             f"{'threshold':<20} {thr:.6g} ({conv})",
-            f"{'sharpness':<20} start {sharp.data['start']:.6g}, final {sharp.data['final']:.6g}, "
-            f"late median {sharp.value:.6g} ± {sharp.stderr:.2g}",
-            f"{'stability':<20} {stab}"]
-    rows += [f"{name:<20} {_fmt_estimate(r)}" for name, r in m.items() if name not in
-             RUN_MEASURES[:2]]
+            f"{'sharpness':<20} start {sharp.data['start']:.6g}, final {sharp.data['final']:.6g}",
+            measures_table(m)]
     rows += _run_notes(p, stab.verdict, "sharpness_dimension" in m)
     if out is not None:
         rows.append(f"run folder: {out}")

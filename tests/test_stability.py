@@ -153,6 +153,7 @@ def test_result_is_a_frozen_estimate_and_serialises():
     with pytest.raises(Exception):
         st.verdict = "edge"
     assert '"verdict": "converged"' in to_json(st) and "converged" in str(st)
+    assert "late median, steps" in st.details() and "\n" not in str(st)
 
 
 def test_time_average_tracking_gap_orbit_period_sharpness_summary():

@@ -49,9 +49,11 @@ def short_method(method: str, limit: int = LABEL_MAX) -> str:
 
 def table_line(value: float, stderr: float, ci, reference, label: str) -> str:
     """The columns after the name: value, ± SE, 95% CI, reference, method."""
-    ci_text = f"[{ci[0]:.4g}, {ci[1]:.4g}]"
+    finite_ci = all(isinstance(c, (int, float)) and math.isfinite(c) for c in ci)
+    ci_text = f"[{ci[0]:.4g}, {ci[1]:.4g}]" if finite_ci else "-"
+    se_text = f"{stderr:<8.2g}" if math.isfinite(stderr) else f"{'-':<8}"  # no SE: say none
     ref = "-" if reference is None else f"{reference:.4g}"
-    return f"{value:>11.6g} ± {stderr:<8.2g} {ci_text:>22} {ref:>9}  {label}"
+    return f"{value:>11.6g} ± {se_text} {ci_text:>22} {ref:>9}  {label}"
 
 
 def format_table(results: Mapping) -> str:

@@ -153,13 +153,20 @@ class Stability(Estimate):
     window: tuple[int, int] = (0, 0)               # late window (first, last step)
     threshold_value: float = math.nan              # median threshold over the late window
 
-    def __str__(self) -> str:
+    @property
+    def label(self) -> str:
+        """The table's method column: the verdict first (sharpness / threshold, late median)."""
+        return "failed" if self.failed else f"{self.verdict}: sharpness / threshold, late median"
+
+    def details(self, name: str | None = None) -> str:
+        """The verdict in a sentence: the ratio, its window, the threshold, onset and time at the
+        edge."""
         onset = "never" if self.onset_step is None else f"step {self.onset_step}"
         div = "" if self.divergence_step is None else f", diverged at step {self.divergence_step}"
-        return (f"{self.verdict}: ratio {self.value:.4g} ± {self.stderr:.2g} (late median, steps "
-                f"{self.window[0]}-{self.window[1]}), threshold {self.threshold_value:.4g} "
-                f"({self.convention}), onset {onset}, {100 * self.fraction_at_edge:.0f}% of late "
-                f"steps at or above{div}")
+        return (f"{name or 'stability'}: {self.verdict}: ratio {self.value:.4g} ± {self.stderr:.2g} "
+                f"(late median, steps {self.window[0]}-{self.window[1]}), threshold "
+                f"{self.threshold_value:.4g} ({self.convention}), onset {onset}, "
+                f"{100 * self.fraction_at_edge:.0f}% of late steps at or above{div}")
 
 
 def _iv_stability(steps, ratio, late, blocks, edge_tol, growth):

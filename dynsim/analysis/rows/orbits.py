@@ -47,7 +47,7 @@ def sharpness_summary(trace, *, late: float = 0.25, blocks: int = 10) -> Estimat
         raise ValueError(f"late must be a fraction in (0, 1], got {late!r}")
     med, se, m = _late_block_median(s, late, blocks)
     steps = channel_steps(trace, "sharpness")
-    return Estimate.normal(med, se, method="median sharpness over the late window, block SE", n=m,
+    return Estimate.normal(med, se, method="late median sharpness, block SE", n=m,
                            data={"start": float(s[0]), "final": float(s[-1]),
                                  "max": float(s.max()), "window": (int(steps[-m]), int(steps[-1]))})
 
