@@ -8,7 +8,8 @@ import click
 
 from dynsim.cli.base import (DynsimGroup, check_outputs, emit, output_options, progress_bar,
                              save_figure)
-from dynsim.params import Choice, Float, Int, option
+from dynsim.cli.base import option
+from dynsim.params import Choice, Float, Int
 from dynsim.sims.eos.bifurcation import BIFURCATION_PARAMS as BP
 from dynsim.sims.eos.losses import LOSSES
 from dynsim.sims.eos.systems import OPT_PARAMS as OP, PRODUCT_PARAMS, QUADRATIC_PARAMS

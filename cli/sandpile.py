@@ -8,7 +8,8 @@ from dynsim.cli.analyze import _given
 from dynsim.cli.base import (DynsimGroup, check_outputs, emit, measures_table, output_options,
                              progress_bar, save_figure)
 from dynsim.cli.walk import _run
-from dynsim.params import Float, Int, option
+from dynsim.cli.base import option
+from dynsim.params import Float, Int
 from dynsim.sims.sandpile.graph import PARAMS as GRAPH_PARAMS
 from dynsim.sims.sandpile.lattice import PARAMS as LATTICE_PARAMS
 

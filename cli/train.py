@@ -56,7 +56,7 @@ OPTIONS = [
 
 def _opts(f):
     from dynsim.models.config import PARAMS
-    from dynsim.params import option
+    from dynsim.cli.base import option
 
     for flag, name, default, help_ in reversed(OPTIONS):
         f = option(flag, name, PARAMS[name], default=default, show_default=default is not None,

@@ -6,7 +6,8 @@ import click
 
 from dynsim.cli.base import (DynsimGroup, check_outputs, emit, measures_table, output_options,
                              progress_bar, save_figure)
-from dynsim.params import Int, option
+from dynsim.cli.base import option
+from dynsim.params import Int
 from dynsim.sims.walks.landscape import PEAK_PARAMS
 from dynsim.sims.walks.pca import PARAMS as PCA_PARAMS
 from dynsim.sims.walks.walk import GAUSSIAN_PARAMS, PARAMS as WALK_PARAMS

@@ -1,4 +1,6 @@
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -57,3 +59,10 @@ def test_check_params_names_unknown():
 def test_json_helper():
     text = to_json({"a": np.float32(1.5), "b": np.arange(3), "c": math.nan, "d": (math.inf, 1)})
     assert text.replace("\n", "").replace(" ", "") == '{"a":1.5,"b":[0,1,2],"c":null,"d":[null,1]}'
+
+
+def test_params_imports_no_click():
+    # the schemas are plain data; the click adapter lives in dynsim.cli.base
+    code = "import sys, dynsim.params, dynsim.registry; print('click' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
