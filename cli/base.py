@@ -112,8 +112,11 @@ def option(flag: str, name: str, constraint, **kwargs):
     A :class:`~dynsim.params.Bool` becomes a flag (``--x/--no-x`` when it defaults to True)."""
     kwargs.setdefault("default", constraint.default)
     kwargs.setdefault("help", constraint.help or None)
-    if kwargs["default"] is None:
-        kwargs.setdefault("show_default", constraint.none_means or False)
+    if kwargs["default"] is None and "show_default" not in kwargs:
+        # None: the entry point resolves it (none_means), or the flag leaves the API's default
+        kwargs["show_default"] = False
+        if constraint.none_means or constraint.default is not None:
+            kwargs["help"] = f"{kwargs['help'] or ''} [default: {constraint.default_text()}]".lstrip()
     kwargs.setdefault("show_default", True)
     if isinstance(constraint, Bool) and "nargs" not in kwargs:
         both = f"{flag}/--no-{flag.lstrip('-')}" if kwargs["default"] else flag

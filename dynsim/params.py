@@ -1,21 +1,23 @@
-"""Parameter schemas as data (the scikit-learn ``_param_validation`` idea), the one source of every
+"""Parameter schemas as data (the scikit-learn ``_param_validation`` idea): the one source of every
 parameter's range, default and help text.
 
 A system's schema maps each API parameter to a constraint (:class:`Int`, :class:`Float`,
-:class:`Choice`, ...).  The same object validates a Python call (``ValueError`` naming the parameter,
-the allowed range and the value received), holds the parameter's ``default`` and ``help`` text, and
-gives the matching CLI flag its type, default and help (the click adapter is ``dynsim.cli.base.option``;
-this module imports no click).  ``default=None`` with ``none_means`` says that None is resolved by the
-entry point (``"1/sqrt(d)"``); the CLI shows that text as the default.
+:class:`Choice`, ...).  The same object validates a Python call (``ValueError`` naming the
+parameter, the allowed range and the value received), holds the parameter's ``default`` and
+``help``, and gives the matching CLI flag its type, default and help (the click adapter is
+``dynsim.cli.base.option``; this module imports no click).  ``default=None`` with ``none_means``:
+the entry point resolves None (``"1/sqrt(d)"``), and the CLI and the docstring show that text.
 
 Entry points take their defaults from the schema through the :func:`entry_point` decorator rather
-than writing ``d=PARAMS["d"].default`` in each signature: the decorator writes every default once
-(from the schema) into the function's real ``__defaults__`` / ``__kwdefaults__``, so
-``inspect.signature``, ``help()`` and the sweep still see ordinary defaults; it refuses at import a
-signature that writes a default of its own or whose names differ from the schema's, so a parameter
-cannot be added to one and forgotten in the other (a hand-written ``walkers=PARAMS["walkers"].default``
-repeats each name and can point at the wrong key unnoticed); and it appends the parameter table
-(:func:`param_table`) to the docstring, so the documented defaults are the schema's too.
+than by writing ``d=PARAMS["d"].default`` in each signature, because the decorator
+- writes each default once, from the schema, into the function's real ``__defaults__`` /
+  ``__kwdefaults__``, so ``inspect.signature``, ``help()`` and the sweep see ordinary defaults;
+- refuses at import a signature that writes a default of its own or whose names differ from the
+  schema's, so a parameter cannot be added to one and forgotten in the other (a hand-written
+  ``walkers=PARAMS["walkers"].default`` repeats each name and can point at the wrong key);
+- appends the parameter table (:func:`param_table`) to the docstring, so the documented defaults
+  are the schema's too.
+A function that is not an entry point (``sandpile_on_graph(G, ...)``) reads ``PARAMS[name].default``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import textwrap
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any
@@ -183,7 +186,8 @@ class Floats(Param):
     hi: float | None = None
 
     def allowed(self) -> str:
-        n = str(self.min_len) if self.min_len == self.max_len else f"{self.min_len} to {self.max_len}"
+        n = (str(self.min_len) if self.min_len == self.max_len
+             else f"{self.min_len} to {self.max_len}")
         pos = " positive" if self.positive else ""
         rng = "" if self.lo is None else f" in [{self.lo:g}, {self.hi:g}]"
         return f"a list of {n} finite{pos} numbers{rng}"
@@ -204,7 +208,8 @@ class Floats(Param):
         try:
             return [float(v) for v in str(text).split(",")]
         except ValueError:
-            raise ValueError(f"must be {self.allowed()} separated by commas, got {text!r}") from None
+            raise ValueError(f"must be {self.allowed()} separated by commas, "
+                             f"got {text!r}") from None
 
 
 @dataclass(frozen=True)
@@ -257,7 +262,8 @@ def param_table(schema: dict, groups: dict | None = None) -> str:
         for name in names:
             c = schema[name]
             text = " ".join(t for t in (c.help, f"({c.allowed()})") if t)
-            out += [f"{name} : {c.default_text()}", f"    {text}"]
+            out += [f"{name} : {c.default_text()}",
+                    *textwrap.wrap(text, 92, initial_indent="    ", subsequent_indent="    ")]
         return out
 
     if groups is None:
