@@ -65,7 +65,7 @@ def walk():
 
 @walk.command()
 @option("--dims", "d", WALK_PARAMS["d"])
-@option("--walkers", "walkers", WALK_PARAMS["walkers"], default=20000)
+@option("--walkers", "walkers", WALK_PARAMS["walkers"])
 @option("--steps", "steps", WALK_PARAMS["steps"])
 @option("--records", "records", WALK_PARAMS["records"])
 @click.option("--gaussian", is_flag=True, help="Gaussian steps N(0, step_std^2 I) instead of the lattice.")
@@ -91,7 +91,7 @@ def distance(d, walkers, steps, records, gaussian, step_std, seed, as_json, out,
 @walk.command("return")
 @click.option("--dims", "dims", type=DimsList(), default="1-10", show_default=True,
               help="Dimensions: 3, 1-10 or 1,2,5 (each in [1, 64]).")
-@option("--walkers", "walkers", WALK_PARAMS["walkers"], default=20000, help="Walkers per dimension.")
+@option("--walkers", "walkers", WALK_PARAMS["walkers"], help="Walkers per dimension.")
 @option("--steps", "steps", WALK_PARAMS["steps"], default=10000, help="Steps per walker.")
 @output_options
 def return_(dims, walkers, steps, seed, as_json, out, force, plot):

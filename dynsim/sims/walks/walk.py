@@ -28,7 +28,7 @@ MAX_BYTES = 4 * 2**30  # per-walker records held in memory before they are summa
 
 PARAMS = {
     "d": Int(1, 4096, default=10, help="Dimension d."),
-    "walkers": Int(2, 10**8, default=10_000, help="Independent walkers."),
+    "walkers": Int(2, 10**8, default=20_000, help="Independent walkers."),
     "steps": Int(1, 10**9, default=1000, help="Steps per walker."),
     "records": Int(2, 1000, default=40, help="Log-spaced record steps."),
 }
