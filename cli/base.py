@@ -116,7 +116,8 @@ def option(flag: str, name: str, constraint, **kwargs):
         # None: the entry point resolves it (none_means), or the flag leaves the API's default
         kwargs["show_default"] = False
         if constraint.none_means or constraint.default is not None:
-            kwargs["help"] = f"{kwargs['help'] or ''} [default: {constraint.default_text()}]".lstrip()
+            shown = f"[default: {constraint.default_text()}]"
+            kwargs["help"] = f"{kwargs['help']} {shown}" if kwargs["help"] else shown
     kwargs.setdefault("show_default", True)
     if isinstance(constraint, Bool) and "nargs" not in kwargs:
         both = f"{flag}/--no-{flag.lstrip('-')}" if kwargs["default"] else flag

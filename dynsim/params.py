@@ -17,7 +17,8 @@ than by writing ``d=PARAMS["d"].default`` in each signature, because the decorat
   ``walkers=PARAMS["walkers"].default`` repeats each name and can point at the wrong key);
 - appends the parameter table (:func:`param_table`) to the docstring, so the documented defaults
   are the schema's too.
-A function that is not an entry point (``sandpile_on_graph(G, ...)``) reads ``PARAMS[name].default``.
+A function that is not an entry point (``sandpile_on_graph(G, ...)``) reads
+``PARAMS[name].default``.
 """
 
 from __future__ import annotations

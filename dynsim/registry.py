@@ -3,7 +3,8 @@
 Names are ``family.variant``.  Entry points are ``"module:function"`` strings imported on first use,
 so a registry line can point into ``dynsim.models`` without ``dynsim`` importing torch.  Every entry
 point has the shape ``f(**params, seed) -> Trace``; its schema maps API parameter names to the
-constraints of :mod:`dynsim.params`, the one source of their ranges, defaults and help texts.  Adding a system means adding one line to ``SYSTEMS``.
+constraints of :mod:`dynsim.params`, the one source of their ranges, defaults and help texts.
+Adding a system means adding one line to ``SYSTEMS``.
 """
 
 from __future__ import annotations

@@ -148,7 +148,8 @@ def train(config: TrainConfig | None = None, *, seed: int | None = None, progres
                          "statistics, which is not the full-batch gradient; leave chunk_size unset")
     if has_bn and c.bn_mode == "train" and chunk < pb:
         raise ValueError(f"chunk_size={c.chunk_size} < probe batch {pb} with bn_mode='train' "
-                         "changes the probed function (statistics per chunk): use bn_mode='ghost' or 'eval'")
+                         "changes the probed function (statistics per chunk): use "
+                         "bn_mode='ghost' or 'eval'")
     probe_every = c.probe_every or default_probe_every(c.steps)
     window = min(c.window, max(1, c.steps // 2))
     gen = torch.Generator().manual_seed(child_seed(seed, 3))  # minibatches only

@@ -140,8 +140,9 @@ def lattice_walk(d: int, walkers: int, steps: int, records: int, *, seed: int | 
     return _walk("walk.lattice", p, seed, progress)
 
 
-GAUSSIAN_PARAMS = {**PARAMS, "step_std": Float(
-    0.0, None, lo_open=True, help="Step SD per coordinate.", none_means="1/sqrt(d), so E|X_n|^2 = n")}
+GAUSSIAN_PARAMS = {**PARAMS, "step_std": Float(0.0, None, lo_open=True,
+                                                help="Step SD per coordinate.",
+                                                none_means="1/sqrt(d), so E|X_n|^2 = n")}
 
 
 @entry_point(GAUSSIAN_PARAMS)
