@@ -11,7 +11,8 @@ import numpy as np
 
 from dynsim.cli.base import (DynsimCommand, given, check_outputs, emit, measures_table, progress_bar,
                              save_figure)
-from dynsim.params import Float, Int, Seed, option
+from dynsim.cli.base import option
+from dynsim.params import Float, Int, Seed
 
 EVENT_CHANNELS = ("events_size", "events_duration", "events_area", "update_sample")
 POWER_LAW_MEASURES = {"events_size": "size_exponent", "events_duration": "duration_exponent",

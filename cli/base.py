@@ -1,5 +1,6 @@
-"""What every dynsim command shares: the group class that turns errors into one line, the global
-options, progress bars, and writing results (table / JSON / run folder / figure)."""
+"""What every dynsim command shares: the group class that turns errors into one line, the click
+adapter of the parameter schemas (:func:`option`), the global options, progress bars, and writing
+results (table / JSON / run folder / figure)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import click
 
 from dynsim.jsonutil import to_json
-from dynsim.params import Seed, option
+from dynsim.params import Bool, Seed
 
 
 class InputError(click.UsageError):
@@ -119,6 +120,45 @@ class DynsimGroup(_OneLineErrors, click.Group):
 
 
 DynsimGroup.group_class = DynsimGroup
+
+
+class ClickParam(click.ParamType):
+    """A click type built from a constraint: the CLI refuses exactly what the API refuses."""
+
+    def __init__(self, constraint):
+        self.constraint = constraint
+        self.name = type(constraint).__name__.lower()
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        try:
+            return self.constraint.check(self.name, self.constraint.parse(value))
+        except ValueError as err:
+            msg = str(err)
+            prefix = f"{self.name} "
+            self.fail(msg[len(prefix):] if msg.startswith(prefix) else msg, param, ctx)
+
+
+def option(flag: str, name: str, constraint, **kwargs):
+    """A click option for API parameter ``name``: its type, default and help come from the
+    parameter's constraint (the schema); an explicit ``default=`` / ``help=`` is for a flag that
+    truly differs from the API parameter (one flag serving several systems, a study's own size).
+    A :class:`~dynsim.params.Bool` becomes a flag (``--x/--no-x`` when it defaults to True)."""
+    kwargs.setdefault("default", constraint.default)
+    kwargs.setdefault("help", constraint.help or None)
+    if kwargs["default"] is None and "show_default" not in kwargs:
+        # None: the entry point resolves it (none_means), or the flag leaves the API's default
+        kwargs["show_default"] = False
+        if constraint.none_means or constraint.default is not None:
+            shown = f"[default: {constraint.default_text()}]"
+            kwargs["help"] = f"{kwargs['help']} {shown}" if kwargs["help"] else shown
+    kwargs.setdefault("show_default", True)
+    if isinstance(constraint, Bool) and "nargs" not in kwargs:
+        both = f"{flag}/--no-{flag.lstrip('-')}" if kwargs["default"] else flag
+        kwargs["show_default"] = False
+        return click.option(both, name, is_flag=True, **kwargs)
+    return click.option(flag, name, type=ClickParam(constraint), **kwargs)
 
 
 def quiet() -> bool:

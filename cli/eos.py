@@ -5,30 +5,24 @@ from __future__ import annotations
 
 import click
 
-from dynsim.cli.base import (DynsimGroup, check_outputs, emit, measures_table, output_options, progress_bar,
-                             run_system, save_figure)
-from dynsim.params import Choice, Float, Int, option
+from dynsim.cli.base import (DynsimGroup, check_outputs, emit, measures_table, option,
+                             output_options, progress_bar, run_system, save_figure)
+from dynsim.params import Float, Int
 from dynsim.sims.eos.bifurcation import BIFURCATION_PARAMS as BP
-from dynsim.sims.eos.losses import LOSSES
+from dynsim.sims.eos.losses import TOY_PARAMS
 from dynsim.sims.eos.systems import OPT_PARAMS as OP, PRODUCT_PARAMS, QUADRATIC_PARAMS
 from dynsim.sims.flows import CENTRAL_PARAMS
 from dynsim.studies.flows_vs_gd import EDGE_TOL, EDGE_WINDOW
-
-SYSTEM = Choice(LOSSES)
 
 
 def loss_options(f):
     """--x0, --spectrum, --rotated, --degree: the toy's own parameters."""
     for deco in reversed([
-        option("--x0", "x0", QUADRATIC_PARAMS["x0"], default=None, show_default=False,
-               help="Start point, comma-separated (minimalist: x,y on the slice z=x, w=y) "
-                    "[default: the system's]."),
-        option("--spectrum", "spectrum", QUADRATIC_PARAMS["spectrum"], default=None,
-               show_default=False, help="Quadratic: Hessian eigenvalues, e.g. 15,1 [default: 15,1]."),
+        option("--x0", "x0", TOY_PARAMS["x0"]),
+        option("--spectrum", "spectrum", QUADRATIC_PARAMS["spectrum"], default=None),
         click.option("--rotated", is_flag=True,
                      help="Quadratic: rotate the eigenbasis (Haar, from the seed)."),
-        option("--degree", "degree", PRODUCT_PARAMS["degree"], default=None, show_default=False,
-               help="Product: number of factors in 1/2 (1 - w_1...w_n)^2 [default: 2]."),
+        option("--degree", "degree", PRODUCT_PARAMS["degree"], default=None),
     ]):
         f = deco(f)
     return f
@@ -37,13 +31,8 @@ def loss_options(f):
 def minibatch_options(f):
     """--minibatch, --n-quadratics: SGD on a minibatch of quadratics (quadratic only)."""
     for deco in reversed([
-        option("--minibatch", "minibatch", QUADRATIC_PARAMS["minibatch"], default=None,
-               show_default=False,
-               help="Quadratic, --opt sgd: rows of a minibatch of quadratics drawn per step "
-                    "(Jacobian I - lr H_B)."),
-        option("--n-quadratics", "n_quadratics", QUADRATIC_PARAMS["n_quadratics"], default=None,
-               show_default=False,
-               help="Quadratic: rank-one quadratics averaging to H [default: max(32, d)]."),
+        option("--minibatch", "minibatch", QUADRATIC_PARAMS["minibatch"]),
+        option("--n-quadratics", "n_quadratics", QUADRATIC_PARAMS["n_quadratics"]),
     ]):
         f = deco(f)
     return f
@@ -51,13 +40,11 @@ def minibatch_options(f):
 
 def opt_options(f):
     for deco in reversed([
-        option("--beta", "beta", OP["beta"], default=0.9, help="Momentum (momentum, nesterov, ema)."),
-        option("--beta1", "beta1", OP["beta1"], default=0.9, help="Adam: first-moment decay."),
-        option("--beta2", "beta2", OP["beta2"], default=None, show_default=False,
-               help="RMSProp / Adam: second-moment decay [default: 0.99 / 0.999]."),
-        option("--eps", "eps", OP["eps"], default=1e-8, help="RMSProp / Adam: eps in P."),
-        option("--noise-std", "noise_std", OP["noise_std"], default=None, show_default=False,
-               help="Gradient noise SD per coordinate [default: 0.1 for sgd, else 0]."),
+        option("--beta", "beta", OP["beta"]),
+        option("--beta1", "beta1", OP["beta1"]),
+        option("--beta2", "beta2", OP["beta2"]),
+        option("--eps", "eps", OP["eps"]),
+        option("--noise-std", "noise_std", OP["noise_std"]),
     ]):
         f = deco(f)
     return f
@@ -93,20 +80,17 @@ def eos():
 
 
 @eos.command()
-@option("--system", "system", SYSTEM, default="minimalist", help="Toy loss.")
-@option("--opt", "opt", OP["opt"], default="gd", help="Optimizer (momentum = heavy ball).")
-@option("--lr", "lr", OP["lr"], default=0.1, help="Learning rate.")
+@option("--system", "system", TOY_PARAMS["system"])
+@option("--opt", "opt", OP["opt"])
+@option("--lr", "lr", OP["lr"])
 @option("--steps", "steps", OP["steps"], default=None, show_default=False,
         help=f"Steps [default: {ADAPTIVE_STEPS} for rmsprop / adam (their preconditioner "
              "equilibrates slowly), else 1000 quadratic, 3000 otherwise].")
 @loss_options
 @minibatch_options
 @opt_options
-@option("--freeze-at", "freeze_at", OP["freeze_at"], default=None, show_default=False,
-        help="RMSProp / Adam: hold the preconditioner fixed from this step on.")
-@option("--nu0", "nu0", OP["nu0"], default=None, show_default=False,
-        help="RMSProp / Adam: initial second moment, one number or one per coordinate "
-             "[default: 0].")
+@option("--freeze-at", "freeze_at", OP["freeze_at"])
+@option("--nu0", "nu0", OP["nu0"])
 @click.option("--no-jacobian", is_flag=True, help="Do not record Jacobians (no Lyapunov spectrum).")
 @output_options
 def run(system, opt, lr, steps, x0, spectrum, rotated, degree, minibatch, n_quadratics, beta,
@@ -179,13 +163,13 @@ def _run_notes(p: dict, verdict: str, has_sd: bool) -> list[str]:
 
 
 @eos.command()
-@option("--system", "system", SYSTEM, default="product", help="Toy loss.")
-@option("--opt", "opt", BP["opt"], default="gd", help="Optimizer.")
-@option("--lr-min", "lr_min", BP["lr_min"], default=0.8, help="Smallest lr.")
-@option("--lr-max", "lr_max", BP["lr_max"], default=2.0, help="Largest lr.")
-@option("--n-lr", "n_lr", BP["n_lr"], default=200, help="Learning rates (run in parallel).")
-@option("--steps", "steps", BP["steps"], default=3000, help="Steps per run.")
-@option("--keep", "keep", BP["keep"], default=200, help="Late steps kept per run.")
+@option("--system", "system", BP["system"])
+@option("--opt", "opt", BP["opt"])
+@option("--lr-min", "lr_min", BP["lr_min"])
+@option("--lr-max", "lr_max", BP["lr_max"])
+@option("--n-lr", "n_lr", BP["n_lr"])
+@option("--steps", "steps", BP["steps"])
+@option("--keep", "keep", BP["keep"])
 @loss_options
 @opt_options
 @output_options
@@ -214,18 +198,14 @@ def bifurcation(system, opt, lr_min, lr_max, n_lr, steps, keep, x0, spectrum, ro
 
 
 @eos.command()
-@option("--system", "system", SYSTEM, default="minimalist", help="Toy loss (not quadratic: there "
+@option("--system", "system", CENTRAL_PARAMS["system"], help="Toy loss (not quadratic: there "
         "the central flow is gradient flow).")
-@option("--lr", "lr", CENTRAL_PARAMS["lr"], default=0.1, help="Learning rate of GD.")
-@option("--steps", "steps", CENTRAL_PARAMS["steps"], default=1000, help="Steps (flow time).")
+@option("--lr", "lr", CENTRAL_PARAMS["lr"], help="Learning rate of GD.")
+@option("--steps", "steps", CENTRAL_PARAMS["steps"], help="Steps (flow time).")
 @loss_options
-@option("--tau", "tau", CENTRAL_PARAMS["tau"], default=0.25,
-        help="Central flow: relaxation time of the margin 2/lr - S, in steps.")
-@option("--method", "method", CENTRAL_PARAMS["method"], default="RK45",
-        help="scipy integrator (LSODA / Radau for stiff flows).")
-@option("--max-evals", "max_evals", CENTRAL_PARAMS["max_evals"], default=None, show_default=False,
-        help="Work limit per flow, in rhs calls [default: 100 per step, at least 20000]; a flow "
-             "that needs more stops with status failed.")
+@option("--tau", "tau", CENTRAL_PARAMS["tau"])
+@option("--method", "method", CENTRAL_PARAMS["method"])
+@option("--max-evals", "max_evals", CENTRAL_PARAMS["max_evals"])
 @option("--average", "average", Int(1, 10**6), default=10, help="GD time average, in steps.")
 @option("--edge-tol", "edge_tol", Float(0.0, 1.0, lo_open=True, hi_open=True), default=EDGE_TOL,
         help="GD is at the edge while |averaged sharpness x lr/2 - 1| <= this ...")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from dynsim.cli.base import (DynsimGroup, check_outputs, emit, given, measures_table,
+from dynsim.cli.base import (DynsimGroup, check_outputs, emit, given, measures_table, option,
                              output_options, progress_bar, run_system, save_figure)
-from dynsim.params import Float, Int, option
+from dynsim.params import Float, Int
 from dynsim.sims.sandpile.graph import PARAMS as GRAPH_PARAMS
 from dynsim.sims.sandpile.lattice import PARAMS as LATTICE_PARAMS
 
@@ -93,24 +93,16 @@ def sandpile():
               help="btw, manna (d-dim lattice, bulk drive), oslo (1-D, boundary drive) or graph.")
 @option("--L", "L", Int(2, 2**24), default=64,
         help="Lattice side (btw, manna: up to 2^14; oslo: up to 2^24).")
-@option("--dims", "d", LATTICE_PARAMS["d"], default=2, help="Dimension d (btw, manna).")
-@option("--grains", "grains", LATTICE_PARAMS["grains"], default=100_000,
-        help="Grains added per replica, starting empty.")
-@option("--replicas", "replicas", LATTICE_PARAMS["replicas"], default=1,
-        help="Independent replicas, run in parallel.")
-@click.option("--stream", is_flag=True, help="Keep log-binned histograms, not every avalanche "
-              "(for very long runs).")
-@option("--height-every", "height_every", LATTICE_PARAMS["height_every"], default=None,
-        show_default=False, help="Grains between height samples [default: grains // 1000].")
-@option("--graph", "graph", GRAPH_PARAMS["graph"], default="rr",
-        help="rr (random regular), er (Erdos-Renyi), ba (Barabasi-Albert).")
-@option("--n", "n", GRAPH_PARAMS["n"], default=10_000, help="Nodes of the graph.")
-@option("--degree", "k", GRAPH_PARAMS["k"], default=4,
-        help="Degree k (rr), mean degree (er, ba).")
-@option("--sink-fraction", "sink_fraction", GRAPH_PARAMS["sink_fraction"], default=0.01,
-        help="Fraction of nodes that are sinks (graph).")
-@option("--loss", "loss", GRAPH_PARAMS["loss"], default=0.0,
-        help="Probability that a grain in transit is lost (graph).")
+@option("--dims", "d", LATTICE_PARAMS["d"], help="Dimension d (btw, manna).")
+@option("--grains", "grains", LATTICE_PARAMS["grains"])
+@option("--replicas", "replicas", LATTICE_PARAMS["replicas"])
+@option("--stream", "stream", LATTICE_PARAMS["stream"])
+@option("--height-every", "height_every", LATTICE_PARAMS["height_every"])
+@option("--graph", "graph", GRAPH_PARAMS["graph"])
+@option("--n", "n", GRAPH_PARAMS["n"])
+@option("--degree", "k", GRAPH_PARAMS["k"], help="Degree k (rr), mean degree (er, ba).")
+@option("--sink-fraction", "sink_fraction", GRAPH_PARAMS["sink_fraction"])
+@option("--loss", "loss", GRAPH_PARAMS["loss"])
 @output_options
 @click.pass_context
 def run(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, k, sink_fraction, loss,

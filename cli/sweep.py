@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from dynsim.cli.base import DynsimGroup, check_outputs, emit, quiet, save_figure
-from dynsim.params import Float, Int, option
+from dynsim.cli.base import option
+from dynsim.params import Float, Int
 
 
 @click.group(cls=DynsimGroup)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from dynsim.cli.base import (DynsimGroup, check_outputs, emit, measures_table, output_options,
-                             progress_bar, run_system, save_figure)
-from dynsim.params import Int, option
+                             option, progress_bar, run_system, save_figure)
+from dynsim.params import Int
 from dynsim.sims.walks.landscape import PEAK_PARAMS
 from dynsim.sims.walks.pca import PARAMS as PCA_PARAMS
 from dynsim.sims.walks.walk import GAUSSIAN_PARAMS, PARAMS as WALK_PARAMS
@@ -55,13 +55,13 @@ def walk():
 
 
 @walk.command()
-@option("--dims", "d", WALK_PARAMS["d"], default=10, help="Dimension d.")
-@option("--walkers", "walkers", WALK_PARAMS["walkers"], default=20000, help="Independent walkers.")
-@option("--steps", "steps", WALK_PARAMS["steps"], default=1000, help="Steps per walker.")
-@option("--records", "records", WALK_PARAMS["records"], default=40, help="Log-spaced record steps.")
+@option("--dims", "d", WALK_PARAMS["d"])
+@option("--walkers", "walkers", WALK_PARAMS["walkers"])
+@option("--steps", "steps", WALK_PARAMS["steps"])
+@option("--records", "records", WALK_PARAMS["records"])
 @click.option("--gaussian", is_flag=True, help="Gaussian steps N(0, step_std^2 I) instead of the lattice.")
-@option("--step-std", "step_std", GAUSSIAN_PARAMS["step_std"], default=None, show_default=False,
-        help="With --gaussian: step SD per coordinate [default: 1/sqrt(d), so E|X_n|^2 = n].")
+@option("--step-std", "step_std", GAUSSIAN_PARAMS["step_std"],
+        help="With --gaussian: step SD per coordinate.")
 @output_options
 def distance(d, walkers, steps, records, gaussian, step_std, seed, as_json, out, force, plot):
     """Distance from the origin after n steps: mean, median, RMS, per coordinate, L-infinity."""
@@ -82,7 +82,7 @@ def distance(d, walkers, steps, records, gaussian, step_std, seed, as_json, out,
 @walk.command("return")
 @click.option("--dims", "dims", type=DimsList(), default="1-10", show_default=True,
               help="Dimensions: 3, 1-10 or 1,2,5 (each in [1, 64]).")
-@option("--walkers", "walkers", WALK_PARAMS["walkers"], default=20000, help="Walkers per dimension.")
+@option("--walkers", "walkers", WALK_PARAMS["walkers"], help="Walkers per dimension.")
 @option("--steps", "steps", WALK_PARAMS["steps"], default=10000, help="Steps per walker.")
 @output_options
 def return_(dims, walkers, steps, seed, as_json, out, force, plot):
@@ -107,11 +107,10 @@ def return_(dims, walkers, steps, seed, as_json, out, force, plot):
 
 
 @walk.command()
-@option("--dims", "d", PCA_PARAMS["d"], default=10, help="Dimension d.")
-@option("--walks", "walks", PCA_PARAMS["walks"], default=100, help="Independent walks.")
-@option("--steps", "steps", PCA_PARAMS["steps"], default=1000, help="Steps per walk.")
-@option("--k", "k", PCA_PARAMS["k"], default=None, show_default=False,
-        help="Principal components kept [default: min(5, d, steps)].")
+@option("--dims", "d", PCA_PARAMS["d"])
+@option("--walks", "walks", PCA_PARAMS["walks"])
+@option("--steps", "steps", PCA_PARAMS["steps"])
+@option("--k", "k", PCA_PARAMS["k"])
 @click.option("--gaussian", is_flag=True, help="Gaussian steps instead of the lattice walk.")
 @output_options
 def pca(d, walks, steps, k, gaussian, seed, as_json, out, force, plot):
@@ -130,17 +129,13 @@ def pca(d, walks, steps, k, gaussian, seed, as_json, out, force, plot):
 
 
 @walk.command()
-@option("--dims", "d", PEAK_PARAMS["d"], default=10, help="Dimension d.")
-@option("--side", "side", PEAK_PARAMS["side"], default=4, help="Lattice side (periodic, >= 3).")
-@option("--levels", "levels", PEAK_PARAMS["levels"], default=0,
-        help="Discrete height levels (0: continuous heights).")
-@option("--neighbours", "neighbours", PEAK_PARAMS["neighbours"], default="all",
-        help="'all' (2d neighbours) or 'axis' (one per axis: d).")
-@click.option("--top-only", is_flag=True, help="Count only sites at the top level (needs --levels).")
-@option("--smooth", "smooth", PEAK_PARAMS["smooth"], default=0,
-        help="Smoothing passes (neighbour averages; no exact reference then).")
-@option("--landscapes", "landscapes", PEAK_PARAMS["landscapes"], default=8,
-        help="Independent landscapes (the error bar comes from their spread).")
+@option("--dims", "d", PEAK_PARAMS["d"])
+@option("--side", "side", PEAK_PARAMS["side"])
+@option("--levels", "levels", PEAK_PARAMS["levels"])
+@option("--neighbours", "neighbours", PEAK_PARAMS["neighbours"])
+@option("--top-only", "top_only", PEAK_PARAMS["top_only"])
+@option("--smooth", "smooth", PEAK_PARAMS["smooth"])
+@option("--landscapes", "landscapes", PEAK_PARAMS["landscapes"])
 @output_options
 def peaks(d, side, levels, neighbours, top_only, smooth, landscapes, seed, as_json, out, force, plot):
     """Fraction of strict local maxima ("mountain peaks") of a random landscape on (Z/side)^d."""

@@ -1,22 +1,60 @@
-"""Parameter constraints as data (the scikit-learn ``_param_validation`` idea).
+"""Parameter schemas as data (the scikit-learn ``_param_validation`` idea): the one source of every
+parameter's range, default and help text.
 
-A system's schema maps each API parameter to a constraint.  The same object validates a Python call
-(``ValueError`` naming the parameter, the allowed range and the value received) and gives the click
-type of the matching CLI flag, so the API and the CLI can never disagree on what is allowed.
+A system's schema maps each API parameter to a constraint (:class:`Int`, :class:`Float`,
+:class:`Choice`, ...).  The same object validates a Python call (``ValueError`` naming the
+parameter, the allowed range and the value received), holds the parameter's ``default`` and
+``help``, and gives the matching CLI flag its type, default and help (the click adapter is
+``dynsim.cli.base.option``; this module imports no click).  ``default=None`` with ``none_means``:
+the entry point resolves None (``"1/sqrt(d)"``), and the CLI and the docstring show that text.
+
+Entry points take their defaults from the schema through the :func:`entry_point` decorator rather
+than by writing ``d=PARAMS["d"].default`` in each signature, because the decorator
+- writes each default once, from the schema, into the function's real ``__defaults__`` /
+  ``__kwdefaults__``, so ``inspect.signature``, ``help()`` and the sweep see ordinary defaults;
+- refuses at import a signature that writes a default of its own or whose names differ from the
+  schema's, so a parameter cannot be added to one and forgotten in the other (a hand-written
+  ``walkers=PARAMS["walkers"].default`` repeats each name and can point at the wrong key);
+- appends the parameter table (:func:`param_table`) to the docstring, so the documented defaults
+  are the schema's too.
+A function that is not an entry point (``sandpile_on_graph(G, ...)``) reads
+``PARAMS[name].default``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
-from dataclasses import dataclass
+import textwrap
+from dataclasses import dataclass, field
 from numbers import Integral, Real
+from typing import Any
 
-import click
 import numpy as np
 
 
 @dataclass(frozen=True)
-class Int:
+class Param:
+    """What every constraint carries besides its range: the default, a one-line help text and, for a
+    default of None that the entry point resolves, what None means (keyword-only, so
+    ``Int(1, 10, default=3)`` keeps its positional bounds)."""
+
+    default: Any = field(default=None, kw_only=True)
+    help: str = field(default="", kw_only=True)
+    none_means: str = field(default="", kw_only=True)
+
+    def default_text(self) -> str:
+        """The default as the CLI and the docstring tables show it."""
+        if self.default is None:
+            return self.none_means or "None"
+        if isinstance(self.default, (tuple, list)):
+            return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in self.default)
+        return f"{self.default:g}" if isinstance(self.default, float) else str(self.default)
+
+
+@dataclass(frozen=True)
+class Int(Param):
     """An integer in [lo, hi] (either bound may be None)."""
 
     lo: int | None = None
@@ -47,7 +85,7 @@ class Int:
 
 
 @dataclass(frozen=True)
-class Float:
+class Float(Param):
     """A finite real number in (lo, hi) / [lo, hi]; NaN and inf are always refused."""
 
     lo: float | None = None
@@ -81,7 +119,7 @@ class Float:
 
 
 @dataclass(frozen=True)
-class Choice:
+class Choice(Param):
     """One of a fixed set of strings."""
 
     options: tuple[str, ...]
@@ -99,7 +137,7 @@ class Choice:
 
 
 @dataclass(frozen=True)
-class Bool:
+class Bool(Param):
     """True or False."""
 
     def allowed(self) -> str:
@@ -120,7 +158,7 @@ class Bool:
 
 
 @dataclass(frozen=True)
-class Text:
+class Text(Param):
     """Any string (a folder path, a name)."""
 
     what: str = "a string"
@@ -138,7 +176,7 @@ class Text:
 
 
 @dataclass(frozen=True)
-class Floats:
+class Floats(Param):
     """A list of finite numbers (a sequence, or "a,b,c" on the command line) of length in
     [min_len, max_len]; each > 0 if ``positive``, each in [lo, hi] if bounds are given."""
 
@@ -149,7 +187,8 @@ class Floats:
     hi: float | None = None
 
     def allowed(self) -> str:
-        n = str(self.min_len) if self.min_len == self.max_len else f"{self.min_len} to {self.max_len}"
+        n = (str(self.min_len) if self.min_len == self.max_len
+             else f"{self.min_len} to {self.max_len}")
         pos = " positive" if self.positive else ""
         rng = "" if self.lo is None else f" in [{self.lo:g}, {self.hi:g}]"
         return f"a list of {n} finite{pos} numbers{rng}"
@@ -170,11 +209,12 @@ class Floats:
         try:
             return [float(v) for v in str(text).split(",")]
         except ValueError:
-            raise ValueError(f"must be {self.allowed()} separated by commas, got {text!r}") from None
+            raise ValueError(f"must be {self.allowed()} separated by commas, "
+                             f"got {text!r}") from None
 
 
 @dataclass(frozen=True)
-class Seed:
+class Seed(Param):
     """A seed: None (draw one and record it) or an integer in [0, 2**63 - 1]."""
 
     def allowed(self) -> str:
@@ -200,25 +240,67 @@ def check_params(schema: dict, params: dict, caller: str = "") -> dict:
             for name, value in params.items()}
 
 
-class ClickParam(click.ParamType):
-    """A click type built from a constraint: the CLI refuses exactly what the API refuses."""
-
-    def __init__(self, constraint):
-        self.constraint = constraint
-        self.name = type(constraint).__name__.lower()
-
-    def convert(self, value, param, ctx):
-        if not isinstance(value, str):
-            return value
-        try:
-            return self.constraint.check(self.name, self.constraint.parse(value))
-        except ValueError as err:
-            msg = str(err)
-            prefix = f"{self.name} "
-            self.fail(msg[len(prefix):] if msg.startswith(prefix) else msg, param, ctx)
+def defaults(schema: dict) -> dict:
+    """Every parameter's default, by name."""
+    return {name: c.default for name, c in schema.items()}
 
 
-def option(flag: str, name: str, constraint, **kwargs):
-    """A click option for API parameter ``name`` whose type is the parameter's constraint."""
-    kwargs.setdefault("show_default", True)
-    return click.option(flag, name, type=ClickParam(constraint), **kwargs)
+def with_defaults(schema: dict, **values) -> dict:
+    """A copy of ``schema`` whose named parameters get other defaults (an entry point that shares a
+    group of parameters with others but not all their defaults)."""
+    unknown = sorted(set(values) - set(schema))
+    if unknown:
+        raise KeyError(f"not in the schema: {', '.join(unknown)}")
+    return {name: dataclasses.replace(c, default=values[name]) if name in values else c
+            for name, c in schema.items()}
+
+
+def param_table(schema: dict, groups: dict | None = None) -> str:
+    """The parameter table of a docstring, from the schema: ``name : default`` then the help text
+    and what is allowed.  ``groups`` (heading -> names) splits it into sections."""
+    def rows(names):
+        out = []
+        for name in names:
+            c = schema[name]
+            text = " ".join(t for t in (c.help, f"({c.allowed()})") if t)
+            out += [f"{name} : {c.default_text()}",
+                    *textwrap.wrap(text, 92, initial_indent="    ", subsequent_indent="    ")]
+        return out
+
+    if groups is None:
+        return "\n".join(rows([n for n in schema if n != "seed"]))
+    return "\n\n".join("\n".join([f"{head}:", *("  " + r for r in rows(names))])
+                       for head, names in groups.items())
+
+
+_NOT_PARAMS = ("seed", "progress")
+
+
+def entry_point(schema: dict):
+    """Decorator of an entry point ``f(**params, *, seed, progress)`` whose defaults come from
+    ``schema``: the signature writes the parameters without defaults, the decorator fills them
+    from the schema, sets ``f.PARAMS = schema`` and appends :func:`param_table` to the docstring.
+    TypeError at import when the signature writes a default of its own or its names differ from
+    the schema's (a default is written once)."""
+    def wrap(fn):
+        sig = inspect.signature(fn)
+        names = [n for n, p in sig.parameters.items() if n not in _NOT_PARAMS
+                 and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        want = [n for n in schema if n != "seed"]
+        if set(names) != set(want):
+            raise TypeError(f"{fn.__qualname__}: parameters {sorted(names)} differ from the "
+                            f"schema's {sorted(want)}")
+        own = [n for n in names if sig.parameters[n].default is not inspect.Parameter.empty]
+        if own:
+            raise TypeError(f"{fn.__qualname__}: the defaults of {', '.join(own)} belong in the "
+                            "schema, not in the signature")
+        positional = [n for n, p in sig.parameters.items() if p.kind == p.POSITIONAL_OR_KEYWORD]
+        fn.__defaults__ = tuple(schema[n].default for n in positional) or None
+        fn.__kwdefaults__ = {**(fn.__kwdefaults__ or {}),
+                             **{n: schema[n].default for n in names if n not in positional}}
+        fn.PARAMS = schema
+        fn.__doc__ = f"{inspect.cleandoc(fn.__doc__ or '')}\n\nParameters\n----------\n" \
+                     f"{param_table(schema)}\n"
+        return fn
+
+    return wrap

@@ -3,7 +3,8 @@
 Names are ``family.variant``.  Entry points are ``"module:function"`` strings imported on first use,
 so a registry line can point into ``dynsim.models`` without ``dynsim`` importing torch.  Every entry
 point has the shape ``f(**params, seed) -> Trace``; its schema maps API parameter names to the
-constraints of :mod:`dynsim.params`.  Adding a system means adding one line to ``SYSTEMS``.
+constraints of :mod:`dynsim.params`, the one source of their ranges, defaults and help texts.
+Adding a system means adding one line to ``SYSTEMS``.
 """
 
 from __future__ import annotations
@@ -31,8 +32,15 @@ class System:
 
     @property
     def schema(self) -> dict:
-        """The entry point's parameter constraints (``PARAMS`` attribute of the function)."""
+        """The entry point's parameter constraints (``PARAMS`` attribute of the function): each
+        holds the parameter's range, default and help (:mod:`dynsim.params`)."""
         return {**self.load().PARAMS, "seed": Seed()}
+
+    @property
+    def defaults(self) -> dict:
+        """Every parameter's default, from the schema (the entry point's signature shows the same
+        values: :func:`dynsim.params.entry_point`)."""
+        return {name: c.default for name, c in self.schema.items() if name != "seed"}
 
 
 SYSTEMS: dict[str, System] = {

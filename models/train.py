@@ -42,6 +42,7 @@ from it; the probes draw from their own).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import time
@@ -51,7 +52,8 @@ import torch
 import torch.nn.functional as F
 
 from dynsim.models import probes
-from dynsim.models.config import CONVENTION, PARAMS, default_probe_every, threshold
+from dynsim.models.config import (CONVENTION, PARAMS, TrainConfig, config_table,
+                                  default_probe_every, make_config, threshold)
 from dynsim.models.data import load_data
 from dynsim.models.nets import NetConfig, make_net
 from dynsim.rng import child_seed, make_seed
@@ -102,105 +104,63 @@ def _lr_at(schedule, lr, step, steps):
     return lr
 
 
-def check_args(args: dict) -> dict:
-    """Validate :func:`train`'s arguments (API names; missing ones take the defaults) before any data
-    is made: the schema ``PARAMS`` and the combinations it can't refuse.  Returns the checked
-    values; ValueError names the bad value and what is allowed."""
-    from dynsim.params import check_params
-
-    p = check_params(PARAMS, args, "train")
-    defaults = {k: v.default for k, v in inspect.signature(train).parameters.items()
-                if k in PARAMS}
-    _check_choices(**{k: p.get(k, defaults[k]) for k in (
-        "opt", "batch_size", "batch_norm", "bn_mode", "chunk_size", "hessian_bottom", "top_k",
-        "bottom_k", "lanczos_iter", "grad_noise")})
-    return p
-
-
-def _check_choices(opt, batch_size, batch_norm, bn_mode, chunk_size, hessian_bottom, top_k,
-                   bottom_k, lanczos_iter, grad_noise):
-    if opt == "sgd" and batch_size is None:
-        raise ValueError("opt='sgd' needs batch_size (full-batch training is opt='gd')")
-    if opt == "gd" and batch_size is not None:
-        raise ValueError(f"opt='gd' is full-batch: batch_size must be left unset, got {batch_size} "
-                         "(minibatches are opt='sgd')")
-    if batch_norm and bn_mode is None:
-        raise ValueError("batch_norm=True needs an explicit bn_mode for the Hessian probes (--bn-mode "
-                         "eval: running statistics, train: the probe batch's, ghost: ghost batches "
-                         "of chunk_size); it is recorded in the run, got none")
-    if bn_mode == "ghost" and chunk_size is None:
-        raise ValueError("bn_mode='ghost' needs chunk_size (--chunk-size), the ghost batch size")
-    if bottom_k is not None and not hessian_bottom:
-        raise ValueError(f"bottom_k={bottom_k} needs hessian_bottom=True (--hessian-bottom)")
-    k = max(top_k, bottom_k or 1)
-    if k > lanczos_iter:
-        raise ValueError(f"top_k / bottom_k must be <= lanczos_iter={lanczos_iter}, got {k}")
-    if grad_noise and batch_size is None:
-        raise ValueError("grad_noise=True needs minibatches (batch_size): full-batch GD has no "
-                         "gradient noise")
-
-
-def train(model: str = "mlp", data: str = "mnist1d", opt: str = "gd", lr: float = 0.1,
-          steps: int = 1500, batch_size: int | None = None, momentum: float = 0.9,
-          beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0,
-          schedule: str = "constant", loss: str = "mse", width: int = 200, depth: int = 2,
-          activation: str = "tanh", dropout: float = 0.0, batch_norm: bool = False,
-          probe_every: int | None = None, lanczos_iter: int = 20, probe_batch: int | None = None,
-          hessian_bottom: bool = False, hessian_trace: bool = False, bn_mode: str | None = None,
-          chunk_size: int | None = None, window: int = 100, proj_k: int = 2, top_k: int = 1,
-          bottom_k: int | None = None, density: str = "off", grad_noise: bool = False,
-          grad_noise_samples: int = 32, device: str = "auto", data_dir: str | None = None,
-          subset: int | None = None, *, seed: int | None = None, progress=None):
+def train(config: TrainConfig | None = None, *, seed: int | None = None, progress=None,
+          **params):
     """Train a net on a data set and record the probes (module docstring) into a Trace.
 
-    Defaults: the edge-of-stability setup of REFERENCES.md item 14 (mnist1d, MLP 40-200-200-10,
-    tanh, MSE, full-batch GD at lr 0.1).  ``batch_size`` None means full batch (GD); SGD-type
-    optimizers need it.  ``bn_mode`` is required for a net with batch norm.  ``bottom_k`` (default
-    1) needs ``hessian_bottom``.  ``progress(step, metrics)`` is called every step.
+    The settings are the fields of :class:`~dynsim.models.config.TrainConfig`, given as keyword
+    arguments (``train(lr=0.05, steps=200, seed=0)``, as the registry and sweeps call it), as a
+    config (``train(TrainConfig(lr=0.05), seed=0)``), or both (the keywords replace the config's
+    fields).  Defaults: the edge-of-stability setup of REFERENCES.md item 14 (mnist1d, MLP
+    40-200-200-10, tanh, MSE, full-batch GD at lr 0.1).  ``batch_size`` None means full batch
+    (GD); SGD-type optimizers need it.  ``bn_mode`` is required for a net with batch norm.
+    ``bottom_k`` needs ``hessian_bottom``.  ``progress(step, metrics)`` is called every step.
     """
     from dynsim.models.hessian import (hutchinson_trace, hvp_operator, lanczos, optimizer_diag,
                                        preconditioned_operator, spectral_density)
     from torch.nn.modules.batchnorm import _NormBase
 
-    p = check_args({k: v for k, v in locals().items() if k in PARAMS})
-    bottom_k = (bottom_k or 1) if hessian_bottom else None
+    c = make_config(config, **params)
+    bottom_k = (c.bottom_k or 1) if c.hessian_bottom else None
     seed = make_seed(seed)
-    dev = torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available())
-                       else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
+    cuda = c.device == "cuda" or (c.device == "auto" and torch.cuda.is_available())
+    dev = torch.device("cuda" if cuda else "cpu")
+    if c.device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' but torch sees no CUDA device; use device='auto' or 'cpu'")
-    ds = load_data(data, folder=data_dir, subset=subset, seed=child_seed(seed, 1))
+    ds = load_data(c.data, folder=c.data_dir, subset=c.subset, seed=child_seed(seed, 1))
     x, y = ds.x_train.to(dev), ds.y_train.to(dev)
     xt, yt = ds.x_test.to(dev), ds.y_test.to(dev)
-    cfg = NetConfig(model=model, n_in=ds.n_in, n_out=ds.n_out, width=width, depth=depth,
-                    activation=activation, dropout=dropout, batch_norm=batch_norm,
-                    image_shape=IMAGE_SHAPES.get(data))
+    cfg = NetConfig(model=c.model, n_in=ds.n_in, n_out=ds.n_out, width=c.width, depth=c.depth,
+                    activation=c.activation, dropout=c.dropout, batch_norm=c.batch_norm,
+                    image_shape=IMAGE_SHAPES.get(c.data))
     net = make_net(cfg, child_seed(seed, 2)).to(dev)
-    lossf = loss_fn(loss, ds.n_classes)
-    optimizer = _optimizer(opt, net.parameters(), lr, momentum, beta2, eps, weight_decay)
+    lossf = loss_fn(c.loss, ds.n_classes)
+    optimizer = _optimizer(c.opt, net.parameters(), c.lr, c.momentum, c.beta2, c.eps,
+                           c.weight_decay)
     n = len(x)
-    full = batch_size is None or batch_size >= n
-    chunk = chunk_size or n
-    pb = min(probe_batch or n, n)
+    full = c.batch_size is None or c.batch_size >= n
+    chunk = c.chunk_size or n
+    pb = min(c.probe_batch or n, n)
     has_bn = any(isinstance(m, _NormBase) for m in net.modules())
-    if has_bn and chunk < n and (full or grad_noise):
-        raise ValueError(f"chunk_size={chunk_size} < {n} training examples on a batch-norm net: "
+    if has_bn and chunk < n and (full or c.grad_noise):
+        raise ValueError(f"chunk_size={c.chunk_size} < {n} training examples on a batch-norm net: "
                          "the full-batch gradient (of GD, or of grad_noise) would use per-chunk "
                          "statistics, which is not the full-batch gradient; leave chunk_size unset")
-    if has_bn and bn_mode == "train" and chunk < pb:
-        raise ValueError(f"chunk_size={chunk_size} < probe batch {pb} with bn_mode='train' changes "
-                         "the probed function (statistics per chunk): use bn_mode='ghost' or 'eval'")
-    probe_every = probe_every or default_probe_every(steps)
-    window = min(window, max(1, steps // 2))
+    if has_bn and c.bn_mode == "train" and chunk < pb:
+        raise ValueError(f"chunk_size={c.chunk_size} < probe batch {pb} with bn_mode='train' "
+                         "changes the probed function (statistics per chunk): use "
+                         "bn_mode='ghost' or 'eval'")
+    probe_every = c.probe_every or default_probe_every(c.steps)
+    window = min(c.window, max(1, c.steps // 2))
     gen = torch.Generator().manual_seed(child_seed(seed, 3))  # minibatches only
     probe_gen = torch.Generator().manual_seed(child_seed(seed, 6))  # Lanczos / Hutchinson starts
-    stats = probes.UpdateStats(list(net.named_parameters()), window=window, proj_k=proj_k,
+    stats = probes.UpdateStats(list(net.named_parameters()), window=window, proj_k=c.proj_k,
                                generator=torch.Generator().manual_seed(child_seed(seed, 4)))
     rec: dict[str, list] = {k: [] for k in ("loss", "lr")}
     sparse: dict[str, list] = {}
     status, meta_extra, v0, hvps = "ok", {}, None, []
     t_train = t_probe = 0.0
-    k_lanczos = max(top_k, bottom_k or 1)
+    k_lanczos = max(c.top_k, bottom_k or 1)
     hvp_info: dict = {}                  # the probes' HVP operator (bn_mode, chunking, ...)
 
     def note(name, step, value):
@@ -225,12 +185,12 @@ def train(model: str = "mlp", data: str = "mnist1d", opt: str = "gd", lr: float 
         net.train(was_training)
         if not math.isfinite(train_loss):
             return False
-        op = hvp_operator(net, lossf, x[:pb], y[:pb], bn_mode=bn_mode or "eval",
-                          chunk_size=chunk_size)
+        op = hvp_operator(net, lossf, x[:pb], y[:pb], bn_mode=c.bn_mode or "eval",
+                          chunk_size=c.chunk_size)
         hvp_info.update(op.info)
         try:
-            spec = lanczos(op, k=k_lanczos, which="both" if hessian_bottom else "top",
-                           max_iter=lanczos_iter, tol=LANCZOS_TOL, v0=v0, generator=probe_gen)
+            spec = lanczos(op, k=k_lanczos, which="both" if c.hessian_bottom else "top",
+                           max_iter=c.lanczos_iter, tol=LANCZOS_TOL, v0=v0, generator=probe_gen)
         except (np.linalg.LinAlgError, torch.linalg.LinAlgError):
             return False                       # NaN / inf Hessian-vector products
         hvps.append(spec.n_hvp)
@@ -240,29 +200,29 @@ def train(model: str = "mlp", data: str = "mnist1d", opt: str = "gd", lr: float 
         v0 = spec.top_vectors[0]
         note("sharpness", step, top.value)
         note("sharpness_err", step, top.stderr)
-        note("hessian_top", step, list(spec.top[:top_k]))
-        note("hessian_top_err", step, list(spec.top_residuals[:top_k]))
-        if hessian_bottom:
+        note("hessian_top", step, list(spec.top[:c.top_k]))
+        note("hessian_top_err", step, list(spec.top_residuals[:c.top_k]))
+        if c.hessian_bottom:
             note("hessian_bottom", step, list(spec.bottom[:bottom_k]))
             note("hessian_bottom_err", step, list(spec.bottom_residuals[:bottom_k]))
-        note("threshold", step, threshold(opt, cur_lr, momentum))
-        if opt in ("adam", "rmsprop") and optimizer.state:  # P exists after the first step
+        note("threshold", step, threshold(c.opt, cur_lr, c.momentum))
+        if c.opt in ("adam", "rmsprop") and optimizer.state:  # P exists after the first step
             diag = optimizer_diag(optimizer, list(net.parameters()))
-            pspec = lanczos(preconditioned_operator(op, diag), k=1, max_iter=lanczos_iter,
+            pspec = lanczos(preconditioned_operator(op, diag), k=1, max_iter=c.lanczos_iter,
                             tol=LANCZOS_TOL, generator=probe_gen)
             note("precond_sharpness", step, pspec.estimate().value)
-        if hessian_trace:
+        if c.hessian_trace:
             tr = hutchinson_trace(op, n_samples=30, generator=probe_gen)
             note("hessian_trace", step, tr.value)
             note("hessian_trace_err", step, tr.stderr)
-        if density == "probes" or (density == "end" and last):
+        if c.density == "probes" or (c.density == "end" and last):
             sd = spectral_density(op, n_vectors=DENSITY_VECTORS, iters=min(DENSITY_ITER, op.dim),
                                   generator=probe_gen)
             note("hessian_density", step, list(sd.density))
             note("hessian_density_grid", step, list(sd.grid))
-        if grad_noise:
+        if c.grad_noise:
             note("grad_noise_norm", step, list(probes.grad_noise_norms(
-                net, lossf, x, y, batch_size, grad_noise_samples, chunk, probe_gen)))
+                net, lossf, x, y, c.batch_size, c.grad_noise_samples, chunk, probe_gen)))
         for k, v in {**probes.layer_norms(net), **probes.probe_gradient(op)}.items():
             note(k, step, v)
         return True
@@ -274,13 +234,13 @@ def train(model: str = "mlp", data: str = "mnist1d", opt: str = "gd", lr: float 
         t_probe += time.perf_counter() - t0
         return ok
 
-    sharp, cur_lr = math.nan, lr
+    sharp, cur_lr = math.nan, c.lr
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(child_seed(seed, 5))  # dropout draws from here, not the caller's state
         net.train()
         try:
-            for step in range(steps):
-                cur_lr = _lr_at(schedule, lr, step, steps)
+            for step in range(c.steps):
+                cur_lr = _lr_at(c.schedule, c.lr, step, c.steps)
                 for g in optimizer.param_groups:
                     g["lr"] = cur_lr
                 if step % probe_every == 0:
@@ -300,7 +260,7 @@ def train(model: str = "mlp", data: str = "mnist1d", opt: str = "gd", lr: float 
                         total += part.detach().item()
                     batch_loss = total
                 else:
-                    idx = torch.randint(0, n, (batch_size,), generator=gen).to(dev)
+                    idx = torch.randint(0, n, (c.batch_size,), generator=gen).to(dev)
                     lb = lossf(net(x[idx]), y[idx])
                     lb.backward()
                     batch_loss = lb.detach().item()
@@ -314,10 +274,10 @@ def train(model: str = "mlp", data: str = "mnist1d", opt: str = "gd", lr: float 
                 t_train += time.perf_counter() - t0
                 if progress is not None:
                     progress(step + 1, {"loss": batch_loss, "sharpness": sharp,
-                                        "threshold": threshold(opt, cur_lr, momentum)})
+                                        "threshold": threshold(c.opt, cur_lr, c.momentum)})
             else:  # the state after the last step, probed at the last step's lr
-                if not timed_probe(steps, cur_lr, last=True):
-                    status, meta_extra = "diverged", {"diverged_step": steps}
+                if not timed_probe(c.steps, cur_lr, last=True):
+                    status, meta_extra = "diverged", {"diverged_step": c.steps}
         except KeyboardInterrupt:
             status = "interrupted"
             meta_extra = {"interrupted_step": len(rec["loss"])}
@@ -326,17 +286,33 @@ def train(model: str = "mlp", data: str = "mnist1d", opt: str = "gd", lr: float 
     for name, pts in sparse.items():
         channels[name] = np.asarray([v for _, v in pts], dtype=float)
         channels[f"{name}_step"] = np.asarray([s for s, _ in pts], dtype=np.int64)
-    params = {**p, "batch_size": batch_size, "probe_every": probe_every, "bottom_k": bottom_k}
+    params = {**dataclasses.asdict(c), "probe_every": probe_every, "bottom_k": bottom_k}
     extra = {"density": {"vectors": DENSITY_VECTORS, "iters": DENSITY_ITER,
                          "sigma": "1% of the span of the quadrature nodes",
-                         "method": "stochastic Lanczos quadrature"}} if density != "off" else {}
+                         "method": "stochastic Lanczos quadrature"}} if c.density != "off" else {}
     return make_trace("train", params, seed, channels, status=status,
                       timings={"train": t_train, "probe": t_probe},
-                      threshold_convention=CONVENTION[opt], loss_convention=LOSS_CONVENTION[loss],
-                      bn_mode=bn_mode, has_batchnorm=has_bn, device=str(dev), data_meta=ds.meta,
+                      threshold_convention=CONVENTION[c.opt],
+                      loss_convention=LOSS_CONVENTION[c.loss],
+                      bn_mode=c.bn_mode, has_batchnorm=has_bn, device=str(dev), data_meta=ds.meta,
                       update_hist_layers=stats.names, n_params=stats.dim, update_window=window,
                       interval_warmup=stats.interval_warmup, probe_hvps=int(sum(hvps)),
                       lanczos_tol=LANCZOS_TOL, hvp=hvp_info, **extra, **meta_extra)
 
 
+def _signature() -> inspect.Signature:
+    """``train(config=None, *, <every TrainConfig field with its default>, seed=None,
+    progress=None)``: what ``help(train)``, ``inspect`` and the sweep (which reads the defaults
+    from the signature) see."""
+    kw = inspect.Parameter.KEYWORD_ONLY
+    fields = [inspect.Parameter(f.name, kw, default=f.default, annotation=f.type)
+              for f in dataclasses.fields(TrainConfig)]
+    return inspect.Signature(
+        [inspect.Parameter("config", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None),
+         *fields, inspect.Parameter("seed", kw, default=None),
+         inspect.Parameter("progress", kw, default=None)])
+
+
 train.PARAMS = PARAMS
+train.__signature__ = _signature()
+train.__doc__ = f"{inspect.cleandoc(train.__doc__)}\n\nParameters\n----------\n{config_table()}\n"

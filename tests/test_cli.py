@@ -162,3 +162,59 @@ def test_library_errors_are_mapped_onto_the_commands_flags():
                    "--continuous or --discrete/--continuous; --lyap-fit too short; `other` stays")
     r = run("analyze", "/nonexistent.npy", "--channel", "x")
     assert r.exit_code == 2 and "--channel applies to a run folder" in r.output
+
+
+# flags whose default deliberately differs from the API parameter's (schema) default
+CLI_OWN_DEFAULTS = {
+    ("walk return", "--steps"): "the Polya study's own length (the extrapolation needs long walks)",
+    ("eos run", "--steps"): "depends on --opt and --system (20000 for rmsprop / adam)",
+    ("sandpile fss", "--grains"): "derived per size from L (default_grains)",
+    ("sandpile fss", "--replicas"): "the fss study's own (two replicas per size)",
+    **{(cmd, flag): "one flag for several toys: left unset, the chosen toy's default applies"
+       for cmd in ("eos run", "eos bifurcation", "eos flows") for flag in ("--spectrum", "--degree")},
+}
+
+
+def _commands(group, path=()):
+    import click
+
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd, path + (name,))
+        else:
+            yield " ".join(path + (name,)), cmd
+
+
+def test_cli_defaults_are_the_schemas():
+    # every option built from a schema constraint shows the schema's default (one source), unless
+    # listed above with the reason
+    from dynsim.cli.base import ClickParam
+
+    seen = set()
+    for where, cmd in _commands(cli):
+        for param in cmd.params:
+            c = getattr(param.type, "constraint", None)
+            if not isinstance(param.type, ClickParam) or (c.default is None and not c.help):
+                continue   # an inline constraint of the command itself, not an API parameter
+            flag = max(param.opts, key=len)
+            if (where, flag) in CLI_OWN_DEFAULTS:
+                seen.add((where, flag))
+                assert param.default != c.default, f"{where} {flag} agrees now: drop it from the list"
+                continue
+            assert param.default == c.default, f"dynsim {where} {flag}: {param.default!r} != " \
+                                               f"the API's {c.default!r}"
+    assert seen == set(CLI_OWN_DEFAULTS)
+
+
+def test_train_options_are_the_config_fields():
+    import dataclasses
+
+    from dynsim.models.config import TrainConfig
+
+    cmd = cli.commands["train"]
+    opts = {p.name: p for p in cmd.params}
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        assert flag in opts[f.name].opts and opts[f.name].default == f.default, f.name
+    for flag in ("--model", "--data", "--opt", "--lr", "--steps", "--probe-every", "--seed", "--out"):
+        assert any(flag in p.opts for p in cmd.params), flag

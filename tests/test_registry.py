@@ -65,3 +65,33 @@ def test_an_entry_point_that_cannot_be_imported_is_one_line():
 
     with pytest.raises(ValueError, match=r"cannot be imported.*pip install 'dynsim\[nets\]'"):
         System("dynsim.models.no_such_module:train", "").load()
+
+
+@pytest.mark.parametrize("name", sorted(registry.SYSTEMS))
+def test_entry_point_defaults_are_the_schemas(name):
+    # a default is written once, in the schema: the signature (what users and the sweep see)
+    # shows exactly the schema's defaults, under exactly the schema's names
+    import inspect
+
+    if name == "train":
+        pytest.importorskip("torch")
+    system = registry.get(name)
+    schema = system.schema
+    sig = {k: p.default for k, p in inspect.signature(system.load()).parameters.items()
+           if k not in ("seed", "progress", "config")}
+    assert set(sig) == set(schema) - {"seed"}, name
+    assert sig == system.defaults, name
+    for pname, constraint in schema.items():   # every default is allowed by its own constraint
+        if constraint.default is not None:
+            constraint.check(pname, constraint.default)
+        assert pname == "seed" or constraint.help, f"{name}: {pname} has no help text"
+
+
+def test_api_defaults_follow_the_cli():
+    # where the API and the CLI disagreed, the CLI's default won
+    import inspect
+
+    from dynsim.sims.walks.walk import gaussian_walk, lattice_walk
+
+    for fn in (lattice_walk, gaussian_walk):
+        assert inspect.signature(fn).parameters["walkers"].default == 20_000

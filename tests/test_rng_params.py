@@ -1,4 +1,6 @@
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -57,3 +59,38 @@ def test_check_params_names_unknown():
 def test_json_helper():
     text = to_json({"a": np.float32(1.5), "b": np.arange(3), "c": math.nan, "d": (math.inf, 1)})
     assert text.replace("\n", "").replace(" ", "") == '{"a":1.5,"b":[0,1,2],"c":null,"d":[null,1]}'
+
+
+def test_params_imports_no_click():
+    # the schemas are plain data; the click adapter lives in dynsim.cli.base
+    code = "import sys, dynsim.params, dynsim.registry; print('click' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_entry_point_takes_its_defaults_from_the_schema():
+    import inspect
+
+    from dynsim.params import entry_point, param_table
+
+    schema = {"n": Int(1, 10, default=3, help="Count."), "x": Float(help="Scale.", none_means="1/n")}
+
+    @entry_point(schema)
+    def f(n, x, *, seed=None):
+        """Doc."""
+        return n, x
+
+    assert f() == (3, None) and f.PARAMS is schema
+    assert inspect.signature(f).parameters["n"].default == 3
+    assert param_table(schema) in f.__doc__ and "x : 1/n" in f.__doc__
+    with pytest.raises(TypeError, match="belong in the schema"):
+        entry_point(schema)(lambda n=4, x=None, *, seed=None: None)
+    with pytest.raises(TypeError, match="differ from the schema"):
+        entry_point(schema)(lambda n, *, seed=None: None)
+
+
+def test_trainer_config_imports_without_torch():
+    code = ("import sys, dynsim.models.config as c; c.TrainConfig(lr=0.2).checked(); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -314,3 +314,20 @@ def test_training_on_cuda_matches_cpu():
     np.testing.assert_allclose(gpu["loss"], cpu["loss"], rtol=1e-4)
     bars = 3 * (gpu["sharpness_err"] + cpu["sharpness_err"]) + 1e-4 * np.abs(cpu["sharpness"])
     assert np.all(np.abs(gpu["sharpness"] - cpu["sharpness"]) <= bars)
+
+
+def test_train_takes_a_config_or_its_fields():
+    # one config dataclass: train(TrainConfig(...)) is train(**fields); keywords replace fields
+    from dynsim.models.config import TrainConfig
+
+    small = {**SMALL, "steps": 10, "probe_every": 5}
+    a = train(**small, seed=4)
+    b = train(TrainConfig(**small), seed=4)
+    c = train(TrainConfig(**{**small, "lr": 0.5}), lr=small.get("lr", 0.1), seed=4)
+    for tr in (b, c):
+        assert tr.params == a.params and np.array_equal(tr["loss"], a["loss"])
+    assert a.meta["timings"].keys() >= {"train", "probe"}
+    with pytest.raises(ValueError, match="unknown parameter.*widht"):
+        train(widht=3, seed=0)
+    with pytest.raises(ValueError, match=r"^lr must be a finite number > 0, got None"):
+        train(lr=None, seed=0)

@@ -43,7 +43,7 @@ import time
 import numpy as np
 from scipy.integrate import LSODA, RK45, Radau
 
-from dynsim.params import Choice, Float, Int, check_params
+from dynsim.params import Choice, Float, Int, check_params, entry_point
 from dynsim.rng import make_rng
 from dynsim.sims.eos.losses import TOY_PARAMS, make_loss, top_eigen
 from dynsim.sims.eos.systems import resolve_x0
@@ -54,11 +54,15 @@ METHODS = ("RK45", "LSODA", "Radau")
 MAX_SECONDS = 120.0     # wall-time limit of one integration
 FLOW_PARAMS = {
     **TOY_PARAMS,
-    "rtol": Float(1e-13, 1e-3),
-    "method": Choice(METHODS),
-    "max_evals": Int(100, 10**9),
+    "rtol": Float(1e-13, 1e-3, default=1e-8, help="Relative tolerance of the integrator."),
+    "method": Choice(METHODS, default=METHOD,
+                     help="scipy integrator (LSODA / Radau for stiff flows)."),
+    "max_evals": Int(100, 10**9, help="Work limit per flow, in rhs calls; a flow that needs more "
+                     "stops with status failed.", none_means="100 per step, at least 20000"),
 }
-CENTRAL_PARAMS = {**FLOW_PARAMS, "tau": Float(0.0, None, lo_open=True)}
+CENTRAL_PARAMS = {**FLOW_PARAMS, "tau": Float(
+    0.0, None, lo_open=True, default=0.25,
+    help="Central flow: relaxation time of the margin 2/lr - S, in steps.")}
 ESCAPE = 1e50
 # start of the flows: GD from (3.3, 0.05) on the minimalist toy at lr 0.1 reaches the edge in a few
 # steps and oscillates there (period 2 about a centre) with no chaotic transient, unlike the
@@ -179,9 +183,9 @@ def _wrap(name, p, seed, loss, sol, timer, central_tau=None):
                       threshold_convention="gd", loss=loss.description, solver=solver)
 
 
-def gradient_flow(system: str = "minimalist", lr: float = 0.1, steps: int = 1000, x0=None,
-                  spectrum=(15.0, 1.0), rotated: bool = False, degree: int = 2,
-                  rtol: float = 1e-8, method: str = METHOD, max_evals: int | None = None, *,
+@entry_point(FLOW_PARAMS)
+def gradient_flow(system: str, lr: float, steps: int, x0, spectrum, rotated: bool, degree: int,
+                  rtol: float, method: str, max_evals: int | None, *,
                   seed: int | None = None) -> Trace:
     """Gradient flow dw/dt = -lr grad L (t in GD steps) on a toy of :mod:`dynsim.sims.eos`,
     sampled at t = 0..steps (scipy's ``method``: RK45 by default, LSODA or Radau for stiff flows),
@@ -202,9 +206,9 @@ def gradient_flow(system: str = "minimalist", lr: float = 0.1, steps: int = 1000
         return _wrap("flow.gradient", p, seed, loss, sol, timer)
 
 
-def central_flow(system: str = "minimalist", lr: float = 0.1, steps: int = 1000, x0=None,
-                 spectrum=(15.0, 1.0), rotated: bool = False, degree: int = 2, tau: float = 0.25,
-                 rtol: float = 1e-8, method: str = METHOD, max_evals: int | None = None, *,
+@entry_point(CENTRAL_PARAMS)
+def central_flow(system: str, lr: float, steps: int, x0, spectrum, rotated: bool, degree: int,
+                 tau: float, rtol: float, method: str, max_evals: int | None, *,
                  seed: int | None = None) -> Trace:
     """The central flow (module docstring) on a toy, sampled at t = 0..steps, under the work
     limit of :func:`gradient_flow` (far above the edge the flow is stiff: S is pulled back to
@@ -230,8 +234,6 @@ def central_flow(system: str = "minimalist", lr: float = 0.1, steps: int = 1000,
         return _wrap("flow.central", p, seed, loss, sol, timer, central_tau=tau_)
 
 
-gradient_flow.PARAMS = FLOW_PARAMS
-central_flow.PARAMS = CENTRAL_PARAMS
 
 
 __all__ = ["central_flow", "default_max_evals", "flow_setup", "gradient_flow", "sigma2"]

@@ -34,19 +34,30 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from dynsim.params import Float, Floats, Int, check_params
+from dynsim.params import Float, Floats, Int, check_params, entry_point
 from dynsim.rng import make_rng
 from dynsim.trace import Timer, Trace, make_trace
 
 ESCAPE = 1e50  # |x| beyond this counts as divergence
 
 
-COMMON = {"n": Int(1, 10**8), "transient": Int(0, 10**8)}
-HENON_PARAMS = {**COMMON, "a": Float(), "b": Float(), "x0": Floats(2, 2)}
-LOGISTIC_PARAMS = {**COMMON, "r": Float(0.0, 4.0), "x0": Floats(1, 1, lo=0.0, hi=1.0)}
-LORENZ_PARAMS = {**COMMON, "sigma": Float(0.0, None, lo_open=True),
-                 "rho": Float(0.0, None, lo_open=True), "beta": Float(0.0, None, lo_open=True),
-                 "dt": Float(0.0, 0.1, lo_open=True), "x0": Floats(3, 3)}
+def _common(n: int, transient: int) -> dict:
+    return {"n": Int(1, 10**8, default=n, help="Recorded steps (after the transient)."),
+            "transient": Int(0, 10**8, default=transient, help="Steps discarded first.")}
+
+
+HENON_PARAMS = {**_common(10_000, 1000), "a": Float(default=1.4, help="Parameter a."),
+                "b": Float(default=0.3, help="Parameter b."),
+                "x0": Floats(2, 2, help="Start (x, y).", none_means="uniform on [-0.1, 0.1]^2")}
+LOGISTIC_PARAMS = {**_common(10_000, 1000), "r": Float(0.0, 4.0, default=4.0, help="Parameter r."),
+                   "x0": Floats(1, 1, lo=0.0, hi=1.0, help="Start x.",
+                                none_means="uniform on [0.05, 0.95]")}
+LORENZ_PARAMS = {**_common(100_000, 5000),
+                 "sigma": Float(0.0, None, lo_open=True, default=10.0, help="Parameter sigma."),
+                 "rho": Float(0.0, None, lo_open=True, default=28.0, help="Parameter rho."),
+                 "beta": Float(0.0, None, lo_open=True, default=8.0 / 3.0, help="Parameter beta."),
+                 "dt": Float(0.0, 0.1, lo_open=True, default=0.01, help="RK4 step."),
+                 "x0": Floats(3, 3, help="Start (x, y, z).", none_means="(1, 1, 20) + N(0, I)")}
 MAX_BYTES = 2 * 2**30  # proj + jacobian held in memory
 
 
@@ -177,8 +188,8 @@ def _wrap(system: str, p: dict, seed: int, proj, jac, rows: int, timer: Timer) -
                       stationary_from=0)
 
 
-def henon(n: int = 10_000, a: float = 1.4, b: float = 0.3, x0=None, transient: int = 1000, *,
-          seed: int | None = None) -> Trace:
+@entry_point(HENON_PARAMS)
+def henon(n: int, a: float, b: float, x0, transient: int, *, seed: int | None = None) -> Trace:
     """Henon map x' = 1 - a x^2 + y, y' = b x: ``n`` iterates after ``transient`` discarded ones.
 
     ``x0`` (x, y) defaults to a point drawn uniformly from [-0.1, 0.1]^2 (in the basin of the
@@ -195,8 +206,8 @@ def henon(n: int = 10_000, a: float = 1.4, b: float = 0.3, x0=None, transient: i
     return _wrap("map.henon", p, seed, proj, jac, rows, timer)
 
 
-def logistic(n: int = 10_000, r: float = 4.0, x0=None, transient: int = 1000, *,
-             seed: int | None = None) -> Trace:
+@entry_point(LOGISTIC_PARAMS)
+def logistic(n: int, r: float, x0, transient: int, *, seed: int | None = None) -> Trace:
     """Logistic map x' = r x (1 - x), r in [0, 4] (which keeps [0, 1] invariant).
 
     ``x0`` defaults to a point drawn uniformly from [0.05, 0.95].  Channels ``proj`` (n, 1) and
@@ -215,8 +226,9 @@ def logistic(n: int = 10_000, r: float = 4.0, x0=None, transient: int = 1000, *,
     return _wrap("map.logistic", p, seed, proj, jac, rows, timer)
 
 
-def lorenz(n: int = 100_000, sigma: float = 10.0, rho: float = 28.0, beta: float = 8.0 / 3.0,
-           dt: float = 0.01, x0=None, transient: int = 5000, *, seed: int | None = None) -> Trace:
+@entry_point(LORENZ_PARAMS)
+def lorenz(n: int, sigma: float, rho: float, beta: float, dt: float, x0, transient: int, *,
+           seed: int | None = None) -> Trace:
     """Lorenz flow sampled by fixed-step RK4 (step ``dt``): ``n`` steps after ``transient`` ones.
 
     ``x0`` defaults to (1, 1, 20) plus N(0, 1) noise in each coordinate.  Channels ``proj`` (n, 3),
@@ -235,7 +247,3 @@ def lorenz(n: int = 100_000, sigma: float = 10.0, rho: float = 28.0, beta: float
                               p["transient"], proj, jac)
     return _wrap("map.lorenz", p, seed, proj, jac, rows, timer)
 
-
-henon.PARAMS = HENON_PARAMS
-logistic.PARAMS = LOGISTIC_PARAMS
-lorenz.PARAMS = LORENZ_PARAMS

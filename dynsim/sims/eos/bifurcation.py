@@ -15,46 +15,42 @@ escape above lr = 2 (measured with this code; no published oracle is claimed).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Callable
 
 import numpy as np
 
 from dynsim.analysis.lyapunov import lyapunov_spectrum
-from dynsim.params import Bool, Choice, Float, Floats, Int, check_params
+from dynsim.params import Float, Int, check_params, entry_point
 from dynsim.rng import make_rng
-from dynsim.sims.eos.losses import LOSSES, MAX_DEGREE, MAX_DIM, make_loss
-from dynsim.sims.eos.optimizers import OPTIMIZERS, SLOTS, opt_spec, opt_threshold
-from dynsim.sims.eos.systems import resolve_x0, simulate
+from dynsim.sims.eos.losses import TOY_PARAMS, make_loss
+from dynsim.sims.eos.optimizers import SLOTS, opt_spec, opt_threshold
+from dynsim.sims.eos.systems import OPT_PARAMS, resolve_x0, simulate
 from dynsim.trace import Timer, Trace, make_trace
 
 BIFURCATION_PARAMS = {
-    "system": Choice(LOSSES),
-    "opt": Choice(OPTIMIZERS),
-    "lr_min": Float(0.0, None, lo_open=True),
-    "lr_max": Float(0.0, None, lo_open=True),
-    "n_lr": Int(2, 100_000),
-    "steps": Int(20, 10**7),
-    "keep": Int(20, 10**6),
-    "x0": Floats(1, MAX_DIM),
-    "degree": Int(2, MAX_DEGREE),
-    "spectrum": Floats(1, MAX_DIM),
-    "rotated": Bool(),
-    "beta": Float(0.0, 1.0, hi_open=True),
-    "beta1": Float(0.0, 1.0, hi_open=True),
-    "beta2": Float(0.0, 1.0, hi_open=True),
-    "eps": Float(0.0, None),
-    "noise_std": Float(0.0, None),
+    "system": dataclasses.replace(TOY_PARAMS["system"], default="product"),
+    "opt": dataclasses.replace(OPT_PARAMS["opt"], help="Optimizer."),
+    "lr_min": Float(0.0, None, lo_open=True, default=0.8, help="Smallest lr."),
+    "lr_max": Float(0.0, None, lo_open=True, default=2.0, help="Largest lr."),
+    "n_lr": Int(2, 100_000, default=200, help="Learning rates (run in parallel)."),
+    "steps": Int(20, 10**7, default=3000, help="Steps per run."),
+    "keep": Int(20, 10**6, default=200, help="Late steps kept per run."),
+    "x0": dataclasses.replace(TOY_PARAMS["x0"], none_means="the balanced point (0.5, ..., 0.5) "
+                              "for products, (0.7, 0.7) minimalist, (1, ..., 1) quadratic"),
+    **{k: TOY_PARAMS[k] for k in ("degree", "spectrum", "rotated")},
+    **{k: OPT_PARAMS[k] for k in ("beta", "beta1", "beta2", "eps", "noise_std")},
 }
 BALANCED_X0 = {"product": 0.5, "minimalist": 0.7}
 CHUNKS = 10   # progress reports
 
 
-def bifurcation(system: str = "product", lr_min: float = 0.8, lr_max: float = 2.0,
-                n_lr: int = 200, steps: int = 3000, keep: int = 200, x0=None, opt: str = "gd",
-                degree: int = 2, spectrum=(15.0, 1.0), rotated: bool = False, beta: float = 0.9,
-                beta1: float = 0.9, beta2: float | None = None, eps: float = 1e-8,
-                noise_std: float | None = None, *, seed: int | None = None,
+@entry_point(BIFURCATION_PARAMS)
+def bifurcation(system: str, lr_min: float, lr_max: float, n_lr: int, steps: int, keep: int, x0,
+                opt: str, degree: int, spectrum, rotated: bool, beta: float, beta1: float,
+                beta2: float | None, eps: float, noise_std: float | None, *,
+                seed: int | None = None,
                 progress: Callable[[int, int], None] | None = None) -> Trace:
     """Late iterates and Lyapunov spectra of ``opt`` on ``system`` at ``n_lr`` learning rates
     evenly spaced in [lr_min, lr_max], each run for ``steps`` steps from ``x0``.
@@ -125,5 +121,3 @@ def _chunks(n: int) -> list[tuple[int, int]]:
     size = max(1, math.ceil(n / CHUNKS))
     return [(lo, min(n, lo + size)) for lo in range(0, n, size)]
 
-
-bifurcation.PARAMS = BIFURCATION_PARAMS

@@ -59,13 +59,15 @@ MAX_DIM = 64          # quadratics: the Jacobian channel is (steps, d, d) per sl
 MAX_DEGREE = 8
 # a toy, its lr, length and start point: the parameters shared by the flows and projected GD
 TOY_PARAMS = {
-    "system": Choice(LOSSES),
-    "lr": Float(0.0, None, lo_open=True),
-    "steps": Int(1, 10**6),
-    "x0": Floats(1, MAX_DIM),
-    "spectrum": Floats(1, MAX_DIM),
-    "rotated": Bool(),
-    "degree": Int(2, MAX_DEGREE),
+    "system": Choice(LOSSES, default="minimalist", help="Toy loss."),
+    "lr": Float(0.0, None, lo_open=True, default=0.1, help="Learning rate."),
+    "steps": Int(1, 10**6, default=1000, help="Steps."),
+    "x0": Floats(1, MAX_DIM, help="Start point (minimalist: x,y on the slice z=x, w=y).",
+                 none_means="the system's"),
+    "spectrum": Floats(1, MAX_DIM, default=(15.0, 1.0), help="Quadratic: Hessian eigenvalues."),
+    "rotated": Bool(default=False, help="Quadratic: rotate the eigenbasis (Haar, from the seed)."),
+    "degree": Int(2, MAX_DEGREE, default=2,
+                  help="Product: number of factors in 1/2 (1 - w_1...w_n)^2."),
 }
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dynsim.params import Float, Int, check_params
+from dynsim.params import Float, Int, check_params, entry_point
 from dynsim.rng import make_rng
 from dynsim.sims.eos.losses import TOY_PARAMS, make_loss, top_eigen
 from dynsim.sims.eos.systems import resolve_x0
@@ -32,8 +32,9 @@ from dynsim.trace import Timer, Trace, make_trace
 
 PROJECTED_PARAMS = {
     **TOY_PARAMS,
-    "tol": Float(0.0, None, lo_open=True),
-    "newton_iters": Int(1, 1000),
+    "tol": Float(0.0, None, lo_open=True, default=1e-9,
+                 help="The projection's target: S <= 2/lr + tol."),
+    "newton_iters": Int(1, 1000, default=50, help="Newton steps per projection at most."),
 }
 
 
@@ -57,9 +58,9 @@ def project_to_stable(loss, v: np.ndarray, lr: float, tol: float, iters: int
     return v, -1
 
 
-def projected_gd(system: str = "minimalist", lr: float = 0.1, steps: int = 1000, x0=None,
-                 spectrum=(15.0, 1.0), rotated: bool = False, degree: int = 2, tol: float = 1e-9,
-                 newton_iters: int = 50, *, seed: int | None = None) -> Trace:
+@entry_point(PROJECTED_PARAMS)
+def projected_gd(system: str, lr: float, steps: int, x0, spectrum, rotated: bool, degree: int,
+                 tol: float, newton_iters: int, *, seed: int | None = None) -> Trace:
     """Damian et al.'s constrained trajectory on a toy (module docstring), from GD's start point.
 
     Channels as GD's: ``proj`` (the iterate), ``loss``, ``sharpness``, ``hessian_top``,
@@ -100,5 +101,3 @@ def projected_gd(system: str = "minimalist", lr: float = 0.1, steps: int = 1000,
     return make_trace("eos.projected", p, seed, channels, status=status, timings=timer.timings,
                       threshold_convention="gd", loss=loss.description, **extra)
 
-
-projected_gd.PARAMS = PROJECTED_PARAMS

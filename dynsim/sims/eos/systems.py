@@ -19,13 +19,15 @@ eigenbasis; it is recorded like every argument.
 
 from __future__ import annotations
 
+import dataclasses
 
 import numpy as np
 
-from dynsim.params import Bool, Choice, Float, Floats, Int, check_params
+from dynsim.params import (Bool, Choice, Float, Floats, Int, Param, check_params, defaults,
+                           entry_point, with_defaults)
 from dynsim.rng import make_rng
 from dynsim.sims.eos.kernel import batch_kernel
-from dynsim.sims.eos.losses import LOSSES, MAX_DEGREE, MAX_DIM, make_loss
+from dynsim.sims.eos.losses import LOSSES, MAX_DEGREE, MAX_DIM, TOY_PARAMS, make_loss
 from dynsim.sims.eos.optimizers import ADAPTIVE, OPTIMIZERS, SLOTS, opt_spec, opt_threshold
 from dynsim.trace import Timer, Trace, make_trace
 
@@ -33,24 +35,38 @@ MAX_BYTES = 2 * 2**30   # recorded channels of one call
 
 
 OPT_PARAMS = {
-    "opt": Choice(OPTIMIZERS),
-    "lr": Float(0.0, None, lo_open=True),
-    "steps": Int(1, 10**7),
-    "beta": Float(0.0, 1.0, hi_open=True),
-    "beta1": Float(0.0, 1.0, hi_open=True),
-    "beta2": Float(0.0, 1.0, hi_open=True),
-    "eps": Float(0.0, None),
-    "noise_std": Float(0.0, None),
-    "freeze_at": Int(0, 10**7),
-    "nu0": Floats(1, MAX_DIM),
-    "jacobian": Bool(),
+    "opt": Choice(OPTIMIZERS, default="gd", help="Optimizer (momentum = heavy ball)."),
+    "lr": TOY_PARAMS["lr"],
+    "steps": Int(1, 10**7, default=1000, help="Steps."),
+    "beta": Float(0.0, 1.0, hi_open=True, default=0.9, help="Momentum (momentum, nesterov, ema)."),
+    "beta1": Float(0.0, 1.0, hi_open=True, default=0.9, help="Adam: first-moment decay."),
+    "beta2": Float(0.0, 1.0, hi_open=True, help="RMSProp / Adam: second-moment decay.",
+                   none_means="0.99 / 0.999"),
+    "eps": Float(0.0, None, default=1e-8, help="RMSProp / Adam: eps in P."),
+    "noise_std": Float(0.0, None, help="Gradient noise SD per coordinate.",
+                       none_means="0.1 for sgd, else 0"),
+    "freeze_at": Int(0, 10**7, help="RMSProp / Adam: hold the preconditioner fixed from this "
+                     "step on.", none_means="never"),
+    "nu0": Floats(1, MAX_DIM, default=0.0, help="RMSProp / Adam: initial second moment, one "
+                  "number or one per coordinate."),
+    "jacobian": Bool(default=True, help="Record the one-step Jacobians (the Lyapunov spectrum)."),
 }
-QUADRATIC_PARAMS = {**OPT_PARAMS, "spectrum": Floats(1, MAX_DIM), "rotated": Bool(),
-                    "x0": Floats(1, MAX_DIM), "minibatch": Int(1, 10**5),
-                    "n_quadratics": Int(1, 10**5)}
+QUADRATIC_PARAMS = {
+    **OPT_PARAMS, "x0": dataclasses.replace(TOY_PARAMS["x0"], none_means="(1, ..., 1)"),
+    "spectrum": TOY_PARAMS["spectrum"], "rotated": TOY_PARAMS["rotated"],
+    "minibatch": Int(1, 10**5, help="Quadratic, opt sgd: rows of a minibatch of quadratics drawn "
+                     "per step (Jacobian I - lr H_B).", none_means="off (the exact gradient)"),
+    "n_quadratics": Int(1, 10**5, help="Quadratic: rank-one quadratics averaging to H.",
+                        none_means="max(32, d)")}
 DEFAULT_N_QUADRATICS = 32   # rows of a minibatch of quadratics (at least d)
-MINIMALIST_PARAMS = {**OPT_PARAMS, "x0": Floats(2, 4)}
-PRODUCT_PARAMS = {**OPT_PARAMS, "degree": Int(2, MAX_DEGREE), "x0": Floats(2, MAX_DEGREE)}
+MINIMALIST_PARAMS = {**with_defaults(OPT_PARAMS, steps=3000), "x0": dataclasses.replace(
+    TOY_PARAMS["x0"], min_len=2, max_len=4, none_means="(4.0, 0.1) on the slice")}
+PRODUCT_PARAMS = {**with_defaults(OPT_PARAMS, steps=3000), "x0": dataclasses.replace(
+    TOY_PARAMS["x0"], min_len=2, max_len=MAX_DEGREE, none_means="(5.0, 0.05, ..., 0.05)"),
+    "degree": TOY_PARAMS["degree"]}
+SCHEMAS = {"quadratic": QUADRATIC_PARAMS, "minimalist": MINIMALIST_PARAMS,
+           "product": PRODUCT_PARAMS}
+TOY_EXTRAS = ("spectrum", "rotated", "degree", "minibatch", "n_quadratics")
 DEFAULT_X0 = {"minimalist": (4.0, 0.1), "product": (5.0, 0.05)}   # REFERENCES.md item 14
 
 
@@ -107,27 +123,21 @@ def simulate(loss, opt_code: int, op: np.ndarray, lrs: np.ndarray, x0s: np.ndarr
     return out
 
 
-def run_toy(system: str, *, opt: str = "gd", lr: float = 0.1, steps: int = 1000,
-            x0=None, beta: float = 0.9, beta1: float = 0.9, beta2: float | None = None,
-            eps: float = 1e-8, noise_std: float | None = None, freeze_at: int | None = None,
-            nu0=0.0, jacobian: bool = True, spectrum=(15.0, 1.0), rotated: bool = False,
-            degree: int = 2, minibatch: int | None = None, n_quadratics: int | None = None,
-            seed: int | None = None) -> Trace:
-    """One run of optimizer ``opt`` on toy ``system`` ('quadratic', 'minimalist', 'product');
-    ``minibatch`` / ``n_quadratics``: SGD on a minibatch of quadratics (quadratic only)."""
+def run_toy(system: str, *, seed: int | None = None, **params) -> Trace:
+    """One run of an optimizer on toy ``system`` ('quadratic', 'minimalist', 'product'): ``params``
+    as that system's entry point takes them, its schema's defaults for the rest.  ``spectrum``,
+    ``rotated`` and ``degree`` are ignored by a system they do not belong to (one call serves
+    every toy); ``minibatch`` / ``n_quadratics``: SGD on a minibatch of quadratics (quadratic
+    only)."""
     if system not in LOSSES:
         raise ValueError(f"system must be one of {', '.join(LOSSES)}, got {system!r}")
-    schema = {"quadratic": QUADRATIC_PARAMS, "minimalist": MINIMALIST_PARAMS,
-              "product": PRODUCT_PARAMS}[system]
-    common = dict(opt=opt, lr=lr, steps=steps, beta=beta, beta1=beta1, beta2=beta2, eps=eps,
-                  noise_std=noise_std, freeze_at=freeze_at, nu0=nu0, jacobian=jacobian, x0=x0)
-    extra = {"quadratic": dict(spectrum=spectrum, rotated=rotated, minibatch=minibatch,
-                               n_quadratics=n_quadratics),
-             "minimalist": {}, "product": dict(degree=degree)}[system]
+    schema = SCHEMAS[system]
+    minibatch, n_quadratics = params.get("minibatch"), params.get("n_quadratics")
     if system != "quadratic" and (minibatch is not None or n_quadratics is not None):
         raise ValueError(f"minibatch and n_quadratics apply to the quadratic system only, got "
                          f"system={system!r}")
-    p = check_params(schema, {**common, **extra}, f"eos.{system}")
+    own = {k: v for k, v in params.items() if k in schema or k not in TOY_EXTRAS}
+    p = check_params(schema, {**defaults(schema), **own}, f"eos.{system}")
     batch = p.get("minibatch") or 0
     if p.get("n_quadratics") is not None and not batch:
         raise ValueError("n_quadratics needs minibatch (the rows drawn per step)")
@@ -162,12 +172,11 @@ def run_toy(system: str, *, opt: str = "gd", lr: float = 0.1, steps: int = 1000,
                       threshold_convention=conv, loss=loss.description)
 
 
-def quadratic(opt: str = "gd", lr: float = 0.1, steps: int = 1000, spectrum=(15.0, 1.0),
-              rotated: bool = False, x0=None, beta: float = 0.9, beta1: float = 0.9,
-              beta2: float | None = None, eps: float = 1e-8, noise_std: float | None = None,
-              freeze_at: int | None = None, nu0=0.0, jacobian: bool = True,
-              minibatch: int | None = None, n_quadratics: int | None = None, *,
-              seed: int | None = None) -> Trace:
+@entry_point(QUADRATIC_PARAMS)
+def quadratic(opt: str, lr: float, steps: int, spectrum, rotated: bool, x0, beta: float,
+              beta1: float, beta2: float | None, eps: float, noise_std: float | None,
+              freeze_at: int | None, nu0, jacobian: bool, minibatch: int | None,
+              n_quadratics: int | None, *, seed: int | None = None) -> Trace:
     """``opt`` on L(w) = 1/2 w^T H w, H = Q diag(spectrum) Q^T (Q = I unless ``rotated``).
 
     ``minibatch`` = b (with opt='sgd'): the loss is the mean of ``n_quadratics`` = N rank-one
@@ -186,10 +195,10 @@ def quadratic(opt: str = "gd", lr: float = 0.1, steps: int = 1000, spectrum=(15.
                    n_quadratics=n_quadratics, seed=seed)
 
 
-def minimalist(opt: str = "gd", lr: float = 0.1, steps: int = 3000, x0=None, beta: float = 0.9,
-               beta1: float = 0.9, beta2: float | None = None, eps: float = 1e-8,
-               noise_std: float | None = None, freeze_at: int | None = None, nu0: float = 0.0,
-               jacobian: bool = True, *, seed: int | None = None) -> Trace:
+@entry_point(MINIMALIST_PARAMS)
+def minimalist(opt: str, lr: float, steps: int, x0, beta: float, beta1: float,
+               beta2: float | None, eps: float, noise_std: float | None, freeze_at: int | None,
+               nu0, jacobian: bool, *, seed: int | None = None) -> Trace:
     """``opt`` on Zhu et al.'s minimalist example 1/2 (1 - x y z w)^2 (ICLR 2023), started on the
     slice z = x, w = y: ``x0`` = (x, y) (or a full 4-D point).  ``proj`` is 4-D (x, y, z, w) and
     the sharpness is the top eigenvalue of the 4-D Hessian (REFERENCES.md item 15).
@@ -202,10 +211,10 @@ def minimalist(opt: str = "gd", lr: float = 0.1, steps: int = 3000, x0=None, bet
                    jacobian=jacobian, seed=seed)
 
 
-def product(opt: str = "gd", lr: float = 0.1, steps: int = 3000, degree: int = 2, x0=None,
-            beta: float = 0.9, beta1: float = 0.9, beta2: float | None = None, eps: float = 1e-8,
-            noise_std: float | None = None, freeze_at: int | None = None, nu0: float = 0.0,
-            jacobian: bool = True, *, seed: int | None = None) -> Trace:
+@entry_point(PRODUCT_PARAMS)
+def product(opt: str, lr: float, steps: int, degree: int, x0, beta: float, beta1: float,
+            beta2: float | None, eps: float, noise_std: float | None, freeze_at: int | None,
+            nu0, jacobian: bool, *, seed: int | None = None) -> Trace:
     """``opt`` on 1/2 (1 - w_1 ... w_degree)^2; degree 2 is 1/2 (1 - x y)^2, the contrast that does
     not settle at 2/lr: from (5, 0.05) (the default) at lr 0.1 GD ends at sharpness 12.55 (item
     14; 2/lr = 20).  A balanced start (a, a) stays balanced and shows period doubling past
@@ -215,17 +224,16 @@ def product(opt: str = "gd", lr: float = 0.1, steps: int = 3000, degree: int = 2
                    jacobian=jacobian, degree=degree, seed=seed)
 
 
-quadratic.PARAMS = QUADRATIC_PARAMS
-minimalist.PARAMS = MINIMALIST_PARAMS
-product.PARAMS = PRODUCT_PARAMS
-
-
-class Starts:
+@dataclasses.dataclass(frozen=True)
+class Starts(Param):
     """A list of start points (each a list of numbers; "x,y;x,y" on the command line), at most
     ``max_runs`` of them."""
 
-    def __init__(self, max_runs: int = 100_000):
-        self.max_runs = max_runs
+    max_runs: int = 100_000
+
+    def default_text(self) -> str:
+        return "None" if self.default is None else ";".join(
+            ",".join(f"{v:g}" for v in row) for row in self.default)
 
     def allowed(self) -> str:
         return f"a list of 1 to {self.max_runs} start points, each a list of finite numbers"
@@ -247,17 +255,19 @@ class Starts:
             raise ValueError(f"must be {self.allowed()} (x,y;x,y), got {text!r}") from None
 
 
-STARTS_PARAMS = {"system": Choice(LOSSES), "x0s": Starts(),
-                 **{k: v for k, v in OPT_PARAMS.items() if k != "jacobian"},
-                 "keep": Int(1, 10**6), "spectrum": Floats(1, MAX_DIM), "rotated": Bool(),
-                 "degree": Int(2, MAX_DEGREE)}
+STARTS_PARAMS = {
+    "system": TOY_PARAMS["system"],
+    "x0s": Starts(default=((4.0, 0.1), (3.5, 0.2), (5.0, 0.05)),
+                  help="Start points, each as x0 of the system."),
+    **{k: v for k, v in with_defaults(OPT_PARAMS, steps=3000).items() if k != "jacobian"},
+    "keep": Int(1, 10**6, default=1, help="Late steps kept per start."),
+    **{k: TOY_PARAMS[k] for k in ("spectrum", "rotated", "degree")}}
 
 
-def starts(system: str = "minimalist", x0s=((4.0, 0.1), (3.5, 0.2), (5.0, 0.05)), opt: str = "gd",
-           lr: float = 0.1, steps: int = 3000, keep: int = 1, beta: float = 0.9,
-           beta1: float = 0.9, beta2: float | None = None, eps: float = 1e-8,
-           noise_std: float | None = None, freeze_at: int | None = None, nu0=0.0,
-           spectrum=(15.0, 1.0), rotated: bool = False, degree: int = 2, *,
+@entry_point(STARTS_PARAMS)
+def starts(system: str, x0s, opt: str, lr: float, steps: int, keep: int, beta: float,
+           beta1: float, beta2: float | None, eps: float, noise_std: float | None,
+           freeze_at: int | None, nu0, spectrum, rotated: bool, degree: int, *,
            seed: int | None = None) -> Trace:
     """``opt`` on toy ``system`` from many start points at once (one Numba ``prange`` over starts;
     start r uses noise stream r, so start 0 is the single run of :func:`run_toy` with the same
@@ -298,5 +308,3 @@ def starts(system: str = "minimalist", x0s=((4.0, 0.1), (3.5, 0.2), (5.0, 0.05))
     return make_trace("eos.starts", p, seed, ch, timings=timer.timings,
                       threshold_convention=conv, loss=loss.description)
 
-
-starts.PARAMS = STARTS_PARAMS

@@ -33,6 +33,7 @@ from typing import Callable
 
 import numpy as np
 
+from dynsim.params import Bool, Int
 from dynsim.sims.sandpile.kernels import HIST_NAMES
 
 Progress = Callable[[int, int], None]
@@ -42,6 +43,15 @@ HEIGHT_SAMPLES = 1000      # default number of height samples per run
 MAX_EVENT_BYTES = 8 * 2**30
 MAX_SITES = 2**27
 BINS_PER_DECADE = 20
+# how every sandpile is driven and recorded (shared by the schemas of lattice.py, oslo.py, graph.py)
+DRIVE_PARAMS = {
+    "grains": Int(1, 10**12, default=100_000, help="Grains added per replica, starting empty."),
+    "replicas": Int(1, 1024, default=1, help="Independent replicas, run in parallel."),
+    "stream": Bool(default=False, help="Keep log-binned histograms, not every avalanche (for very "
+                   "long runs)."),
+    "height_every": Int(1, 10**12, help="Grains between height samples.",
+                        none_means="grains // 1000"),
+}
 STATIONARY_RULE = ("first height sample that reaches the mean height over the second half of the "
                    "run (first crossing of the plateau); reached if it lies in the first half")
 

@@ -22,25 +22,26 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from dynsim.params import Bool, Choice, Float, Int, check_params
+from dynsim.params import Choice, Float, Int, check_params, entry_point
 from dynsim.rng import child_seed, hi32, make_rng, make_seed, xoshiro_next
 from dynsim.sims.sandpile import kernels
-from dynsim.sims.sandpile.common import (Collector, Progress, check_memory, drive, sample_every,
-                                         summary_meta)
+from dynsim.sims.sandpile.common import (DRIVE_PARAMS, Collector, Progress, check_memory, drive,
+                                         sample_every, summary_meta)
 from dynsim.sims.sandpile.kernels import height_sum, record, reset_padding, uniform_below
 from dynsim.trace import Timer, Trace, make_trace
 
 GRAPHS = ("rr", "er", "ba")
 PARAMS = {
-    "graph": Choice(GRAPHS),
-    "n": Int(3, 10**7),
-    "k": Int(1, 10**4),
-    "grains": Int(1, 10**12),
-    "sink_fraction": Float(0.0, 1.0, hi_open=True),
-    "loss": Float(0.0, 1.0, hi_open=True),
-    "replicas": Int(1, 1024),
-    "stream": Bool(),
-    "height_every": Int(1, 10**12),
+    "graph": Choice(GRAPHS, default="rr",
+                    help="rr (random regular), er (Erdos-Renyi), ba (Barabasi-Albert)."),
+    "n": Int(3, 10**7, default=10_000, help="Nodes of the graph."),
+    "k": Int(1, 10**4, default=4, help="Degree (rr), mean degree (er, ba)."),
+    "grains": DRIVE_PARAMS["grains"],
+    "sink_fraction": Float(0.0, 1.0, hi_open=True, default=0.01,
+                           help="Fraction of nodes that are sinks."),
+    "loss": Float(0.0, 1.0, hi_open=True, default=0.0,
+                  help="Probability that a grain in transit is lost."),
+    **{k: DRIVE_PARAMS[k] for k in ("replicas", "stream", "height_every")},
 }
 
 
@@ -145,8 +146,11 @@ def _thresholds(nodes, degree, threshold) -> np.ndarray:
     return th.astype(np.int32)
 
 
-def sandpile_on_graph(G, grains: int = 100_000, sinks=(), loss: float = 0.0, threshold=None,
-                      replicas: int = 1, stream: bool = False, height_every: int | None = None, *,
+def sandpile_on_graph(G, grains: int = PARAMS["grains"].default, sinks=(),
+                      loss: float = PARAMS["loss"].default, threshold=None,
+                      replicas: int = PARAMS["replicas"].default,
+                      stream: bool = PARAMS["stream"].default,
+                      height_every: int | None = PARAMS["height_every"].default, *,
                       seed: int | None = None, progress: Progress | None = None,
                       system: str = "sandpile.graph", params: dict | None = None) -> Trace:
     """Sandpile on the networkx graph ``G`` (module docstring): threshold None (the degree), one
@@ -247,9 +251,9 @@ def make_graph(graph: str, n: int, k: int, seed: int) -> "networkx.Graph":
     return nx.convert_node_labels_to_integers(G.subgraph(giant), ordering="sorted")
 
 
-def graph_sandpile(graph: str = "rr", n: int = 10_000, k: int = 4, grains: int = 100_000,
-                   sink_fraction: float = 0.01, loss: float = 0.0, replicas: int = 1,
-                   stream: bool = False, height_every: int | None = None, *,
+@entry_point(PARAMS)
+def graph_sandpile(graph: str, n: int, k: int, grains: int, sink_fraction: float, loss: float,
+                   replicas: int, stream: bool, height_every: int | None, *,
                    seed: int | None = None, progress: Progress | None = None) -> Trace:
     """Sandpile (threshold = degree) on a seeded random graph of n nodes (module docstring).
 
@@ -275,5 +279,3 @@ def graph_sandpile(graph: str = "rr", n: int = 10_000, k: int = 4, grains: int =
                              height_every=p["height_every"], seed=seed, progress=progress,
                              params=p)
 
-
-graph_sandpile.PARAMS = PARAMS

@@ -29,20 +29,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from dynsim.params import Bool, Int, check_params
+from dynsim.params import Int, check_params, entry_point
 from dynsim.rng import make_seed
 from dynsim.sims.sandpile import kernels
-from dynsim.sims.sandpile.common import (Collector, Progress, check_memory, drive, sample_every,
-                                         summary_meta)
+from dynsim.sims.sandpile.common import (DRIVE_PARAMS, Collector, Progress, check_memory, drive,
+                                         sample_every, summary_meta)
 from dynsim.trace import Timer, Trace, make_trace
 
 PARAMS = {
-    "L": Int(2, 2**14),
-    "d": Int(1, 3),
-    "grains": Int(1, 10**12),
-    "replicas": Int(1, 1024),
-    "stream": Bool(),
-    "height_every": Int(1, 10**12),
+    "L": Int(2, 2**14, default=64, help="Lattice side."),
+    "d": Int(1, 3, default=2, help="Dimension."),
+    **DRIVE_PARAMS,
 }
 
 
@@ -102,9 +99,10 @@ def _run(system: str, p: dict, seed: int | None, progress: Progress | None) -> T
                       **meta)
 
 
-def btw_sandpile(L: int = 64, d: int = 2, grains: int = 100_000, replicas: int = 1,
-                 stream: bool = False, height_every: int | None = None, *,
-                 seed: int | None = None, progress: Progress | None = None) -> Trace:
+@entry_point(PARAMS)
+def btw_sandpile(L: int, d: int, grains: int, replicas: int, stream: bool,
+                 height_every: int | None, *, seed: int | None = None,
+                 progress: Progress | None = None) -> Trace:
     """Bak-Tang-Wiesenfeld sandpile on {1..L}^d, open boundaries, one grain per drive at a
     uniformly random site (module docstring for the model and the exact results).
 
@@ -119,9 +117,10 @@ def btw_sandpile(L: int = 64, d: int = 2, grains: int = 100_000, replicas: int =
     return _run("sandpile.btw", p, seed, progress)
 
 
-def manna_sandpile(L: int = 64, d: int = 2, grains: int = 100_000, replicas: int = 1,
-                   stream: bool = False, height_every: int | None = None, *,
-                   seed: int | None = None, progress: Progress | None = None) -> Trace:
+@entry_point(PARAMS)
+def manna_sandpile(L: int, d: int, grains: int, replicas: int, stream: bool,
+                   height_every: int | None, *, seed: int | None = None,
+                   progress: Progress | None = None) -> Trace:
     """Abelian Manna model on {1..L}^d, open boundaries, bulk drive at uniformly random sites:
     sites with z >= 2 send two grains, each to an independently chosen random neighbour (module
     docstring).  Parameters and channels as :func:`btw_sandpile`."""
@@ -129,6 +128,3 @@ def manna_sandpile(L: int = 64, d: int = 2, grains: int = 100_000, replicas: int
                                   height_every=height_every), "sandpile.manna")
     return _run("sandpile.manna", p, seed, progress)
 
-
-btw_sandpile.PARAMS = PARAMS
-manna_sandpile.PARAMS = PARAMS

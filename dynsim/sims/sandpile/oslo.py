@@ -22,21 +22,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from dynsim.params import Bool, Int, check_params
+from dynsim.params import Int, check_params, entry_point
 from dynsim.rng import make_seed, xoshiro_next
 from dynsim.sims.sandpile import kernels
-from dynsim.sims.sandpile.common import (Collector, Progress, check_memory, drive, sample_every,
-                                         summary_meta)
+from dynsim.sims.sandpile.common import (DRIVE_PARAMS, Collector, Progress, check_memory, drive,
+                                         sample_every, summary_meta)
 from dynsim.sims.sandpile.kernels import height_sum, record
 from dynsim.trace import Timer, Trace, make_trace
 
-PARAMS = {
-    "L": Int(2, 2**24),
-    "grains": Int(1, 10**12),
-    "replicas": Int(1, 1024),
-    "stream": Bool(),
-    "height_every": Int(1, 10**12),
-}
+PARAMS = {"L": Int(2, 2**24, default=64, help="Number of sites."), **DRIVE_PARAMS}
 _ONE = np.uint64(1)
 
 
@@ -127,9 +121,9 @@ def oslo_chunk(z, th, cur, nxt, seen, sites, state, g0, n, hevery, stream, edges
         state[r, 0], state[r, 1], state[r, 2], state[r, 3] = s0, s1, s2, s3
 
 
-def oslo_ricepile(L: int = 64, grains: int = 100_000, replicas: int = 1, stream: bool = False,
-                  height_every: int | None = None, *, seed: int | None = None,
-                  progress: Progress | None = None) -> Trace:
+@entry_point(PARAMS)
+def oslo_ricepile(L: int, grains: int, replicas: int, stream: bool, height_every: int | None, *,
+                  seed: int | None = None, progress: Progress | None = None) -> Trace:
     """Oslo ricepile of L sites, driven at the wall (module docstring), starting empty.
 
     Parameters, channels and meta as :func:`dynsim.sims.sandpile.btw_sandpile`; ``height_mean`` is
@@ -166,5 +160,3 @@ def oslo_ricepile(L: int = 64, grains: int = 100_000, replicas: int = 1, stream:
     return make_trace("sandpile.oslo", {**p, "height_every": every}, seed, channels,
                       timings=timer.timings, **meta)
 
-
-oslo_ricepile.PARAMS = PARAMS

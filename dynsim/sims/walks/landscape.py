@@ -14,26 +14,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from dynsim.params import Bool, Choice, Int, check_params
+from dynsim.params import Bool, Choice, Int, check_params, entry_point
 from dynsim.rng import make_seed
 from dynsim.sims.walks import kernels
 from dynsim.trace import Timer, Trace, make_trace
 
 PEAK_PARAMS = {
-    "d": Int(1, 64),
-    "side": Int(3, 10**6),
-    "levels": Int(0, 10**6),
-    "neighbours": Choice(("all", "axis")),
-    "top_only": Bool(),
-    "smooth": Int(0, 100),
-    "landscapes": Int(2, 10**4),
+    "d": Int(1, 64, default=10, help="Dimension d."),
+    "side": Int(3, 10**6, default=4, help="Lattice side (periodic, >= 3)."),
+    "levels": Int(0, 10**6, default=0, help="Discrete height levels (0: continuous heights)."),
+    "neighbours": Choice(("all", "axis"), default="all",
+                         help="'all' (2d neighbours) or 'axis' (one per axis: d)."),
+    "top_only": Bool(default=False, help="Count only sites at the top level (needs levels > 0)."),
+    "smooth": Int(0, 100, default=0,
+                  help="Smoothing passes (neighbour averages; no exact reference then)."),
+    "landscapes": Int(2, 10**4, default=8,
+                      help="Independent landscapes (the error bar comes from their spread)."),
 }
 MAX_SITES = 2**26
 
 
-def landscape_peaks(d: int = 10, side: int = 4, levels: int = 0, neighbours: str = "all",
-                    top_only: bool = False, smooth: int = 0, landscapes: int = 8, *,
-                    seed: int | None = None, progress=None) -> Trace:
+@entry_point(PEAK_PARAMS)
+def landscape_peaks(d: int, side: int, levels: int, neighbours: str, top_only: bool, smooth: int,
+                    landscapes: int, *, seed: int | None = None, progress=None) -> Trace:
     """Fraction of strict local maxima of random landscapes on the periodic lattice (Z/side)^d.
 
     levels: 0 for continuous U(0, 1) heights, m > 0 for heights uniform on {1, ..., m}.
@@ -77,10 +80,12 @@ def landscape_peaks(d: int = 10, side: int = 4, levels: int = 0, neighbours: str
     return make_trace("walk.peaks", p, seed, {"peak_fraction": fractions}, timings=timer.timings)
 
 
-VECTOR_PARAMS = {"d": Int(1, 10**6), "pairs": Int(2, 10**7)}
+VECTOR_PARAMS = {"d": Int(1, 10**6, default=1000, help="Dimension d."),
+                 "pairs": Int(2, 10**7, default=2000, help="Pairs of vectors.")}
 
 
-def random_vectors(d: int = 1000, pairs: int = 2000, *, seed: int | None = None) -> Trace:
+@entry_point(VECTOR_PARAMS)
+def random_vectors(d: int, pairs: int, *, seed: int | None = None) -> Trace:
     """Norms and cosines of ``2 * pairs`` independent N(0, I_d) vectors taken in pairs.
 
     Channels ``vector_norm`` (2 pairs,) = |x|/sqrt(d) and ``vector_cosine`` (pairs,)."""
@@ -98,6 +103,3 @@ def random_vectors(d: int = 1000, pairs: int = 2000, *, seed: int | None = None)
     channels = {"vector_norm": norms / np.sqrt(p["d"]), "vector_cosine": cosine}
     return make_trace("walk.vectors", p, seed, channels, timings=timer.timings)
 
-
-landscape_peaks.PARAMS = PEAK_PARAMS
-random_vectors.PARAMS = VECTOR_PARAMS

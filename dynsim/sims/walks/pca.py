@@ -11,26 +11,27 @@ from __future__ import annotations
 import numpy as np
 
 from dynsim.analysis.pca import cosine_fidelity, principal_components
-from dynsim.params import Bool, Float, Int, check_params
+from dynsim.params import Bool, Float, Int, check_params, entry_point
 from dynsim.rng import make_seed
 from dynsim.sims.walks import kernels
 from dynsim.sims.walks.walk import Progress, default_step_std
 from dynsim.trace import Timer, Trace, make_trace
 
 PARAMS = {
-    "d": Int(1, 10**6),
-    "walks": Int(1, 10**6),
-    "steps": Int(2, 10**6),
-    "k": Int(1, 50),
-    "lattice": Bool(),
+    "d": Int(1, 10**6, default=10, help="Dimension d."),
+    "walks": Int(1, 10**6, default=100, help="Independent walks."),
+    "steps": Int(2, 10**6, default=1000, help="Steps per walk."),
+    "k": Int(1, 50, help="Principal components kept.", none_means="min(5, d, steps)"),
+    "lattice": Bool(default=True, help="The simple random walk on Z^d; False: Gaussian steps."),
+    "step_std": Float(0.0, None, lo_open=True, help="Gaussian walks: step SD per coordinate.",
+                      none_means="1/sqrt(d)"),
 }
-PARAMS_STEP = Float(0.0, None, lo_open=True)
 CHUNK_BYTES = 256 * 2**20
 
 
-def walk_pca(d: int = 10, walks: int = 100, steps: int = 1000, k: int | None = None,
-             lattice: bool = True,
-             step_std: float | None = None, *, seed: int | None = None,
+@entry_point(PARAMS)
+def walk_pca(d: int, walks: int, steps: int, k: int | None, lattice: bool,
+             step_std: float | None, *, seed: int | None = None,
              progress: Progress | None = None) -> Trace:
     """PCA of ``walks`` independent walks of ``steps`` steps in d dimensions.
 
@@ -45,8 +46,8 @@ def walk_pca(d: int = 10, walks: int = 100, steps: int = 1000, k: int | None = N
         step_std = default_step_std(d, step_std)
     if k is None and isinstance(d, (int, np.integer)) and isinstance(steps, (int, np.integer)):
         k = max(1, min(5, d, steps))
-    p = check_params(PARAMS, dict(d=d, walks=walks, steps=steps, k=k, lattice=lattice), "walk.pca")
-    p["step_std"] = None if lattice else PARAMS_STEP.check("step_std", step_std)
+    p = check_params(PARAMS, dict(d=d, walks=walks, steps=steps, k=k, lattice=lattice,
+                                  step_std=None if lattice else step_std), "walk.pca")
     if p["k"] > min(p["d"], p["steps"]):
         raise ValueError(f"k must be <= min(d, steps) = {min(p['d'], p['steps'])}, got {p['k']}")
     seed = make_seed(seed)
@@ -80,5 +81,3 @@ def walk_pca(d: int = 10, walks: int = 100, steps: int = 1000, k: int | None = N
     channels = {"pca_explained": explained, "pca_cos_corr": cos_corr, "proj": proj0}
     return make_trace("walk.pca", p, seed, channels, timings=timer.timings)
 
-
-walk_pca.PARAMS = {**PARAMS, "step_std": PARAMS_STEP}

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from dynsim.analysis.results import Z95
-from dynsim.params import Float, Int, check_params
+from dynsim.params import Float, Int, check_params, entry_point
 from dynsim.rng import make_seed
 from dynsim.sims.walks import kernels
 from dynsim.trace import Timer, Trace, make_trace
@@ -27,10 +27,10 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 MAX_BYTES = 4 * 2**30  # per-walker records held in memory before they are summarised
 
 PARAMS = {
-    "d": Int(1, 4096),
-    "walkers": Int(2, 10**8),
-    "steps": Int(1, 10**9),
-    "records": Int(2, 1000),
+    "d": Int(1, 4096, default=10, help="Dimension d."),
+    "walkers": Int(2, 10**8, default=20_000, help="Independent walkers."),
+    "steps": Int(1, 10**9, default=1000, help="Steps per walker."),
+    "records": Int(2, 1000, default=40, help="Log-spaced record steps."),
 }
 
 
@@ -127,8 +127,9 @@ def _walk(system: str, p: dict, seed, progress) -> Trace:
     return make_trace(system, p, seed, channels, timings=timer.timings)
 
 
-def lattice_walk(d: int = 10, walkers: int = 10_000, steps: int = 1000, records: int = 40, *,
-                 seed: int | None = None, progress: Progress | None = None) -> Trace:
+@entry_point(PARAMS)
+def lattice_walk(d: int, walkers: int, steps: int, records: int, *, seed: int | None = None,
+                 progress: Progress | None = None) -> Trace:
     """Simple random walk on Z^d, ``walkers`` independent copies of ``steps`` steps.
 
     Each step picks one of the d axes uniformly, then a direction +-1: 2d equally likely moves.
@@ -139,12 +140,14 @@ def lattice_walk(d: int = 10, walkers: int = 10_000, steps: int = 1000, records:
     return _walk("walk.lattice", p, seed, progress)
 
 
-GAUSSIAN_PARAMS = {**PARAMS, "step_std": Float(0.0, None, lo_open=True)}
+GAUSSIAN_PARAMS = {**PARAMS, "step_std": Float(0.0, None, lo_open=True,
+                                                help="Step SD per coordinate.",
+                                                none_means="1/sqrt(d), so E|X_n|^2 = n")}
 
 
-def gaussian_walk(d: int = 10, walkers: int = 10_000, steps: int = 1000, records: int = 40,
-                  step_std: float | None = None, *, seed: int | None = None,
-                  progress: Progress | None = None) -> Trace:
+@entry_point(GAUSSIAN_PARAMS)
+def gaussian_walk(d: int, walkers: int, steps: int, records: int, step_std: float | None, *,
+                  seed: int | None = None, progress: Progress | None = None) -> Trace:
     """Gaussian walk in R^d with steps N(0, step_std^2 I); step_std defaults to 1/sqrt(d), so that
     E|X_n|^2 = n as for the lattice walk.  Same distance channels as :func:`lattice_walk`."""
     step_std = default_step_std(d, step_std)
@@ -152,6 +155,3 @@ def gaussian_walk(d: int = 10, walkers: int = 10_000, steps: int = 1000, records
                                            step_std=step_std), "walk.gaussian")
     return _walk("walk.gaussian", p, seed, progress)
 
-
-lattice_walk.PARAMS = PARAMS
-gaussian_walk.PARAMS = GAUSSIAN_PARAMS
