@@ -73,7 +73,7 @@ def main() -> None:
         warnings.simplefilter("ignore")          # nolds 0.6.2 warns about pkg_resources
         import nolds
 
-    x = henon(args.n, seed=1)["proj"][:, 0]
+    x = henon(args.n, seed=1)["trajectory"][:, 0]
     pts = delay_embed(x, 2, 1)
     correlation_dimension(pts[:2000], seed=0)    # warm-up: imports, caches
 
@@ -108,7 +108,7 @@ def main() -> None:
     row("dynsim pipeline: choose delay, FNN, D2", t_pipe, est_p.value,
         "what `dynsim analyze --embed` does", t_nolds)
 
-    xb = henon(args.big, seed=1)["proj"][:, 0]
+    xb = henon(args.big, seed=1)["trajectory"][:, 0]
     pb = delay_embed(xb, 2, 1)
     t_big, eb = best_of(lambda: correlation_dimension(pb, seed=0), max(1, args.repeat - 1))
     print(f"\nN = {args.big} values ({pb.shape[0]} vectors):")

@@ -46,7 +46,7 @@ a run's --channel).
 RUN FOLDER: every measure its channels allow, each with its uncertainty;
   power-law rows (xmin, n_tail, alpha ± SE, bootstrap p and its direction,
   likelihood-ratio tests, verdict), Lyapunov exponents (QR on `jacobian`),
-  Kaplan-Yorke and the correlation dimension (of `proj`) get a details
+  Kaplan-Yorke and the correlation dimension (of `trajectory`) get a details
   block under the table.
 \b
 ARRAY: --measure (repeatable) sets what is measured; by default the shape:
@@ -230,7 +230,7 @@ def _run_figure(trace, m, label, stationary_only=True):
                 if "update_sample" in trace.channels else "")
         raise ValueError("--plot on a whole run needs a power-law fit of an event channel "
                          "(events_size, events_duration, events_area), a correlation dimension "
-                         f"(proj) or Lyapunov exponents (jacobian); this run has none of them"
+                         f"(trajectory) or Lyapunov exponents (jacobian); this run has none of them"
                          f"{hint}")
     from dynsim.plots.dimension import plot_attractor
 

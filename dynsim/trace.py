@@ -33,10 +33,10 @@ linf_sd                   (R,)                 its SD over walkers
 first_return              (walkers,) int       first step back at the origin, 0 if none (walk.lattice)
 pca_explained             (walks, k)           explained-variance ratios of PCs 1..k per walk (walk.pca)
 pca_cos_corr              (walks, k)           |corr| of the PC i projection with cos(pi i t / n)
-proj                      (steps + 1, k)       walk 0 projected on its first k PCs (walk.pca); the
-                          (n, dim)             trajectory (map.*, eos.*, flow.*); parameters on k
-                          (steps, k)           fixed random unit directions (train)
-jacobian                  (n, d, d)            one-step Jacobians Df(proj[t]) (map.*); of the whole
+pca_scores                (steps + 1, k)       walk 0 projected on its first k PCs (walk.pca)
+trajectory                (n, dim)             the iterates x_t / w_t themselves (map.*, eos.*, flow.*)
+param_proj                (steps, k)           parameters on k fixed random unit directions (train)
+jacobian                  (n, d, d)            one-step Jacobians Df(trajectory[t]) (map.*); of the whole
                                                optimizer state (eos.*)
 peak_fraction             (landscapes,)        fraction of strict local maxima (walk.peaks)
 vector_norm               (vectors,)           |x| / sqrt(d) of Gaussian vectors (walk.vectors)
@@ -76,7 +76,7 @@ update_interval_hist      (bins,)              per-parameter waiting times betwe
 central_sigma2            (T,)                 sigma^2(t) of the central flow (flow.central)
 central_loss              (T,)                 its predicted time-averaged loss L + sigma^2 S / 2
 bifurcation_lr            (R,)                 learning rates of the sweep (eos.bifurcation)
-bifurcation_proj          (R, K, d)            last K iterates per lr (NaN rows: diverged)
+bifurcation_iterates      (R, K, d)            last K iterates per lr (NaN rows: diverged)
 bifurcation_loss, _sharp. (R, K)               their loss and sharpness (bifurcation_sharpness)
 bifurcation_threshold     (R,)                 threshold per lr
 bifurcation_lyapunov      (R, kd)              Lyapunov spectrum over the kept steps (+ _se: block SEs)
@@ -84,7 +84,7 @@ bifurcation_diverged_at   (R,) int             step a run diverged, -1 if none
 projected_newton          (T,) int             Newton steps of the projection onto S <= 2/lr per step
                                                (eos.projected; 0 where the GD step stayed stable)
 starts_x0                 (R, d)               start points of eos.starts (R starts, one prange)
-starts_proj               (R, K, d)            last K iterates of each start (NaN rows: diverged)
+starts_iterates           (R, K, d)            last K iterates of each start (NaN rows: diverged)
 starts_loss, _sharpness   (R, K)               their loss and sharpness (starts_sharpness)
 starts_threshold          (R,)                 stability threshold of each start's optimizer
 starts_diverged_at        (R,) int             step a start diverged, -1 if none

@@ -22,7 +22,7 @@ Per step, with Delta w the change of the flattened parameters made by the optimi
   The measure is meant for the stationary part of training: where the update scale falls
   (early full-batch GD: ~20x over its first 100 steps) few updates exceed the previous window's
   percentile, and the histogram is honestly near empty.
-- ``proj`` (steps x k): parameters projected on k fixed random unit directions (seeded).
+- ``param_proj`` (steps x k): parameters projected on k fixed random unit directions (seeded).
 
 Gradient probes (no side effects on the model, its buffers or the global RNG):
 - :func:`probe_gradient`: the gradient of the probe loss (the same function whose Hessian the
@@ -110,7 +110,7 @@ class UpdateStats:
 
     def channels(self) -> dict:
         """The trace channels recorded so far (full windows only for the histograms)."""
-        out = {"update_norm": np.asarray(self.norms), "proj": np.asarray(self.proj).reshape(
+        out = {"update_norm": np.asarray(self.norms), "param_proj": np.asarray(self.proj).reshape(
             len(self.proj), -1)}
         if self.hists:
             out["update_hist"] = np.stack(self.hists)

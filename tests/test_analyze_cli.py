@@ -66,7 +66,7 @@ def test_point_cloud_gives_the_plane_dimension(plane):
 
 
 def test_henon_series_csv_with_embed(tmp_path):
-    x = henon(10_000, seed=1)["proj"][:, 0]
+    x = henon(10_000, seed=1)["trajectory"][:, 0]
     csv, fig = tmp_path / "henon_x.csv", tmp_path / "series.png"
     np.savetxt(csv, x, delimiter=",")
     r = run(csv, "--embed", "--json", "--plot", fig)
@@ -110,7 +110,7 @@ def test_henon_run_prints_lyapunov_and_dimensions(henon_run, tmp_path):
     assert "sum of exponents -1.20397" in text                 # ln 0.3, exactly up to rounding
     assert "lyapunov_1: reference 0.4193" in text and "agrees within 3" in text
     # a run's 2-column channel is a point cloud by default
-    r = run(henon_run, "--channel", "proj", "--json")
+    r = run(henon_run, "--channel", "trajectory", "--json")
     assert r.exit_code == 0, r.output
     assert within(json.loads(r.stdout)["measures"]["correlation_dimension"], HENON_D2)
 

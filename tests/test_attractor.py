@@ -23,7 +23,7 @@ HENON_LAMBDA1, HENON_D2 = 0.4193, 1.21
 
 @pytest.fixture(scope="module")
 def henon_x():
-    return henon(10_000, seed=1)["proj"][:, 0]
+    return henon(10_000, seed=1)["trajectory"][:, 0]
 
 
 def test_henon_series_embedded(henon_x):
@@ -51,7 +51,7 @@ def test_henon_series_embedded(henon_x):
 
 
 def test_logistic_given_embedding_and_fit_range():
-    series = logistic(3000, r=4.0, seed=3)["proj"][:, 0]
+    series = logistic(3000, r=4.0, seed=3)["trajectory"][:, 0]
     res = attractor(series, dim=1, delay=1, measures=["lyapunov"], fit_range=(0, 6))
     assert res.dimension is None and res.embedding.dim_rule == "given"
     lam = res.rosenstein
@@ -60,7 +60,7 @@ def test_logistic_given_embedding_and_fit_range():
 
 
 def test_point_cloud_has_no_embedding():
-    x = henon(10_000, seed=1)["proj"]
+    x = henon(10_000, seed=1)["trajectory"]
     res = attractor(x, measures=["dimension"], seed=0)
     assert res.embedding is None and res.theiler == 0 and res.points == (10_000, 2)
     assert abs(res.dimension.value - HENON_D2) <= K * res.dimension.stderr

@@ -80,7 +80,7 @@ def test_flat_torus_without_edges(d):
 def test_stderr_is_fit_se_plus_local_slope_spread():
     # consumers (tables, z, agrees, ci) read stderr: it is the honest total, the regression SE
     # alone (0.003 where the local slopes spread by 0.06 on Henon) is fit_stderr
-    est = correlation_dimension(henon(5000, seed=1)["proj"], seed=0, reference=1.21)
+    est = correlation_dimension(henon(5000, seed=1)["trajectory"], seed=0, reference=1.21)
     a, b = est.data["window"]
     local = np.asarray(est.data["local_slopes"])[a:b]
     assert est.spread == pytest.approx(np.std(local, ddof=1))
@@ -92,7 +92,7 @@ def test_stderr_is_fit_se_plus_local_slope_spread():
 
 
 def test_henon_correlation_dimension():
-    x = henon(10_000, seed=1)["proj"]
+    x = henon(10_000, seed=1)["trajectory"]
     est = correlation_dimension(x, seed=0, reference=1.21,
                                 reference_source="Grassberger & Procaccia 1983")
     assert est.agrees(K), est
@@ -107,7 +107,7 @@ def test_henon_correlation_dimension():
 
 def test_correlation_dimension_matches_nolds():
     nolds = _nolds()
-    series = henon(2000, seed=5)["proj"][:, 0]
+    series = henon(2000, seed=5)["trajectory"][:, 0]
     sd = np.std(series, ddof=1)
     rvals = nolds.logarithmic_r(0.1 * sd, 0.5 * sd, 1.03)            # nolds' own default radii
     theirs, (_, log_c, _) = nolds.corr_dim(series, 2, lag=1, rvals=rvals, fit="poly", debug_data=True)
@@ -124,8 +124,8 @@ def test_correlation_dimension_matches_nolds():
 def test_rosenstein_matches_nolds():
     nolds = _nolds()
     # exponents per sample (nolds' tau = 1, our dt = 1); Lorenz x every 0.05 time units
-    for series, dim, lag, tsep, tlen in ((henon(2000, seed=6)["proj"][:, 0], 2, 1, 5, 8),
-                                         (lorenz(15_000, seed=6)["proj"][::5, 0], 3, 3, 20, 20)):
+    for series, dim, lag, tsep, tlen in ((henon(2000, seed=6)["trajectory"][:, 0], 2, 1, 5, 8),
+                                         (lorenz(15_000, seed=6)["trajectory"][::5, 0], 3, 3, 20, 20)):
         theirs = nolds.lyap_r(series, emb_dim=dim, lag=lag, min_tsep=tsep, trajectory_len=tlen,
                               fit="poly")
         ours = largest_lyapunov_rosenstein(series, dim=dim, delay=lag, theiler=tsep,
@@ -138,7 +138,7 @@ def test_rosenstein_chooses_its_fit_range_from_the_divergence_curve():
     # Lorenz x every dt = 0.01 (delay 16, dim 3: the embedding rules' choice): the divergence
     # curve rises steeply for ~80 samples (alignment), then straight at ~0.9 per unit time until
     # saturation near k = 500; a fixed (1, 10) samples fits the alignment transient (> 1.5)
-    x = lorenz(20_000, dt=0.01, seed=1)["proj"][:, 0]
+    x = lorenz(20_000, dt=0.01, seed=1)["trajectory"][:, 0]
     fixed = largest_lyapunov_rosenstein(x, dim=3, delay=16, theiler=16, dt=0.01, fit_range=(1, 10))
     auto = largest_lyapunov_rosenstein(x, dim=3, delay=16, theiler=16, dt=0.01)
     k0, k1 = auto.data["fit_range"]
@@ -147,7 +147,7 @@ def test_rosenstein_chooses_its_fit_range_from_the_divergence_curve():
     # Rosenstein et al. (1993, Table 2) report errors of several percent for Lorenz: 10% here
     assert abs(auto.value - 0.906) < 0.1 * 0.906, auto
     # a map saturates within ~15 samples, and the same rule finds that too
-    log = largest_lyapunov_rosenstein(logistic(3000, r=4.0, seed=3)["proj"][:, 0], dim=1)
+    log = largest_lyapunov_rosenstein(logistic(3000, r=4.0, seed=3)["trajectory"][:, 0], dim=1)
     assert abs(log.value - math.log(2)) <= K * log.stderr and log.data["fit_range"][1] <= 15, log
 
 
@@ -156,7 +156,7 @@ def test_qr_and_rosenstein_agree_on_henon():
     # (embedding dimension 2, fit range chosen from the divergence curve)
     tr = henon(10_000, seed=1)
     qr = lyapunov_spectrum(tr["jacobian"], transient=100)
-    ros = largest_lyapunov_rosenstein(tr["proj"][:, 0], dim=2, delay=1, theiler=5)
+    ros = largest_lyapunov_rosenstein(tr["trajectory"][:, 0], dim=2, delay=1, theiler=5)
     assert abs(qr.exponents[0] - 0.4193) <= K * qr.stderr[0]
     assert abs(ros.value - qr.exponents[0]) <= K * math.hypot(ros.stderr, qr.stderr[0]), (ros, qr)
 
@@ -176,7 +176,7 @@ def test_measure_d2_uses_the_window_and_fails_converged_runs_with_a_reason():
     # an estimator ValueError (a period-2 orbit: every pair outside the Theiler window coincides)
     # is a failed result too, not a silently missing row
     x = np.tile([[0.0, 1.0], [1.0, 0.0]], (1000, 1))
-    d2 = measure(make_trace("eos.synthetic", {}, 0, {"proj": x}), only=["correlation_dimension"])
+    d2 = measure(make_trace("eos.synthetic", {}, 0, {"trajectory": x}), only=["correlation_dimension"])
     assert d2["correlation_dimension"].data["status"] == "failed"
     # a map's trace is stationary from its first row: the window is the whole trace
     d2 = measure(henon(2000, seed=1), only=["correlation_dimension"])["correlation_dimension"]
@@ -186,7 +186,7 @@ def test_measure_d2_uses_the_window_and_fails_converged_runs_with_a_reason():
 def test_rosenstein_logistic_ln2():
     # nearest neighbours start ~1/N apart and separate as 2^k until ~0.1: k < 6 stays in the linear
     # regime for N = 3000
-    series = logistic(3000, r=4.0, seed=3)["proj"][:, 0]
+    series = logistic(3000, r=4.0, seed=3)["trajectory"][:, 0]
     est = largest_lyapunov_rosenstein(series, dim=1, delay=1, fit_range=(0, 6))
     assert abs(est.value - math.log(2)) <= K * est.stderr, est
 
@@ -200,10 +200,10 @@ def test_delay_embed():
 
 def test_choose_delay_rules():
     # Henon: I(tau) decays to its noise floor with no minimum; the autocorrelation is -0.3 at lag 1
-    c = choose_delay(henon(5000, seed=3)["proj"][:, 0])
+    c = choose_delay(henon(5000, seed=3)["trajectory"][:, 0])
     assert c.delay == 1 and c.rule.startswith("first lag with autocorrelation below 1/e")
     # Lorenz x every dt = 0.01: a genuine first minimum of I(tau), above the floor
-    c = choose_delay(lorenz(20_000, seed=1)["proj"][:, 0])
+    c = choose_delay(lorenz(20_000, seed=1)["trajectory"][:, 0])
     mi = c.mutual_information
     assert c.rule == "first minimum of the mutual information"
     assert mi[c.delay] < mi[c.delay - 1] and mi[c.delay] <= mi[c.delay + 1: 2 * c.delay + 1].min()
@@ -223,9 +223,9 @@ def test_choose_delay_rules():
 
 def test_false_nearest_neighbours():
     # Henon's x-series embeds in 2 dimensions, Lorenz's in 3 (Kennel, Brown & Abarbanel 1992)
-    fnn = false_nearest_neighbours(henon(5000, seed=2)["proj"][:, 0], delay=1, max_dim=5)
+    fnn = false_nearest_neighbours(henon(5000, seed=2)["trajectory"][:, 0], delay=1, max_dim=5)
     assert fnn.dim == 2 and fnn.fnn_fraction[0] > 0.5
-    x = lorenz(20_000, seed=2)["proj"][::5, 0]
+    x = lorenz(20_000, seed=2)["trajectory"][::5, 0]
     fnn = false_nearest_neighbours(x, delay=choose_delay(x).delay, max_dim=5, theiler=10)
     assert fnn.dim == 3 and fnn.rule.startswith("first dimension")
 
@@ -266,7 +266,7 @@ def test_bad_inputs_raise_value_error(call, match):
 def test_dimension_and_rosenstein_print_themselves():
     # the table line shows the value, its error and the method; details show what the old
     # `dynsim analyze` printed: both parts of the uncertainty, the scaling region, the rule, z
-    x = henon(5000, seed=1)["proj"]
+    x = henon(5000, seed=1)["trajectory"]
     est = correlation_dimension(x, seed=0, reference=1.21, reference_source="GP 1983")
     line = str(est)
     assert "\n" not in line and f"{est.value:.6g} ± {est.stderr:.2g}" in line

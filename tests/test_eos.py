@@ -102,10 +102,10 @@ def test_minimalist_calibration():
     assert tr.meta["status"] == "ok"
     assert 2 / lr - 20 * lr / 3 < s < 2 / lr                 # Zhu et al. Cor. 3.1
     assert s == pytest.approx(19.954, abs=1e-3)              # item 14
-    np.testing.assert_allclose(tr["proj"][-1, :2], [3.143, 0.318], atol=1e-3)
+    np.testing.assert_allclose(tr["trajectory"][-1, :2], [3.143, 0.318], atol=1e-3)
     # the slice z = x, w = y is invariant bit for bit
-    assert np.array_equal(tr["proj"][:, 0], tr["proj"][:, 2])
-    assert np.array_equal(tr["proj"][:, 1], tr["proj"][:, 3])
+    assert np.array_equal(tr["trajectory"][:, 0], tr["trajectory"][:, 2])
+    assert np.array_equal(tr["trajectory"][:, 1], tr["trajectory"][:, 3])
     assert stability(tr).verdict == "converged"
     same = minimalist(lr=lr, x0=(3.5, 0.2), steps=3000, jacobian=False, seed=0)
     assert same["sharpness"][-1] == pytest.approx(19.954, abs=1e-3)
@@ -225,7 +225,7 @@ def test_period_doubling_one_percent_each_side_of_the_flip():
     # 2-cycle flips at lr = sqrt(5) - 1 (period 2 -> 4); lr 1% each side of both.
     tr = bifurcation(lr_min=0.99 * BALANCED_FLIP, lr_max=1.01 * BALANCED_FLIP, n_lr=2,
                      steps=3000, keep=200, seed=0)
-    assert [orbit_period(tr["bifurcation_proj"][i]) for i in range(2)] == [1, 2]
+    assert [orbit_period(tr["bifurcation_iterates"][i]) for i in range(2)] == [1, 2]
     assert tr["bifurcation_sharpness"][0, -1] == pytest.approx(2.0, rel=1e-9)
     # at the minimum J = I - lr q q^T, q = (1, 1): multipliers 1 - 2 lr and 1 (the valley), so
     # the exponents sum to ln|1 - 2 lr| (= ln|det J|, exact; 160 QR steps split two exponents
@@ -234,7 +234,7 @@ def test_period_doubling_one_percent_each_side_of_the_flip():
                                                                 abs=1e-6)
     tr4 = bifurcation(lr_min=0.99 * PERIOD4_ONSET, lr_max=1.01 * PERIOD4_ONSET, n_lr=2,
                       steps=3000, keep=200, seed=0)
-    assert [orbit_period(tr4["bifurcation_proj"][i]) for i in range(2)] == [2, 4]
+    assert [orbit_period(tr4["bifurcation_iterates"][i]) for i in range(2)] == [2, 4]
     assert np.all(tr4["bifurcation_lyapunov"][:, 0] < 0)
 
 
@@ -268,7 +268,7 @@ def test_period_doubling_into_chaos_past_the_threshold():
     tr = bifurcation(lr_min=0.9, lr_max=1.5, n_lr=61, steps=3000, keep=200, seed=0)
     lr, lam, se = (tr[k] for k in ("bifurcation_lr", "bifurcation_lyapunov",
                                    "bifurcation_lyapunov_se"))
-    period = {round(v, 2): orbit_period(tr["bifurcation_proj"][i]) for i, v in enumerate(lr)}
+    period = {round(v, 2): orbit_period(tr["bifurcation_iterates"][i]) for i, v in enumerate(lr)}
     assert all(period[round(v, 2)] == 1 for v in lr if v < BALANCED_FLIP - 1e-9)
     assert all(period[round(v, 2)] == 2 for v in lr if BALANCED_FLIP < v < PERIOD4_ONSET)
     assert [period[v] for v in (1.26, 1.29, 1.3, 1.46)] == [4, 8, 16, 3]
@@ -318,7 +318,7 @@ def test_a_growing_orbit_counts_as_diverged_in_the_row_and_the_study():
     with pytest.raises(ValueError, match="one window per run"):
         divergence_steps([-1, -1], windows)
     tr = make_trace("eos.bifurcation", {}, 0, {
-        "bifurcation_lr": np.array([1.0, 1.1, 1.2]), "bifurcation_proj": windows,
+        "bifurcation_lr": np.array([1.0, 1.1, 1.2]), "bifurcation_iterates": windows,
         "bifurcation_lyapunov": np.array([[0.2], [0.5], [3.0]]),
         "bifurcation_lyapunov_se": np.full((3, 1), 0.01),
         "bifurcation_diverged_at": np.array([-1, 7, -1])})
@@ -331,9 +331,9 @@ def test_single_run_is_stream_zero_of_the_sweep():
     one = quadratic(opt="sgd", lr=0.12, steps=300, noise_std=0.3, jacobian=False, seed=11)
     sweep = bifurcation(system="quadratic", opt="sgd", lr_min=0.12, lr_max=0.2, n_lr=3,
                         steps=300, keep=50, noise_std=0.3, seed=11)
-    np.testing.assert_array_equal(sweep["bifurcation_proj"][0], one["proj"][-50:])
+    np.testing.assert_array_equal(sweep["bifurcation_iterates"][0], one["trajectory"][-50:])
     other = quadratic(opt="sgd", lr=0.12, steps=300, noise_std=0.3, jacobian=False, seed=12)
-    assert not np.array_equal(other["proj"], one["proj"])
+    assert not np.array_equal(other["trajectory"], one["trajectory"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,7 +350,7 @@ def test_minibatch_quadratics_average_to_h_and_full_batch_is_gd():
     full = quadratic(opt="sgd", lr=0.15, minibatch=16, n_quadratics=16, spectrum=SPECTRUM,
                      rotated=True, steps=300, seed=4)
     gd = quadratic(opt="gd", lr=0.15, spectrum=SPECTRUM, rotated=True, steps=300, seed=4)
-    np.testing.assert_allclose(full["proj"], gd["proj"], rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(full["trajectory"], gd["trajectory"], rtol=1e-9, atol=1e-13)
     np.testing.assert_allclose(full["jacobian"], gd["jacobian"], atol=1e-12)
     assert full.params["noise_std"] == 0.0 and full.params["minibatch"] == 16
 
@@ -359,7 +359,7 @@ def test_minibatch_sgd_jacobian_is_i_minus_lr_h_batch():
     lr, b, n = 0.1, 2, 16
     tr = quadratic(opt="sgd", lr=lr, minibatch=b, n_quadratics=n, spectrum=SPECTRUM,
                    rotated=True, steps=400, seed=4)
-    w, jac = tr["proj"], tr["jacobian"]
+    w, jac = tr["trajectory"], tr["jacobian"]
     hb = (np.eye(3) - jac) / lr
     # the step is the linear map J_t (no additive noise): w_{t+1} = J_t w_t
     np.testing.assert_allclose(np.einsum("tij,tj->ti", jac[:-1], w[:-1]), w[1:], atol=1e-12)
@@ -378,7 +378,7 @@ def test_minibatch_sgd_jacobian_is_i_minus_lr_h_batch():
                       rotated=True, steps=400, seed=4)
     other = quadratic(opt="sgd", lr=lr, minibatch=b, n_quadratics=n, spectrum=SPECTRUM,
                       rotated=True, steps=400, seed=5)
-    assert np.array_equal(again["proj"], w) and not np.array_equal(other["proj"], w)
+    assert np.array_equal(again["trajectory"], w) and not np.array_equal(other["trajectory"], w)
 
 
 def test_random_products_destabilise_sgd_below_the_gd_threshold():
@@ -395,7 +395,7 @@ def test_random_products_destabilise_sgd_below_the_gd_threshold():
     top = int(np.argmax(spec.exponents))
     lam, se = spec.exponents[top], spec.stderr[top]
     assert lam - 3 * se > 0, spec
-    w = tr["proj"]
+    w = tr["trajectory"]
     growth = math.log(np.linalg.norm(w[-1]) / np.linalg.norm(w[100])) / (len(w) - 1 - 100)
     assert abs(growth - lam) < 3 * se + 1e-3
     assert tr.meta["status"] == "diverged" and stability(tr).verdict == "diverged"
@@ -417,11 +417,11 @@ def test_many_starts_in_parallel_match_single_runs():
 
     x0s = [(4.0, 0.1), (3.5, 0.2), (5.0, 0.05)]              # item 14: two converge, one diverges
     tr = starts(system="minimalist", x0s=x0s, lr=0.1, steps=3000, keep=5, seed=0)
-    assert tr["starts_x0"].shape == (3, 4) and tr["starts_proj"].shape == (3, 5, 4)
+    assert tr["starts_x0"].shape == (3, 4) and tr["starts_iterates"].shape == (3, 5, 4)
     for i, x0 in enumerate(x0s):
         one = minimalist(lr=0.1, x0=x0, steps=3000, jacobian=False, seed=0)
         if one.meta["status"] == "ok":
-            np.testing.assert_array_equal(tr["starts_proj"][i], one["proj"][-5:])
+            np.testing.assert_array_equal(tr["starts_iterates"][i], one["trajectory"][-5:])
             assert tr["starts_diverged_at"][i] == -1
         else:
             assert tr["starts_diverged_at"][i] == len(one["loss"])
@@ -431,8 +431,8 @@ def test_many_starts_in_parallel_match_single_runs():
     noisy = starts(system="quadratic", x0s=[(1.0, 1.0), (1.0, 1.0)], opt="sgd", lr=0.05,
                    steps=200, keep=201, noise_std=0.1, seed=9)
     one = quadratic(opt="sgd", lr=0.05, steps=200, noise_std=0.1, jacobian=False, seed=9)
-    np.testing.assert_array_equal(noisy["starts_proj"][0], one["proj"])
-    assert not np.array_equal(noisy["starts_proj"][0], noisy["starts_proj"][1])
+    np.testing.assert_array_equal(noisy["starts_iterates"][0], one["trajectory"])
+    assert not np.array_equal(noisy["starts_iterates"][0], noisy["starts_iterates"][1])
     with pytest.raises(ValueError):
         starts(x0s=[(1.0, 2.0), (1.0, 2.0, 3.0)], seed=0)
 
@@ -445,11 +445,11 @@ DETERMINISM = textwrap.dedent("""
                      steps=400, keep=40, noise_std=0.01, seed=5)
     for k in sorted(tr.channels):
         h.update(np.ascontiguousarray(tr[k]).tobytes())
-    h.update(minimalist(opt="adam", lr=0.01, steps=300, noise_std=0.05, seed=5)["proj"].tobytes())
+    h.update(minimalist(opt="adam", lr=0.01, steps=300, noise_std=0.05, seed=5)["trajectory"].tobytes())
     h.update(starts(system="quadratic", x0s=[(1.0, 2.0)] * 8, opt="sgd", lr=0.1, steps=100,
-                    keep=20, noise_std=0.2, seed=5)["starts_proj"].tobytes())
+                    keep=20, noise_std=0.2, seed=5)["starts_iterates"].tobytes())
     h.update(quadratic(opt="sgd", lr=0.1, minibatch=3, n_quadratics=40, spectrum=(5, 3, 2, 1),
-                       rotated=True, steps=300, seed=5)["proj"].tobytes())
+                       rotated=True, steps=300, seed=5)["trajectory"].tobytes())
     print(h.hexdigest())
 """)
 
@@ -476,7 +476,7 @@ def test_figures_clip_a_diverged_run_and_mark_the_flip():
     bad = minimalist(lr=0.1, x0=(5.0, 0.05), steps=300, seed=0)      # item 14: diverges
     st = stability(bad)
     k = pre_divergence(bad, st)
-    assert 1 <= k < len(bad["loss"]) and np.abs(bad["proj"][:k]).max() <= 100 * 5.0
+    assert 1 <= k < len(bad["loss"]) and np.abs(bad["trajectory"][:k]).max() <= 100 * 5.0
     fig = plot_run(bad, st)
     traj = fig.axes[2]
     assert max(abs(v) for v in traj.get_xlim() + traj.get_ylim()) < 1e3   # was a 1e49 axis
@@ -661,12 +661,12 @@ def test_gd_at_the_edge_tracks_the_constrained_trajectory():
     # oscillation sits on the constrained trajectory, at least 10x closer than gradient flow
     # (which conserves the sharpness above 2/lr and ends at another minimum); measured: 5e-3
     # against 1.2
-    g = gd["proj"][:, :4]
+    g = gd["trajectory"][:, :4]
     centre = (g[1:] + g[:-1]) / 2
     late = np.arange(1000, steps)
     assert np.all(gd["sharpness"][late] * lr / 2 > 0.97)
-    to_pg = np.linalg.norm(centre[late] - pg["proj"][late], axis=1)
-    to_gf = np.linalg.norm(centre[late] - gf["proj"][late], axis=1)
+    to_pg = np.linalg.norm(centre[late] - pg["trajectory"][late], axis=1)
+    to_gf = np.linalg.norm(centre[late] - gf["trajectory"][late], axis=1)
     assert np.all(10 * to_pg < to_gf)
 
 

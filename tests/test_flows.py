@@ -22,7 +22,7 @@ def test_gradient_flow_on_a_quadratic_is_exact():
                      rng=np.random.default_rng(np.random.SeedSequence([2]))).hessian(np.zeros(3))
     w0 = np.ones(3)
     for t in (1, 10, 50):
-        np.testing.assert_allclose(tr["proj"][t], expm(-lr * t * hess) @ w0, rtol=1e-7, atol=1e-12)
+        np.testing.assert_allclose(tr["trajectory"][t], expm(-lr * t * hess) @ w0, rtol=1e-7, atol=1e-12)
 
 
 def test_central_flow_is_gradient_flow_on_a_quadratic():
@@ -31,7 +31,7 @@ def test_central_flow_is_gradient_flow_on_a_quadratic():
         cf = central_flow(system="quadratic", lr=lr, steps=40, seed=0)
         gf = gradient_flow(system="quadratic", lr=lr, steps=40, seed=0)
         assert np.all(cf["central_sigma2"] == 0.0)
-        np.testing.assert_allclose(cf["proj"], gf["proj"], rtol=1e-12)
+        np.testing.assert_allclose(cf["trajectory"], gf["trajectory"], rtol=1e-12)
         np.testing.assert_allclose(cf["central_loss"], cf["loss"])
 
 
@@ -40,7 +40,7 @@ def test_gradient_flow_conserves_balancedness():
     # with x^2 - y^2 = c, sharpness 2 sqrt(c^2 + 4) = 22.139 (above 2/lr = 20)
     tr = gradient_flow(system="minimalist", lr=0.1, steps=300, x0=(3.3, 0.05), seed=0)
     c = 3.3 ** 2 - 0.05 ** 2
-    np.testing.assert_allclose(tr["proj"][:, 0] ** 2 - tr["proj"][:, 1] ** 2, c, rtol=1e-6)
+    np.testing.assert_allclose(tr["trajectory"][:, 0] ** 2 - tr["trajectory"][:, 1] ** 2, c, rtol=1e-6)
     assert tr["sharpness"][-1] == pytest.approx(2 * math.sqrt(c * c + 4), rel=1e-6)
 
 
@@ -90,7 +90,7 @@ def test_stiff_central_flow_stops_with_a_reason():
     assert tr.meta["status"] == "failed"
     sol = tr.meta["solver"]
     assert sol["nfev"] >= sol["max_evals"] == 20000 and "budget" in sol["message"]
-    assert len(tr["loss"]) >= 1 and np.all(np.isfinite(tr["proj"]))
+    assert len(tr["loss"]) >= 1 and np.all(np.isfinite(tr["trajectory"]))
     small = gradient_flow(system="minimalist", lr=0.1, steps=50, max_evals=100, seed=0)
     assert small.meta["status"] == "failed" and len(small["loss"]) < 51
 

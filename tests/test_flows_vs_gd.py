@@ -76,8 +76,8 @@ def test_central_flow_holds_the_edge_and_tracks_gd():
     assert sc.value + 3 * sc.stderr < sg.value - 3 * sg.stderr, (sc, sg)
     # its end point is Zhu et al.'s lr-EoS minimum (sharpness exactly 2/lr), next to GD's
     x, y = minimalist_eos_minimum(0.1)
-    np.testing.assert_allclose(cf["proj"][-1, :2], [x, y], atol=2e-3)
-    np.testing.assert_allclose(gd["proj"][-1, :2], [x, y], atol=5e-3)
+    np.testing.assert_allclose(cf["trajectory"][-1, :2], [x, y], atol=2e-3)
+    np.testing.assert_allclose(gd["trajectory"][-1, :2], [x, y], atol=5e-3)
     assert gf.meta["status"] == "ok" and cf.meta["solver"]["nfev"] < cf.meta["solver"]["max_evals"]
 
 

@@ -134,7 +134,7 @@ def _inputs(folder: Path) -> dict:
         return {"henon": folder / "henon.npy", "pareto": folder / "pareto.npy", "run": folder / "run"}
     channels = registry.run("map.henon", n=3000, transient=100, seed=0).channels
     np.save(folder / "henon.npy", channels["trajectory"] if "trajectory" in channels
-            else channels["proj"])
+            else channels["trajectory"])
     rng = np.random.default_rng(0)
     np.save(folder / "pareto.npy", (1.0 - rng.random(3000)) ** (-1 / 1.5))
     save_run(registry.run("eos.minimalist", lr=0.1, steps=300, seed=0), folder / "run")

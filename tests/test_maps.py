@@ -11,7 +11,7 @@ from dynsim.sims.maps import henon, logistic, lorenz
 
 def test_henon_orbit_and_jacobian():
     tr = henon(500, a=1.4, b=0.3, transient=100, seed=4)
-    x, jac = tr["proj"], tr["jacobian"]
+    x, jac = tr["trajectory"], tr["jacobian"]
     assert tr.system == "map.henon" and tr.meta["status"] == "ok"
     assert x.shape == (500, 2) and jac.shape == (500, 2, 2)
     # proj[t + 1] = f(proj[t]) and jacobian[t] = Df(proj[t]) exactly
@@ -24,20 +24,20 @@ def test_henon_orbit_and_jacobian():
 
 def test_logistic_orbit_and_jacobian():
     tr = logistic(300, r=3.9, x0=[0.2], transient=0, seed=0)
-    x, jac = tr["proj"][:, 0], tr["jacobian"][:, 0, 0]
+    x, jac = tr["trajectory"][:, 0], tr["jacobian"][:, 0, 0]
     assert x[0] == 0.2 and np.all((x >= 0) & (x <= 1))
     np.testing.assert_allclose(x[1:], 3.9 * x[:-1] * (1 - x[:-1]), rtol=0, atol=1e-15)
     np.testing.assert_allclose(jac, 3.9 * (1 - 2 * x), rtol=0, atol=1e-15)
 
 
 def _rk4_step(x, dt, sigma=10.0, rho=28.0, beta=8.0 / 3.0):
-    return lorenz(2, sigma=sigma, rho=rho, beta=beta, dt=dt, x0=list(x), transient=0, seed=0)["proj"][1]
+    return lorenz(2, sigma=sigma, rho=rho, beta=beta, dt=dt, x0=list(x), transient=0, seed=0)["trajectory"][1]
 
 
 def test_lorenz_rk4_step_and_its_jacobian():
     dt = 0.01
     tr = lorenz(200, dt=dt, transient=500, seed=7)
-    x, jac = tr["proj"], tr["jacobian"]
+    x, jac = tr["trajectory"], tr["jacobian"]
     assert x.shape == (200, 3) and jac.shape == (200, 3, 3)
 
     def f(s):
@@ -63,7 +63,7 @@ def test_lorenz_rk4_step_and_its_jacobian():
 
 def test_same_seed_same_trace_and_meta():
     a, b = henon(100, seed=123), henon(100, seed=123)
-    np.testing.assert_array_equal(a["proj"], b["proj"])
+    np.testing.assert_array_equal(a["trajectory"], b["trajectory"])
     assert a.meta["params"] == b.meta["params"] and a.seed == 123
     c = lorenz(50, seed=None)
     assert isinstance(c.seed, int) and len(c.params["x0"]) == 3
@@ -76,8 +76,8 @@ def test_same_seed_same_trace_and_meta():
 def test_divergent_orbit_keeps_finite_part():
     tr = henon(1000, a=3.0, b=0.3, x0=[0.5, 0.5], transient=0, seed=0)
     assert tr.meta["status"] == "diverged"
-    assert 0 < tr["proj"].shape[0] < 1000 and np.all(np.isfinite(tr["proj"]))
-    assert tr["jacobian"].shape[0] == tr["proj"].shape[0]
+    assert 0 < tr["trajectory"].shape[0] < 1000 and np.all(np.isfinite(tr["trajectory"]))
+    assert tr["jacobian"].shape[0] == tr["trajectory"].shape[0]
 
 
 @pytest.mark.parametrize("call, match", [

@@ -57,7 +57,7 @@ def test_nets_are_seeded_without_touching_global_state():
 def test_training_records_the_standard_channels_and_is_deterministic(tmp_path):
     tr = train(**SMALL, seed=4)
     ch = tr.channels
-    for name in ("loss", "lr", "update_norm", "proj", "update_hist", "update_hist_edges",
+    for name in ("loss", "lr", "update_norm", "param_proj", "update_hist", "update_hist_edges",
                  "update_sample", "update_interval_hist", "sharpness", "sharpness_step",
                  "threshold", "test_loss", "accuracy"):
         assert name in ch, name

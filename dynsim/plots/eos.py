@@ -26,7 +26,7 @@ def pre_divergence(trace, stability=None) -> int:
     """How many leading steps of a run to draw in the sharpness and trajectory panels: all of
     them unless it diverged; then the steps before the divergence step (if known) while
     max |w_i| <= CLIP x max(1, max |w0_i|), so the axes show the run, not 1e49."""
-    w = np.asarray(trace["proj"], dtype=float)
+    w = np.asarray(trace["trajectory"], dtype=float)
     n = w.shape[0]
     diverged = trace.meta.get("status") == "diverged" or \
         (stability is not None and stability.verdict == "diverged")
@@ -66,7 +66,7 @@ def plot_run(trace, stability=None) -> Figure:
     ax1.legend(fontsize=7)
     ax2.plot(steps, _positive(trace["loss"]), "C2", lw=1)
     ax2.set(xlabel="step", ylabel="loss", yscale="log", title="loss")
-    w = np.asarray(trace["proj"])[:k]
+    w = np.asarray(trace["trajectory"])[:k]
     traj = "trajectory" if k == n_all else \
         f"trajectory to step {k - 1} of {n_all - 1} (then diverges)"
     if w.shape[1] >= 2:
@@ -83,18 +83,18 @@ def plot_run(trace, stability=None) -> Figure:
     return fig
 
 
-def plot_bifurcation(trace, observable: str = "proj", flip=None) -> Figure:
+def plot_bifurcation(trace, observable: str = "trajectory", flip=None) -> Figure:
     """Late iterates (first coordinate, ``sharpness`` or ``loss``) against lr, and the largest
     Lyapunov exponent of the optimizer map (with its block SE) under it; ``flip`` = (lr, S_min),
     where the minimum found at the smallest lr loses stability
     (:func:`dynsim.studies.bifurcation.minimum_flip_lr`), is drawn as a dashed line."""
     lrs = np.asarray(trace["bifurcation_lr"])
-    if observable == "proj":
-        y, ylabel = np.asarray(trace["bifurcation_proj"])[:, :, 0], "late iterates w_1"
+    if observable == "trajectory":
+        y, ylabel = np.asarray(trace["bifurcation_iterates"])[:, :, 0], "late iterates w_1"
     elif observable in ("sharpness", "loss"):
         y, ylabel = np.asarray(trace[f"bifurcation_{observable}"]), f"late {observable}"
     else:
-        raise ValueError(f"observable must be 'proj', 'sharpness' or 'loss', got {observable!r}")
+        raise ValueError(f"observable must be 'trajectory', 'sharpness' or 'loss', got {observable!r}")
     fig = Figure(figsize=(8, 6.5))
     ax1, ax2 = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     ax1.plot(np.repeat(lrs, y.shape[1]), y.ravel(), "k,", alpha=0.6)
@@ -166,7 +166,7 @@ def plot_flows(comparison) -> Figure:
     ax2.legend(fontsize=7)
     for tr, style, name in ((gd, "k.", "GD"), (gf, "C0-", "gradient flow"),
                             (cf, "C3-", "central flow")):
-        w = np.asarray(tr["proj"])
+        w = np.asarray(tr["trajectory"])
         if w.shape[1] >= 2:
             ax3.plot(w[:, 0], w[:, 1], style, ms=2, lw=1.2, label=name)
     ax3.set(xlabel="w_1 (x)", ylabel="w_2 (y)", title="trajectories")

@@ -98,7 +98,7 @@ def plot_pca(trace, measures) -> Figure:
     ax.set(xlabel="principal component k", ylabel="explained variance ratio",
            title=f"{'lattice' if p['lattice'] else 'Gaussian'} walk: d = {p['d']}, n = {p['steps']}")
     ax.legend(fontsize=7)
-    proj = trace["proj"]
+    proj = trace["pca_scores"]
     if proj.shape[1] >= 2:
         ax2.plot(proj[:, 0], proj[:, 1], lw=0.7)
         ax2.set(xlabel="PC1", ylabel="PC2", title="walk 0 projected on PC1-PC2")

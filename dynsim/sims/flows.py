@@ -165,7 +165,7 @@ def _wrap(name, p, seed, loss, sol, timer, central_tau=None):
     w = sol.y.T
     rows = w.shape[0]
     eigs = np.array([np.linalg.eigvalsh(loss.hessian(v))[::-1] for v in w]).reshape(rows, loss.dim)
-    channels = {"proj": w, "loss": np.array([loss.value(v) for v in w]),
+    channels = {"trajectory": w, "loss": np.array([loss.value(v) for v in w]),
                 "sharpness": eigs[:, 0].copy(), "hessian_top": eigs,
                 "threshold": np.full(rows, 2.0 / p["lr"]), "lr": np.full(rows, p["lr"])}
     if central_tau is not None:
@@ -191,7 +191,7 @@ def gradient_flow(system: str, lr: float, steps: int, x0, spectrum, rotated: boo
     sampled at t = 0..steps (scipy's ``method``: RK45 by default, LSODA or Radau for stiff flows),
     under a work limit (``max_evals`` rhs calls, default :func:`default_max_evals`, and
     ``MAX_SECONDS`` of wall time): a run that exhausts it stops with status ``failed`` and the
-    reason in ``meta['solver']['message']``, keeping the samples it reached.  Channels as GD's (``proj``, ``loss``,
+    reason in ``meta['solver']['message']``, keeping the samples it reached.  Channels as GD's (``trajectory``, ``loss``,
     ``sharpness``, ``hessian_top``, ``threshold`` = 2/lr, ``lr``); ``x0`` as for the toys, except
     that the minimalist toy starts at (3.3, 0.05) by default (``FLOW_X0``)."""
     p, seed, loss, x = flow_setup(dict(system=system, lr=lr, steps=steps, x0=x0, spectrum=spectrum,

@@ -3,7 +3,7 @@
 Each system is a small jitted kernel under a validated public function that returns a
 :class:`dynsim.trace.Trace` with two channels:
 
-* ``proj`` (n, dim): the trajectory after the transient, ``proj[t] = x_t`` (so
+* ``trajectory`` (n, dim): the trajectory after the transient, ``trajectory[t] = x_t`` (so
   ``meta['stationary_from']`` is 0: the analyzer's window is the whole trace);
 * ``jacobian`` (n, dim, dim): the one-step Jacobians ``jacobian[t] = Df(x_t)``, so that a tangent
   vector v at x_t is carried to ``jacobian[t] @ v`` at x_{t+1}.  Their product, reorthonormalised
@@ -182,7 +182,7 @@ def _buffers(n: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _wrap(system: str, p: dict, seed: int, proj, jac, rows: int, timer: Timer) -> Trace:
     status = "ok" if rows == proj.shape[0] else "diverged"
-    channels = {"proj": proj[:rows], "jacobian": jac[:rows]}
+    channels = {"trajectory": proj[:rows], "jacobian": jac[:rows]}
     # the transient is discarded before recording: the whole trace lies on the attractor
     return make_trace(system, p, seed, channels, status=status, timings=timer.timings,
                       stationary_from=0)
@@ -193,7 +193,7 @@ def henon(n: int, a: float, b: float, x0, transient: int, *, seed: int | None = 
     """Henon map x' = 1 - a x^2 + y, y' = b x: ``n`` iterates after ``transient`` discarded ones.
 
     ``x0`` (x, y) defaults to a point drawn uniformly from [-0.1, 0.1]^2 (in the basin of the
-    attractor at the classical parameters).  Channels ``proj`` (n, 2) and ``jacobian`` (n, 2, 2).
+    attractor at the classical parameters).  Channels ``trajectory`` (n, 2) and ``jacobian`` (n, 2, 2).
     """
     p = check_params(HENON_PARAMS, dict(n=n, a=a, b=b, x0=x0, transient=transient), "map.henon")
     seed, rng = make_rng(seed)
@@ -210,10 +210,10 @@ def henon(n: int, a: float, b: float, x0, transient: int, *, seed: int | None = 
 def logistic(n: int, r: float, x0, transient: int, *, seed: int | None = None) -> Trace:
     """Logistic map x' = r x (1 - x), r in [0, 4] (which keeps [0, 1] invariant).
 
-    ``x0`` defaults to a point drawn uniformly from [0.05, 0.95].  Channels ``proj`` (n, 1) and
+    ``x0`` defaults to a point drawn uniformly from [0.05, 0.95].  Channels ``trajectory`` (n, 1) and
     ``jacobian`` (n, 1, 1) = r (1 - 2 x_t).  In double precision an orbit at r = 4 can land on the
     fixed point 0 (through x = 0.5 -> 1 -> 0) and stay; it then reports lambda = ln 4, so check
-    ``proj`` when a run matters.
+    ``trajectory`` when a run matters.
     """
     p = check_params(LOGISTIC_PARAMS, dict(n=n, r=r, x0=x0, transient=transient), "map.logistic")
     seed, rng = make_rng(seed)
@@ -231,7 +231,7 @@ def lorenz(n: int, sigma: float, rho: float, beta: float, dt: float, x0, transie
            seed: int | None = None) -> Trace:
     """Lorenz flow sampled by fixed-step RK4 (step ``dt``): ``n`` steps after ``transient`` ones.
 
-    ``x0`` defaults to (1, 1, 20) plus N(0, 1) noise in each coordinate.  Channels ``proj`` (n, 3),
+    ``x0`` defaults to (1, 1, 20) plus N(0, 1) noise in each coordinate.  Channels ``trajectory`` (n, 3),
     the state every dt, and ``jacobian`` (n, 3, 3), the exact Jacobian of the RK4 step map; divide
     the map's exponents by ``dt`` (``lyapunov_spectrum(..., dt=dt)``) for exponents per unit time.
     """

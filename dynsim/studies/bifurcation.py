@@ -82,7 +82,7 @@ def minimum_flip_lr(trace) -> tuple[float, float] | None:
     conv = trace.meta.get("threshold_convention")
     if conv is None or conv in PRECONDITIONED:
         return None
-    proj = np.asarray(trace["bifurcation_proj"])
+    proj = np.asarray(trace["bifurcation_iterates"])
     sharp = np.asarray(trace["bifurcation_sharpness"])
     div = np.asarray(trace["bifurcation_diverged_at"])
     p = trace.params
@@ -110,7 +110,7 @@ def bifurcation_diagram(system: str = "product", opt: str = "gd", lr_min: float 
     trace = registry.run("eos.bifurcation", system=system, opt=opt, lr_min=lr_min, lr_max=lr_max,
                          n_lr=n_lr, steps=steps, keep=keep, seed=seed, progress=progress,
                          **params)
-    windows, stopped = trace["bifurcation_proj"], trace["bifurcation_diverged_at"]
+    windows, stopped = trace["bifurcation_iterates"], trace["bifurcation_diverged_at"]
     lam = trace["bifurcation_lyapunov"][:, 0]
     se = trace["bifurcation_lyapunov_se"][:, 0]
     period, state = [], []

@@ -1,7 +1,7 @@
 """Rows of :func:`dynsim.analysis.measure` for dynamics: stability against the threshold,
 sharpness, bifurcation sweeps, Lyapunov spectra and Kaplan-Yorke dimensions (``jacobian``), the
 sharpness dimension (``jacobian``, or ``hessian_top`` with ``lr``), and correlation dimensions of
-trajectories (``proj``).  Every attractor measure uses one window, rows.orbits.stationary_window."""
+trajectories (``trajectory``).  Every attractor measure uses one window, rows.orbits.stationary_window."""
 
 from __future__ import annotations
 
@@ -56,15 +56,15 @@ CONVERGED_TOL = 1e-6  # window diameter <= this x (1 + max |x|): a converged run
 
 
 def _correlation_dimension(tr, ctx):
-    """D2 of ``proj`` over the stationary window (the rule of rows.orbits.stationary_window).  A run
+    """D2 of ``trajectory`` over the stationary window (the rule of rows.orbits.stationary_window).  A run
     whose window has converged (diameter <= CONVERGED_TOL x (1 + max |x|)) or is still converging
     (orbits.converging: the last quarter spans < 1/10 of the first quarter's diameter) fails with that
     reason, as does any other ValueError of the estimator (measure() reports it); fewer than 500
     points in the window: absent."""
-    proj = np.asarray(tr["proj"], dtype=float)
+    proj = np.asarray(tr["trajectory"], dtype=float)
     if proj.ndim != 2:
         return None
-    idx, rule = trace_orbits.stationary_window(tr, "proj")
+    idx, rule = trace_orbits.stationary_window(tr, "trajectory")
     x = proj[idx]
     if x.shape[0] < 500:
         return None
@@ -97,7 +97,7 @@ def _stability(tr, ctx):
 def _bifurcation(tr, ctx):
     """The largest exponent over the sweep and the onset of chaos; a run whose kept iterates grow
     counts as diverged (orbits.divergence_steps, the one rule)."""
-    windows = tr["bifurcation_proj"] if "bifurcation_proj" in tr.channels else None
+    windows = tr["bifurcation_iterates"] if "bifurcation_iterates" in tr.channels else None
     div = orbits.divergence_steps(tr["bifurcation_diverged_at"], windows)
     try:
         return orbits.bifurcation_summary(tr["bifurcation_lr"], tr["bifurcation_lyapunov"][:, 0],
@@ -137,5 +137,5 @@ ROWS = [
     ("starts", ("starts_diverged_at", "starts_sharpness", "starts_threshold"), _starts),
     ("lyapunov", ("jacobian",), _lyapunov),  # lyapunov_<i>, kaplan_yorke
     ("sharpness_dimension", ("lr",), _sharpness_dimension),
-    ("correlation_dimension", ("proj",), _correlation_dimension),
+    ("correlation_dimension", ("trajectory",), _correlation_dimension),
 ]

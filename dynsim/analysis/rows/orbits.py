@@ -82,10 +82,10 @@ def stationary_window(trace, name: str, *, late: float | None = None) -> tuple[n
 
 
 def _converging_window(trace, late) -> str | None:
-    if "proj" not in trace.channels:
+    if "trajectory" not in trace.channels:
         return None
-    idx, _ = stationary_window(trace, "proj", late=late)
-    return converging(np.asarray(trace["proj"], dtype=float)[idx]) if idx.size >= 8 else None
+    idx, _ = stationary_window(trace, "trajectory", late=late)
+    return converging(np.asarray(trace["trajectory"], dtype=float)[idx]) if idx.size >= 8 else None
 
 
 LIMIT_RULE = ("; {why}: the attractor is the limit point, estimated by the last iterate of the "
@@ -141,7 +141,7 @@ def sharpness_of(trace, *, late: float | None = None) -> dict:
       a bound; ends + density: an estimate.
     One SGD path (``params['opt'] == 'sgd'``) with Jacobians: every step is a fresh draw of omega,
     so the exponents are means over steps (``data['sup_rule']``); for a net under SGD the probes'
-    Hessian is of a fixed batch, and the exponents are labelled the full-batch proxy.  A window whose ``proj`` is still converging
+    Hessian is of a fixed batch, and the exponents are labelled the full-batch proxy.  A window whose ``trajectory`` is still converging
     (:func:`converging`) holds the approach, not the attractor: the attractor is then its limit
     point, estimated by the window's last iterate (LIMIT_RULE, stated in ``data``).  ValueError when the channels exist but can't be used
     (lr changes inside the window, no parameter count)."""
@@ -205,7 +205,7 @@ def sharpness_of(trace, *, late: float | None = None) -> dict:
 
 def _sharpness_pair(trace, rows, rule, late, from_rows, averaged=False) -> dict:
     """Sharpness exponents and dimension over ``rows`` (the window); a converging window (see
-    :func:`converging`, on ``proj``) is replaced by its limit point (LIMIT_RULE), except where the
+    :func:`converging`, on ``trajectory``) is replaced by its limit point (LIMIT_RULE), except where the
     exponents are means over fresh noise draws (``averaged``, one SGD path): one row there would
     be one random draw, and the mean over the window is already the limit's."""
     why = None if averaged else _converging_window(trace, late)

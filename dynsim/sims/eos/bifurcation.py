@@ -57,7 +57,7 @@ def bifurcation(system: str, lr_min: float, lr_max: float, n_lr: int, steps: int
 
     ``x0`` defaults to the balanced point (0.5, ..., 0.5) for products, (0.7, 0.7) on the slice
     for the minimalist toy and (1, ..., 1) for quadratics.  Channels (R = n_lr, K = keep):
-    ``bifurcation_lr`` (R,), ``bifurcation_proj`` (R, K, d), ``bifurcation_loss`` and
+    ``bifurcation_lr`` (R,), ``bifurcation_iterates`` (R, K, d), ``bifurcation_loss`` and
     ``bifurcation_sharpness`` (R, K), ``bifurcation_threshold`` (R,) in the convention of
     ``meta['threshold_convention']``, ``bifurcation_lyapunov`` and ``bifurcation_lyapunov_se``
     (R, k d), decreasing, and ``bifurcation_diverged_at`` (R,) (the step a run left every bounded
@@ -86,7 +86,7 @@ def bifurcation(system: str, lr_min: float, lr_max: float, n_lr: int, steps: int
     rec_from = p["steps"] + 1 - p["keep"]
     slots = SLOTS[code] * loss.dim
     K, R = p["keep"], p["n_lr"]
-    ch = {"bifurcation_lr": lrs, "bifurcation_proj": np.full((R, K, loss.dim), np.nan),
+    ch = {"bifurcation_lr": lrs, "bifurcation_iterates": np.full((R, K, loss.dim), np.nan),
           "bifurcation_loss": np.full((R, K), np.nan),
           "bifurcation_sharpness": np.full((R, K), np.nan),
           "bifurcation_lyapunov": np.full((R, slots), np.nan),
@@ -103,7 +103,7 @@ def bifurcation(system: str, lr_min: float, lr_max: float, n_lr: int, steps: int
                 if out["done"][k] < p["steps"] + 1:
                     ch["bifurcation_diverged_at"][r] = out["done"][k]
                     continue
-                ch["bifurcation_proj"][r] = out["proj"][k]
+                ch["bifurcation_iterates"][r] = out["trajectory"][k]
                 ch["bifurcation_loss"][r] = out["loss"][k]
                 ch["bifurcation_sharpness"][r] = out["hessian_top"][k, :, 0]
                 spec = lyapunov_spectrum(out["jacobian"][k], transient=K // 5, blocks=10)

@@ -63,7 +63,7 @@ def projected_gd(system: str, lr: float, steps: int, x0, spectrum, rotated: bool
                  tol: float, newton_iters: int, *, seed: int | None = None) -> Trace:
     """Damian et al.'s constrained trajectory on a toy (module docstring), from GD's start point.
 
-    Channels as GD's: ``proj`` (the iterate), ``loss``, ``sharpness``, ``hessian_top``,
+    Channels as GD's: ``trajectory`` (the iterate), ``loss``, ``sharpness``, ``hessian_top``,
     ``threshold`` (2/lr, convention gd), ``lr``; and ``projected_newton`` (Newton steps the
     projection took at each step, 0 where the GD step stayed stable).  On a quadratic grad S = 0
     and S is constant: the trajectory is GD's while S <= 2/lr, and past 2/lr there is no stable
@@ -92,7 +92,7 @@ def projected_gd(system: str, lr: float, steps: int, x0, spectrum, rotated: bool
     with timer.phase("wrap"):
         x = np.array(path)
         eigs = np.array([np.linalg.eigvalsh(loss.hessian(v))[::-1] for v in x])
-        channels = {"proj": x, "loss": np.array([loss.value(v) for v in x]),
+        channels = {"trajectory": x, "loss": np.array([loss.value(v) for v in x]),
                     "sharpness": eigs[:, 0].copy(), "hessian_top": eigs,
                     "threshold": np.full(x.shape[0], 2.0 / p["lr"]),
                     "lr": np.full(x.shape[0], p["lr"]),

@@ -3,7 +3,7 @@
 Every single-run function returns a :class:`~dynsim.trace.Trace` with, per step t = 0..steps (the
 state before the update from t to t+1):
 
-* ``proj`` (T, d): the iterate w_t itself; ``loss`` (T,): L(w_t);
+* ``trajectory`` (T, d): the iterate w_t itself; ``loss`` (T,): L(w_t);
 * ``hessian_top`` (T, d): all Hessian eigenvalues at w_t, descending; ``sharpness`` (T,): the top;
 * ``precond_sharpness`` (T,): lambda_max(P^-1 H) (rmsprop, adam only);
 * ``threshold`` (T,), ``lr`` (T,): the stability threshold of the optimizer's convention
@@ -109,7 +109,7 @@ def simulate(loss, opt_code: int, op: np.ndarray, lrs: np.ndarray, x0s: np.ndarr
     rows_max = steps + 1 - rec_from
     slots = SLOTS[opt_code] * d
     _check_bytes(runs, rows_max, d, SLOTS[opt_code], jacobian)
-    out = {"proj": np.full((runs, rows_max, d), np.nan), "loss": np.full((runs, rows_max), np.nan),
+    out = {"trajectory": np.full((runs, rows_max, d), np.nan), "loss": np.full((runs, rows_max), np.nan),
            "hessian_top": np.full((runs, rows_max, d), np.nan),
            "precond_sharpness": np.full((runs, rows_max), np.nan),
            "jacobian": np.full((runs, rows_max if jacobian else 0, slots, slots), np.nan),
@@ -117,7 +117,7 @@ def simulate(loss, opt_code: int, op: np.ndarray, lrs: np.ndarray, x0s: np.ndarr
     batch_kernel(loss.code, loss.params, opt_code, op, np.ascontiguousarray(lrs, dtype=float),
                  np.ascontiguousarray(x0s, dtype=float), int(seed), int(stream0),
                  steps, rec_from, jacobian, np.ascontiguousarray(comps, dtype=float), int(batch),
-                 out["proj"], out["loss"], out["hessian_top"],
+                 out["trajectory"], out["loss"], out["hessian_top"],
                  out["precond_sharpness"], out["jacobian"], out["done"])
     out["rows"] = np.maximum(out["done"] - rec_from, 0)
     return out
@@ -160,7 +160,7 @@ def run_toy(system: str, *, seed: int | None = None, **params) -> Trace:
                        p["jacobian"], batch=batch)
     rows = int(out["rows"][0])
     eigs = out["hessian_top"][0, :rows]
-    channels = {"proj": out["proj"][0, :rows], "loss": out["loss"][0, :rows],
+    channels = {"trajectory": out["trajectory"][0, :rows], "loss": out["loss"][0, :rows],
                 "sharpness": eigs[:, 0].copy(), "hessian_top": eigs,
                 "threshold": np.full(rows, thr), "lr": np.full(rows, p["lr"])}
     if p["opt"] in ADAPTIVE:
@@ -200,7 +200,7 @@ def minimalist(opt: str, lr: float, steps: int, x0, beta: float, beta1: float,
                beta2: float | None, eps: float, noise_std: float | None, freeze_at: int | None,
                nu0, jacobian: bool, *, seed: int | None = None) -> Trace:
     """``opt`` on Zhu et al.'s minimalist example 1/2 (1 - x y z w)^2 (ICLR 2023), started on the
-    slice z = x, w = y: ``x0`` = (x, y) (or a full 4-D point).  ``proj`` is 4-D (x, y, z, w) and
+    slice z = x, w = y: ``x0`` = (x, y) (or a full 4-D point).  ``trajectory`` is 4-D (x, y, z, w) and
     the sharpness is the top eigenvalue of the 4-D Hessian (REFERENCES.md item 15).
 
     Calibration (item 14): GD at lr 0.1 from (4.0, 0.1) (the default) converges to
@@ -272,7 +272,7 @@ def starts(system: str, x0s, opt: str, lr: float, steps: int, keep: int, beta: f
     """``opt`` on toy ``system`` from many start points at once (one Numba ``prange`` over starts;
     start r uses noise stream r, so start 0 is the single run of :func:`run_toy` with the same
     seed).  Each start is given as for ``x0`` (the minimalist toy takes (x, y) on the slice).
-    Channels (R starts, K = ``keep`` last steps): ``starts_x0`` (R, d), ``starts_proj`` (R, K, d),
+    Channels (R starts, K = ``keep`` last steps): ``starts_x0`` (R, d), ``starts_iterates`` (R, K, d),
     ``starts_loss`` and ``starts_sharpness`` (R, K), ``starts_threshold`` (R,), and
     ``starts_diverged_at`` (R,) (the step a run left every bounded set, -1 if it did not; its rows
     are NaN).  Default: the calibration starts of REFERENCES.md item 14 at lr 0.1 (the first two
@@ -301,7 +301,7 @@ def starts(system: str, x0s, opt: str, lr: float, steps: int, keep: int, beta: f
     diverged = np.where(done < p["steps"] + 1, done, -1)
     full = diverged < 0
     ch = {"starts_x0": x,
-          "starts_proj": np.where(full[:, None, None], out["proj"], np.nan),
+          "starts_iterates": np.where(full[:, None, None], out["trajectory"], np.nan),
           "starts_loss": np.where(full[:, None], out["loss"], np.nan),
           "starts_sharpness": np.where(full[:, None], out["hessian_top"][:, :, 0], np.nan),
           "starts_threshold": np.full(x.shape[0], thr), "starts_diverged_at": diverged}

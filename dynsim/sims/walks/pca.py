@@ -38,7 +38,7 @@ def walk_pca(d: int, walks: int, steps: int, k: int | None, lattice: bool,
     ``lattice=True``: the simple random walk on Z^d (``step_std`` must be None); else Gaussian
     steps N(0, step_std^2 I) with step_std = 1/sqrt(d) by default (the scale does not change
     explained-variance ratios).  k: components kept, min(5, d, steps) by default.
-    Channels ``pca_explained`` and ``pca_cos_corr`` (walks, k), and ``proj`` (steps + 1, k) of walk 0.
+    Channels ``pca_explained`` and ``pca_cos_corr`` (walks, k), and ``pca_scores`` (steps + 1, k) of walk 0.
     """
     if lattice is True and step_std is not None:
         raise ValueError(f"step_std applies to Gaussian walks (lattice=False), got {step_std!r}")
@@ -78,6 +78,6 @@ def walk_pca(d: int, walks: int, steps: int, k: int | None, lattice: bool,
                     proj0 = proj
         if progress is not None:
             progress(hi, p["walks"])
-    channels = {"pca_explained": explained, "pca_cos_corr": cos_corr, "proj": proj0}
+    channels = {"pca_explained": explained, "pca_cos_corr": cos_corr, "pca_scores": proj0}
     return make_trace("walk.pca", p, seed, channels, timings=timer.timings)
 
