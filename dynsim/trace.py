@@ -283,16 +283,22 @@ def write_atomic(path, write, *, force: bool = False) -> Path:
 
 
 def _clean_stale(path: Path) -> None:
-    """Remove temporary and replaced siblings left by writers that were killed (pid gone)."""
-    for stale in [*path.parent.glob(f".{path.name}.tmp-*"), *path.parent.glob(f".{path.name}.old-*")]:
-        try:
-            pid = int(stale.name.rsplit(".tmp-" if ".tmp-" in stale.name else ".old-", 1)[1]
-                      .split("-")[0])
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            shutil.rmtree(stale, ignore_errors=True)
-        except (ValueError, PermissionError, OSError):
-            pass
+    """Remove temporary, replaced and probe siblings left by writers that were killed (pid gone):
+    ``.NAME.tmp-PID-*``, ``.NAME.old-PID-*`` and the writability probe ``.NAME.probe-PID-*``."""
+    for kind in (".tmp-", ".old-", ".probe-"):
+        for stale in path.parent.glob(f".{path.name}{kind}*"):
+            _remove_if_orphan(stale, kind)
+
+
+def _remove_if_orphan(stale: Path, kind: str) -> None:
+    """Remove ``stale`` when the process named by the pid after ``kind`` in its name is gone."""
+    try:
+        pid = int(stale.name.rsplit(kind, 1)[1].split("-")[0])
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        shutil.rmtree(stale, ignore_errors=True)
+    except (ValueError, PermissionError, OSError):
+        pass
 
 
 def _write_trace(trace: Trace, folder: Path) -> None:

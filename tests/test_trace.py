@@ -122,3 +122,17 @@ def test_killed_write_leaves_no_run(tmp_path):
     # the next writer cleans the dead writer's temporary folder and succeeds
     save_run(small_trace(), target)
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_leftovers_of_a_killed_writer_are_removed_on_the_next_write(tmp_path):
+    # a writer killed between creating and removing its probe, tmp or old sibling leaves it
+    # behind; the next write of that run removes every one whose process is gone (and no other)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    names = [f".run.{kind}-{dead}-0123abcd" for kind in ("probe", "tmp", "old")]
+    for name in names:
+        (tmp_path / name).mkdir()
+    alive = tmp_path / f".run.probe-{os.getpid()}-0123abcd"
+    alive.mkdir()
+    save_run(make_trace("walk.lattice", {}, 0, {"x": np.arange(3)}), tmp_path / "run")
+    assert not any((tmp_path / n).exists() for n in names) and alive.exists()
