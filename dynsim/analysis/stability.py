@@ -16,7 +16,8 @@ ema_momentum     v' = beta v + (1 - beta) g, w' = w - lr v'        (2 + 2 beta) 
 rmsprop_precond  GD on P^-1 H, P = diag(sqrt(nu) + eps)            2 / lr, for lambda_max(P^-1 H)
 adam_precond     EMA momentum (beta1) on P^-1 H                    (2 + 2 beta1) / ((1 - beta1) lr)
                                                                    = 38/lr at beta1 = 0.9 (Cohen
-                                                                   et al. 2022, arXiv 2207.14484)
+                                                                   et al. 2022, arXiv 2207.14484;
+                                                                   eos_threshold_adam_precond)
 ===============  ================================================  ==============================
 
 Characteristic polynomials (a = lr h): heavy ball z^2 - (1 + beta - a) z + beta; Nesterov
