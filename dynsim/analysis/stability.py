@@ -25,7 +25,8 @@ z^2 - (1 + beta)(1 - a) z + beta (1 - a); EMA z^2 - (1 + beta - (1 - beta) a) z 
 they vanish at the thresholds above.  The adaptive rows hold with the preconditioner frozen (h is
 then an eigenvalue of P^-1 H, and Adam's bias correction of m is taken as 1); with P adapting,
 RMSProp and Adam never diverge on a quadratic: P grows until lambda_max(P^-1 H) sits at the
-threshold (Cohen et al. 2022).
+threshold (Cohen et al. 2022; measured here: rmsprop_quadratic_precond_ratio,
+adam_quadratic_precond_ratio).
 
 Where a run sits (:func:`stability_from_arrays`; from a trace,
 :func:`dynsim.analysis.rows.stability.stability`).  The ratio r_t = S_t / threshold_t compares the
