@@ -10,6 +10,7 @@ it as their oracle::
     references.value("polya_return_d3")      # 0.340537329551
     references.band("manna_2d_tau")          # (1.27, 1.28)
     references.cite("oslo_D")                # one line: authors, year, title, arXiv / DOI
+    references.source("oslo_D")              # short: 'oslo_D: Grassberger et al. 2016'
 
 The file is read once (cached); every function returns copies, so a caller cannot change what the
 next caller sees.  Unknown keys raise ``ValueError`` naming the key and the closest known ones.
@@ -24,6 +25,7 @@ import copy
 import difflib
 import json
 import math
+import re
 import sys
 from functools import lru_cache
 from importlib import resources
@@ -129,6 +131,33 @@ def cite(key: str) -> str:
     e = get(key)
     status = e["status"] + (f" ({e['how']})" if e["status"] == "measured here" else "")
     return f"{e['citation']} [{status}]"
+
+
+_YEAR = re.compile(r",\s*((?:1[6-9]|20)\d\d)\b")
+
+
+def _authors_year(citation: str) -> str:
+    """'Henon 1976', 'Grassberger & Procaccia 1983', 'Cohen et al. 2021' from the first source of a
+    citation ("A. B. Surname, C. Surname, year, ..."); 'derived here' for a derivation."""
+    if citation.startswith("Derived"):
+        return "derived here"
+    m = _YEAR.search(citation)
+    if not m:
+        return citation.split(",")[0].strip()
+    names = [a.strip().split()[-1] for a in citation[:m.start()].split(",") if a.strip()]
+    who = (names[0] if len(names) == 1 else f"{names[0]} & {names[1]}" if len(names) == 2
+           else f"{names[0]} et al.")
+    return f"{who} {m.group(1)}"
+
+
+def source(key: str) -> str:
+    """The short form results carry as their ``reference_source`` and print beside a reference:
+    'key: first author(s) year', with ', measured here' for a value measured with dynsim, e.g.
+    'henon_correlation_dimension: Grassberger & Procaccia 1983'.  The key leads, so the full entry
+    is one ``get(key)`` (or one line of docs/references.md) away."""
+    e = get(key)
+    tail = ", measured here" if e["status"] == "measured here" else ""
+    return f"{key}: {_authors_year(e['citation'])}{tail}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Tolerances come from the estimators' own uncertainties (K = 3): a correlation dimension within
 3 x (slope SE + SD of the local slopes) of the truth, a QR Lyapunov exponent within 3 block SEs,
 Rosenstein's within 3 x (SE + SD of the local slopes of its divergence curve).  References:
-REFERENCES.md item 8 (Henon: lambda_1 = 0.4193, D2 = 1.21); a plane has D2 = 2.
+references.json (``henon_lyapunov``: lambda_1 = 0.4193, ``henon_correlation_dimension``: D2 = 1.21,
+``henon_kaplan_yorke``); a plane has D2 = 2.
 """
 
 import json
@@ -14,12 +15,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from dynsim import registry
+from dynsim import references, registry
 from dynsim.cli.main import cli
 from dynsim.sims.maps import henon
 
 K = 3.0
-HENON_LAMBDA1, HENON_D2 = 0.4193, 1.21
+HENON_LAMBDA1 = references.value("henon_lyapunov")[0]
+HENON_D2 = references.value("henon_correlation_dimension")
 
 
 def run(*args):
@@ -102,13 +104,21 @@ def test_henon_run_prints_lyapunov_and_dimensions(henon_run, tmp_path):
     m = json.loads(r.stdout)["measures"]
     assert within(m["lyapunov_1"], HENON_LAMBDA1), m["lyapunov_1"]
     assert m["lyapunov_1"]["reference"] == HENON_LAMBDA1
-    assert within(m["kaplan_yorke"], 1.2583) and within(m["correlation_dimension"], HENON_D2)
+    assert within(m["kaplan_yorke"], references.value("henon_kaplan_yorke"))
+    assert within(m["correlation_dimension"], HENON_D2)
+    # each reference cites its references.json key
+    assert m["lyapunov_1"]["reference_source"] == references.source("henon_lyapunov")
+    assert m["kaplan_yorke"]["reference_source"] == references.source("henon_kaplan_yorke")
+    assert (m["correlation_dimension"]["reference_source"]
+            == references.source("henon_correlation_dimension"))
     assert fig.stat().st_size > 50_000
     text = run(henon_run).stdout
     for name in ("lyapunov_1", "lyapunov_2", "kaplan_yorke", "correlation_dimension"):
         assert name in text
     assert "sum of exponents -1.20397" in text                 # ln 0.3, exactly up to rounding
-    assert "lyapunov_1: reference 0.4193" in text and "agrees within 3" in text
+    assert (f"lyapunov_1: reference {HENON_LAMBDA1:.6g} (henon_lyapunov: " in text
+            and "agrees within 3" in text)
+    assert ".md" not in text                                   # cited by key, not by a file
     # a run's 2-column channel is a point cloud by default
     r = run(henon_run, "--channel", "trajectory", "--json")
     assert r.exit_code == 0, r.output

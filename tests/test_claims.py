@@ -1,8 +1,10 @@
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
 
+from dynsim import references
 from dynsim.cli.main import cli
 from dynsim.studies import claims as mod
 
@@ -28,9 +30,11 @@ def test_claims_study_describes_each_claim_and_fits_a_terminal():
     table = str(res)
     assert max(len(line) for line in table.splitlines()) <= mod.WIDTH
     for i, c in enumerate(res.claims, 1):
-        # each claim stated in words, with a published source (a year and a DOI or arXiv id)
+        # each claim stated in words, with a published source (a year, and a DOI, an arXiv id, a
+        # journal's pages or the blog post)
         assert c.claim and c.short in table and c.verdict in table
-        assert c.sources and all(("doi:" in s or "arXiv:" in s or "item" in s) and "(" in s
+        assert c.sources and all(re.search(r"\((1[89]|20)\d\d\)", s)
+                                 and re.search(r"doi:|arXiv:|\d+-\d+|\(blog\)", s)
                                  for s in c.sources)
         assert (c.verdict in ("depends", "false")) <= bool(c.condition)  # when it holds
     for s in res.sources():  # every source printed once under the table
@@ -39,6 +43,17 @@ def test_claims_study_describes_each_claim_and_fits_a_terminal():
     payload = json.loads(res.to_json())
     assert payload["seed"] == 2 and [c["verdict"] for c in payload["claims"]] == EXPECTED
     assert payload["claims"][9]["claim"] == "In 3-D and above the walk may never return"
+
+
+def test_claim_sources_agree_with_references_json():
+    # a claim's source is the paper of a references.json entry: same year, DOI / arXiv id, pages
+    res = mod.walk_claims(seed=2, quick=True)
+    assert set(res.sources()) <= set(mod.SOURCE_KEYS) | {mod.PEARSON}  # Pearson: the claim only
+    for src, key in mod.SOURCE_KEYS.items():
+        cit = references.get(key)["citation"]
+        assert re.search(r"\(((?:1[89]|20)\d\d)\)", src).group(1) in cit, (src, key)
+        for loc in re.findall(r"(?:doi:|arXiv:)([^\s,;]+)", src) + re.findall(r"\d+-\d+", src):
+            assert loc in cit, (loc, key)
 
 
 def test_claims_study_refuses_a_bad_seed():

@@ -1,7 +1,7 @@
 """Correlation dimension, embedding rules, participation ratio and Rosenstein's exponent.
 
-References: REFERENCES.md items 8 and 15 (Henon D2 = 1.21, tested within 3 x (slope SE + local-slope
-spread)); simple sets (a line, a plane, a filled cube: 1, 2, 3); and nolds 0.6.2 on the same series
+References: references.json (``henon_correlation_dimension``: D2 = 1.21, tested within
+3 x (slope SE + local-slope spread); ``henon_lyapunov``, ``lorenz_lyapunov``); simple sets (a line, a plane, a filled cube: 1, 2, 3); and nolds 0.6.2 on the same series
 with matched parameters (radii, embedding, Theiler window), within 0.05.
 """
 
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import pdist, squareform
 
+from dynsim import references
 from dynsim.analysis.dimension import (choose_delay, correlation_dimension, correlation_sum,
                                        delay_embed, false_nearest_neighbours,
                                        largest_lyapunov_rosenstein, participation_ratio)
@@ -20,6 +21,9 @@ from dynsim.analysis.results import Z95
 from dynsim.sims.maps import henon, logistic, lorenz
 
 K = 3.0
+HENON_D2 = references.value("henon_correlation_dimension")
+HENON_LAMBDA1 = references.value("henon_lyapunov")[0]
+LORENZ_LAMBDA1 = references.value("lorenz_lyapunov")[0]
 
 
 def _nolds():
@@ -80,27 +84,27 @@ def test_flat_torus_without_edges(d):
 def test_stderr_is_fit_se_plus_local_slope_spread():
     # consumers (tables, z, agrees, ci) read stderr: it is the honest total, the regression SE
     # alone (0.003 where the local slopes spread by 0.06 on Henon) is fit_stderr
-    est = correlation_dimension(henon(5000, seed=1)["trajectory"], seed=0, reference=1.21)
+    est = correlation_dimension(henon(5000, seed=1)["trajectory"], seed=0, reference=HENON_D2)
     a, b = est.data["window"]
     local = np.asarray(est.data["local_slopes"])[a:b]
     assert est.spread == pytest.approx(np.std(local, ddof=1))
     assert est.stderr == pytest.approx(est.fit_stderr + est.spread)
     assert est.fit_stderr < est.spread
     assert est.ci == pytest.approx((est.value - Z95 * est.stderr, est.value + Z95 * est.stderr))
-    assert est.z == pytest.approx((est.value - 1.21) / est.stderr)
-    assert est.agrees(K) == (abs(est.value - 1.21) <= K * (est.fit_stderr + est.spread))
+    assert est.z == pytest.approx((est.value - HENON_D2) / est.stderr)
+    assert est.agrees(K) == (abs(est.value - HENON_D2) <= K * (est.fit_stderr + est.spread))
 
 
 def test_henon_correlation_dimension():
     x = henon(10_000, seed=1)["trajectory"]
-    est = correlation_dimension(x, seed=0, reference=1.21,
+    est = correlation_dimension(x, seed=0, reference=HENON_D2,
                                 reference_source="Grassberger & Procaccia 1983")
     assert est.agrees(K), est
     assert "longest window" in est.data["rule"]
     a, b = est.data["window"]
     assert est.r_range == (est.data["radii"][a], est.data["radii"][b])
     # reference points (Theiler 1987) and a Theiler window give a consistent value
-    sub = correlation_dimension(x, theiler=2, max_pairs=2 * 10**7, seed=3, reference=1.21)
+    sub = correlation_dimension(x, theiler=2, max_pairs=2 * 10**7, seed=3, reference=HENON_D2)
     assert sub.data["reference_points"] == 2 * 10**7 // 9999 and sub.agrees(K), sub
     assert sub.data["seed"] == 3
 
@@ -145,7 +149,7 @@ def test_rosenstein_chooses_its_fit_range_from_the_divergence_curve():
     assert fixed.value > 1.5 and auto.data["fit_rule"].startswith("longest run")
     assert k0 >= 40 and 200 <= k1 <= 600 and "saturation" in auto.data["fit_rule"]
     # Rosenstein et al. (1993, Table 2) report errors of several percent for Lorenz: 10% here
-    assert abs(auto.value - 0.906) < 0.1 * 0.906, auto
+    assert abs(auto.value - LORENZ_LAMBDA1) < 0.1 * LORENZ_LAMBDA1, auto
     # a map saturates within ~15 samples, and the same rule finds that too
     log = largest_lyapunov_rosenstein(logistic(3000, r=4.0, seed=3)["trajectory"][:, 0], dim=1)
     assert abs(log.value - math.log(2)) <= K * log.stderr and log.data["fit_range"][1] <= 15, log
@@ -157,7 +161,7 @@ def test_qr_and_rosenstein_agree_on_henon():
     tr = henon(10_000, seed=1)
     qr = lyapunov_spectrum(tr["jacobian"], transient=100)
     ros = largest_lyapunov_rosenstein(tr["trajectory"][:, 0], dim=2, delay=1, theiler=5)
-    assert abs(qr.exponents[0] - 0.4193) <= K * qr.stderr[0]
+    assert abs(qr.exponents[0] - HENON_LAMBDA1) <= K * qr.stderr[0]
     assert abs(ros.value - qr.exponents[0]) <= K * math.hypot(ros.stderr, qr.stderr[0]), (ros, qr)
 
 
@@ -267,7 +271,7 @@ def test_dimension_and_rosenstein_print_themselves():
     # the table line shows the value, its error and the method; details show what the old
     # `dynsim analyze` printed: both parts of the uncertainty, the scaling region, the rule, z
     x = henon(5000, seed=1)["trajectory"]
-    est = correlation_dimension(x, seed=0, reference=1.21, reference_source="GP 1983")
+    est = correlation_dimension(x, seed=0, reference=HENON_D2, reference_source="GP 1983")
     line = str(est)
     assert "\n" not in line and f"{est.value:.6g} ± {est.stderr:.2g}" in line
     assert line.endswith("Grassberger-Procaccia D2")
@@ -275,7 +279,7 @@ def test_dimension_and_rosenstein_print_themselves():
     assert block.startswith(f"correlation_dimension: {est.value:.4f} ± {est.stderr:.2g} (= "
                             f"{est.fit_stderr:.2g} fit SE + {est.spread:.2g} SD of local slopes")
     for needle in ("  scaling region r in [", "decades, radii ", "pairs of 5,000 points",
-                   "  window rule: longest window", "  reference 1.21 (GP 1983): z = "):
+                   "  window rule: longest window", f"  reference {HENON_D2:.6g} (GP 1983): z = "):
         assert needle in block, (needle, block)
     assert sorted(est.to_dict()) == sorted(["value", "stderr", "ci", "method", "n", "reference",
                                             "reference_source", "data", "spread", "r_range",

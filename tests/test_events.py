@@ -1,6 +1,6 @@
 """Events of a thresholded signal, burstiness, memory, the Poisson null, and Zhang & Tang's recipe.
 
-Statistical checks use fixed seeds and K = 3 standard errors (REFERENCES.md item 15)."""
+Statistical checks use fixed seeds and K = 3 standard errors."""
 
 import math
 

@@ -1,7 +1,7 @@
 """Lyapunov spectra (QR/Benettin), Kaplan-Yorke and the sharpness dimension against known values.
 
-References: REFERENCES.md items 8 (Henon, Lorenz, logistic) and 9 (sharpness dimension).  Statistical
-checks use K = 3 of the estimator's own block-averaged standard errors at fixed seeds.
+References: dynsim/data/references.json (henon_*, lorenz_*, logistic_r4_lyapunov) and Tuci et al.
+2026 (the sharpness dimension).  Statistical checks use K = 3 of the estimator's own block-averaged standard errors at fixed seeds.
 """
 
 import math
@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy.special import digamma
 
+from dynsim import references
 from dynsim.analysis import measure
 from dynsim.analysis.lyapunov import (SharpnessDimension, jacobian_sharpness_exponents,
                                       kaplan_yorke_dimension, lyapunov_spectrum, sharpness_dimension,
@@ -21,8 +22,8 @@ from dynsim.trace import make_trace
 from dynsim.sims.maps import henon, logistic, lorenz
 
 K = 3.0
-HENON = (0.4193, -1.6233)              # item 8 (2e6 iterates, QR)
-LORENZ = (0.906, 0.0, -14.572)         # item 8 (Sprott)
+HENON = tuple(references.value("henon_lyapunov"))    # 2e6 iterates, QR
+LORENZ = tuple(references.value("lorenz_lyapunov"))  # Sprott 2003
 
 
 def _within(spec, ref):
@@ -34,11 +35,11 @@ def test_henon_spectrum_sum_and_kaplan_yorke():
     spec = lyapunov_spectrum(henon(200_000, seed=1)["jacobian"], transient=100)
     _within(spec, HENON)
     # |det Df| = b: the sum is ln 0.3 exactly, whatever the orbit
-    assert spec.total().value == pytest.approx(math.log(0.3), abs=1e-10)
+    assert spec.total().value == pytest.approx(math.log(0.3), abs=1e-10)  # henon_lyapunov_sum
     ky = kaplan_yorke_dimension(spec.exponents, cov=spec.cov,
                                 reference=1 + HENON[0] / abs(HENON[1]))
     assert ky.data["j"] == 1 and ky.agrees(K), ky
-    assert ky.reference == pytest.approx(1.258, abs=1e-3)
+    assert ky.reference == pytest.approx(references.value("henon_kaplan_yorke"), abs=1e-3)
     assert spec.headline() == spec.exponents[0]
 
 
@@ -49,17 +50,19 @@ def test_lorenz_spectrum_sum_and_kaplan_yorke():
     _within(spec, LORENZ)
     # the flow contracts volume at sigma + 1 + beta exactly; the RK4 map's det deviates by O(dt^5)
     # per step (measured ~1e-6 relative at dt = 0.01): 1e-3 per unit time is a loose bound
-    assert spec.total().value == pytest.approx(-(10 + 1 + 8 / 3), abs=1e-3)
-    ky = kaplan_yorke_dimension(spec.exponents, cov=spec.cov, reference=2 + 0.906 / 14.572)
+    assert spec.total().value == pytest.approx(references.value("lorenz_lyapunov_sum"), abs=1e-3)
+    ky = kaplan_yorke_dimension(spec.exponents, cov=spec.cov,
+                                reference=2 + LORENZ[0] / abs(LORENZ[2]))
     assert ky.data["j"] == 2 and ky.agrees(K), ky
-    assert ky.reference == pytest.approx(2.062, abs=1e-3)
+    assert ky.reference == pytest.approx(references.value("lorenz_kaplan_yorke"), abs=1e-3)
     # the running estimate ends at the final one
     np.testing.assert_allclose(spec.data["convergence"][-1], spec.exponents)
 
 
 def test_logistic_r4_is_ln2():
     spec = lyapunov_spectrum(logistic(100_000, r=4.0, seed=3)["jacobian"])
-    assert abs(spec.exponents[0] - math.log(2)) <= K * spec.stderr[0], spec
+    lam = references.value("logistic_r4_lyapunov")
+    assert abs(spec.exponents[0] - lam) <= K * spec.stderr[0], spec
 
 
 def test_random_gaussian_products_match_newman():
@@ -420,7 +423,10 @@ def test_measures_keep_the_spectrum_and_print_it():
     text = m.details()
     assert text.count("lyapunov_1..2 (per step): QR (Benettin) over ") == 1
     assert f"sum of exponents {sum(spec.exponents):.6g}" in text
-    assert "  lyapunov_1: reference 0.4193" in text and "agrees within 3" in text
+    # the reference and its references.json key, cited 'key: first author year'
+    assert (f"  lyapunov_1: reference {HENON[0]:.6g} ({references.source('henon_lyapunov')}): "
+            in text and "agrees within 3" in text)
+    assert references.source("henon_kaplan_yorke") in text
     assert "kaplan_yorke: " in text and "correlation_dimension: " in text
     assert m.headline()["lyapunov_1"] == spec.exponents[0]
     table = str(m)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from dynsim import references
 from dynsim.analysis import measure
 from dynsim.analysis.powerlaw import fit_power_law, sample_power_law
 from dynsim.analysis.tails import hill_estimator
@@ -10,6 +11,7 @@ from dynsim.plots.powerlaw import plot_hill
 from dynsim.trace import make_trace
 
 K = 3.0
+ZT_BINS = references.value("zhang_tang_bins")  # Zhang & Tang's linear bins
 
 
 def test_event_channels_give_exponents_on_the_stationary_part():
@@ -109,8 +111,8 @@ def test_interval_exponent_rows():
     assert abs(mle.alpha - 1.8) < K * mle.stderr, mle
     assert "17 intervals" in mle.xmax_rule
     ls = m["interval_exponent_ls"]
-    width = -(-longest // 50)
-    assert ls.data["bin_width"] == width and ls.data["n_bins"] <= 50
+    width = -(-longest // ZT_BINS)
+    assert ls.data["bin_width"] == width and ls.data["n_bins"] <= ZT_BINS
     assert ls.data["range"][1] >= longest and ls.data["range"][1] - width < longest
     assert ls.data["overflow"] == 17 and "17 intervals" in ls.method
     assert np.isfinite(ls.value) and ls.stderr > 0
@@ -122,7 +124,7 @@ def test_zt_rebin_uses_the_observed_range():
     counts = np.zeros(5000)
     counts[[0, 9, 99, 1199]] = [5, 3, 2, 1]  # longest observed interval: 1200
     merged, edges, width = zt_rebin(counts, np.arange(0.5, 5001.0))
-    assert width == 24 and merged.size == 50 and merged.sum() == 11
+    assert width == -(-1200 // ZT_BINS) == 24 and merged.size == ZT_BINS and merged.sum() == 11
     assert edges[0] == 0.5 and edges[-1] == 1200.5 and merged[-1] == 1
 
 

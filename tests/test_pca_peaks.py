@@ -1,4 +1,5 @@
-"""PCA of walks (Antognini & Sohl-Dickstein 2018) and peaks of random landscapes (REFERENCES item 7)."""
+"""PCA of walks (Antognini & Sohl-Dickstein 2018) and peaks of random landscapes (exchangeability;
+the peak_fraction_* keys of references.json)."""
 
 import math
 
@@ -6,6 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from dynsim import references
 from dynsim.analysis import measure
 from dynsim.analysis.pca import (cosine_fidelity, principal_components, walk_pca_limit,
                                  walk_pca_theory)
@@ -25,8 +27,10 @@ def test_pca_theory_closed_form_matches_eigendecomposition(steps):
 
 
 def test_pca_limit():
-    assert walk_pca_limit(2).sum() == pytest.approx(0.7599, abs=1e-4)
-    assert walk_pca_theory(10**5, 1)[0] == pytest.approx(6 / math.pi**2, abs=1e-4)
+    assert walk_pca_limit(2).sum() == pytest.approx(references.value("pca_walk_explained_12_limit"),
+                                                    abs=1e-4)
+    assert walk_pca_theory(10**5, 1)[0] == pytest.approx(
+        references.value("pca_walk_explained_limit")[0], abs=1e-4)
 
 
 def test_principal_components_both_regimes_agree():
@@ -49,27 +53,32 @@ def test_high_dimensional_walk_matches_theory():
     m = measure(tr)
     for name in ("pca_explained_1", "pca_explained_12"):
         assert m[name].reference is not None and abs(m[name].z) < K, m[name]
-    # REFERENCES.md item 6: |corr| > 0.999 for k <= 3 as d/n -> inf; at d/n = 40 the third
+    # |corr| -> 1 for k <= 3 as d/n -> inf (pca_walk_cosine_corr); at d/n = 40 the third
     # component is still 1e-3 short (finite-d mixing of neighbouring components)
     assert m["pca_cos_corr_1"].value > 0.999 and m["pca_cos_corr_2"].value > 0.999
     assert m["pca_cos_corr_3"].value > 0.995
 
 
 def test_ten_dimensional_walk_is_outside_the_theory():
-    # REFERENCES.md item 15: 10-D lattice walk, n = 1000, 400 walks: PC1 0.635, PC1+2 0.805, SD 0.05
+    # pca_lattice_d10_n1000 (measured here): 10-D lattice walk, n = 1000, 400 walks: PC1 0.635,
+    # PC1+2 0.805, per-walk SD 0.05
+    (pc1, pc12), sd = references.value("pca_lattice_d10_n1000"), references.get(
+        "pca_lattice_d10_n1000")["uncertainty"]
+    walks = 400  # of that calibration (its "how")
     m = measure(walk_pca(d=10, walks=200, steps=1000, k=2, seed=4))
     e12 = m["pca_explained_12"]
     assert e12.reference is None  # d << n: no oracle claimed
-    assert abs(e12.value - 0.805) < K * math.hypot(e12.stderr, 0.05 / math.sqrt(400))
-    assert abs(m["pca_explained_1"].value - 0.635) < K * math.hypot(m["pca_explained_1"].stderr,
-                                                                     0.05 / math.sqrt(400)) + 0.01
+    assert abs(e12.value - pc12) < K * math.hypot(e12.stderr, sd / math.sqrt(walks))
+    assert abs(m["pca_explained_1"].value - pc1) < K * math.hypot(m["pca_explained_1"].stderr,
+                                                                   sd / math.sqrt(walks)) + 0.01
 
 
-@pytest.mark.parametrize("levels,neighbours,top_only,expected", [
-    (0, "all", False, 1 / 21), (5, "axis", True, 0.2 * 0.8**10), (5, "all", False, 0.0023),
-    (5, "axis", False, 0.0227)])
-def test_peak_probability_formulas(levels, neighbours, top_only, expected):
-    assert peak_probability(10, levels, neighbours, top_only) == pytest.approx(expected, rel=0.01)
+@pytest.mark.parametrize("levels,neighbours,top_only,key", [
+    (0, "all", False, "peak_fraction_iid_d10"), (5, "axis", True, "peak_fraction_levels5_axis_top"),
+    (5, "all", False, "peak_fraction_levels5_all"), (5, "axis", False, "peak_fraction_levels5_axis")])
+def test_peak_probability_formulas(levels, neighbours, top_only, key):
+    assert peak_probability(10, levels, neighbours, top_only) == pytest.approx(
+        references.value(key), rel=0.01)
 
 
 @pytest.mark.parametrize("kwargs", [

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
+from dynsim import references
 from dynsim.analysis.fss import collapse, moment_analysis
 from dynsim.analysis.powerlaw import (analyze_power_law, compare, fit_power_law, gof_bootstrap,
                                       sample_power_law)
@@ -15,6 +16,8 @@ from dynsim.analysis.powerlaw.window import log_norm, window_cdf
 from dynsim.analysis.powerlaw.zeta import hurwitz, hurwitz_d2
 
 K = 3.0
+P_GOF = references.value("csn_gof_p_threshold")  # CSN: bootstrap p <= 0.1 rules a power law out
+P_LR = references.value("csn_lr_p_threshold")    # CSN: a likelihood-ratio sign counts for p < 0.1
 
 
 def rng(seed):
@@ -56,6 +59,13 @@ def test_discrete_standard_error_is_the_fisher_one():
     # the SD of an SD from 300 replicates has relative error 1/sqrt(2 * 299) ~ 4%
     assert abs(sd / fit.stderr - 1) < K * 0.041
     assert fit.stderr > 1.1 * (fit.alpha - 1) / math.sqrt(1000)
+
+
+def test_discrete_fisher_se_over_the_continuous_one_is_the_reference_ratio():
+    # per point: 1/sqrt(zeta''/zeta - (zeta'/zeta)^2) against (alpha - 1), at alpha 2.5, xmin 1
+    z0, z1, z2 = hurwitz_d2(2.5, 1.0)
+    ratio = 1 / math.sqrt(z2 / z0 - (z1 / z0) ** 2) / (2.5 - 1)
+    assert ratio - 1 == pytest.approx(references.value("discrete_powerlaw_se_ratio"), abs=1e-7)
 
 
 def test_xmin_scan_finds_the_tail_above_a_lognormal_body():
@@ -169,10 +179,11 @@ def test_bootstrap_p_values_are_uniform_for_true_power_laws():
 def test_continuous_bootstrap_p_values_are_not_anti_conservative():
     # 200 continuous power-law samples (alpha 2.5, xmin 1, n = 400), xmin rescanned: gof.py says
     # continuous p-values are conservative; what must hold is that a true power law is not ruled
-    # out more often than the nominal 10%: P(p <= 0.1) <= 0.1 + K SE of a binomial fraction
+    # out more often than the nominal 10% (P_GOF): P(p <= P_GOF) <= P_GOF + K SE of a binomial
+    # fraction
     ps = np.array([gof_bootstrap(sample_power_law(400, 2.5, 1.0, False, rng(3000 + s)), boot=40,
                                  seed=s).p for s in range(200)])
-    assert np.mean(ps <= 0.1) <= 0.1 + K * math.sqrt(0.1 * 0.9 / 200), np.sort(ps)[:30]
+    assert np.mean(ps <= P_GOF) <= P_GOF + K * math.sqrt(P_GOF * (1 - P_GOF) / 200), np.sort(ps)[:30]
 
 
 def test_bootstrap_is_seeded_and_gives_intervals():
@@ -194,7 +205,7 @@ def test_exponential_and_lognormal_are_not_called_power_laws():
         assert res.verdict == "not a power law", res
         assert res.decades >= 1.0 and not any("decades" in why for why in res.reasons), res
         assert any(why.startswith("bootstrap p") for why in res.reasons), res
-        assert res.gof.p <= 0.1 and abs(res.gof.p - 0.1) >= 2 * res.gof.p_stderr
+        assert res.gof.p <= P_GOF and abs(res.gof.p - P_GOF) >= 2 * res.gof.p_stderr
         assert res.comparisons[alt].favours == alt, res
         assert any(why.startswith("better fitted by") and alt in why for why in res.reasons)
     pl = analyze_power_law(sample_power_law(5000, 2.5, 1.0, False, r), boot=50, seed=1)
@@ -202,7 +213,7 @@ def test_exponential_and_lognormal_are_not_called_power_laws():
     comps = pl.comparisons
     assert comps["exponential"].favours == "power law"
     cut = analyze_power_law(r.exponential(1000, 20000).astype(int) + 1, boot=0).comparisons
-    assert cut["truncated_power_law"].p < 0.1 and cut["exponential"].favours == "exponential"
+    assert cut["truncated_power_law"].p < P_LR and cut["exponential"].favours == "exponential"
 
 
 def test_verdict_is_undecided_within_the_monte_carlo_error_of_p():
@@ -370,8 +381,8 @@ def test_a_given_xmin_is_used_as_given_and_kept_by_the_bootstrap():
     for s in range(40):
         y = sample_power_law(1000, 2.5, 1, True, rng(700 + s)).astype(int)
         ps.append(gof_bootstrap(y, fit_power_law(y, xmin=1), boot=40, seed=s).p)
-    low = np.mean(np.array(ps) <= 0.1)
-    assert low < 0.1 + K * math.sqrt(0.1 * 0.9 / 40)  # about 10% expected under the null
+    low = np.mean(np.array(ps) <= P_GOF)
+    assert low < P_GOF + K * math.sqrt(P_GOF * (1 - P_GOF) / 40)  # about 10% expected under the null
 
 
 def test_a_fit_nothing_tested_is_untested_not_plausible():

@@ -89,6 +89,21 @@ def test_band_value_and_cite():
     assert "caveat" in references.get("btw_2d_tau")
 
 
+def test_source_is_the_key_and_the_first_authors():
+    # the short form results print beside a reference: 'key: first author(s) year'
+    assert references.source("henon_kaplan_yorke") == "henon_kaplan_yorke: Kaplan & Yorke 1979"
+    assert references.source("logistic_r4_lyapunov") == "logistic_r4_lyapunov: May 1976"
+    assert references.source("oslo_D") == "oslo_D: Grassberger et al. 2016"
+    assert (references.source("minimalist_gd_lr01")
+            == "minimalist_gd_lr01: Zhu et al. 2023, measured here")
+    assert references.source("product_balanced_flip_lr") == "product_balanced_flip_lr: derived here"
+    for key in references.load():  # every key has one: no raw citation text leaks into it
+        src = references.source(key)
+        assert src.startswith(f"{key}: ") and len(src) < len(key) + 60 and "\n" not in src, src
+    with pytest.raises(ValueError, match="unknown reference 'oslo'"):
+        references.source("oslo")
+
+
 def test_copies_do_not_leak_into_the_cache():
     e = references.get("henon_lyapunov")
     e["value"].append(99.0)

@@ -6,15 +6,15 @@ import math
 import numpy as np
 import pytest
 
+from dynsim import references
 from dynsim.analysis import measure
 from dynsim.analysis.walks import (polya_return_probability, return_curve, return_fraction_exact,
                                    return_probability)
 from dynsim.sims.walks import lattice_walk
 
 K = 3.0
-# REFERENCES.md item 5 (mpmath, 12 digits)
-POLYA = {3: 0.340537329551, 4: 0.193201673225, 5: 0.135178609821, 6: 0.104715495629,
-         7: 0.085844934113, 8: 0.072912649959, 9: 0.063447749653, 10: 0.056197535974}
+# Polya 1921 / Montroll 1956 (references.json, 12 digits)
+POLYA = {d: references.value(f"polya_return_d{d}") for d in range(3, 11)}
 
 
 @pytest.mark.parametrize("d", sorted(POLYA))
@@ -23,10 +23,11 @@ def test_polya_integral_matches_table(d):
 
 
 def test_polya_low_dimensions_and_large_d():
-    assert polya_return_probability(1) == polya_return_probability(2) == 1.0
-    # p ~ 1/(2d) + O(d^-2)
+    assert polya_return_probability(1) == polya_return_probability(2) == \
+        references.value("polya_return_d1_d2")
+    # p ~ c/d + O(d^-2), c = 1/2 (polya_return_large_d)
     p = polya_return_probability(40)
-    assert abs(p - 1 / 80) < 2 / 40**2
+    assert abs(p - references.value("polya_return_large_d") / 40) < 2 / 40**2
 
 
 def test_exact_finite_n_closed_forms():
@@ -39,7 +40,7 @@ def test_exact_finite_n_closed_forms():
     np.testing.assert_allclose(f1[::2], 1 - u1, atol=1e-12)
     # 2-D: u_2m = (C(2m, m)/4^m)^2, so F follows from the renewal equation with that u
     f2 = return_fraction_exact(2, 10_000)
-    assert f2[10_000] == pytest.approx(0.739, abs=5e-4)  # REFERENCES.md item 15: 73.9% by 1e4
+    assert f2[10_000] == pytest.approx(references.value("return_fraction_2d_n10000"), abs=5e-4)
     assert np.all(np.diff(f2) >= -1e-14)
     np.testing.assert_array_equal(f2[1::2], f2[0:-1:2])  # returns happen at even steps only
 

@@ -38,9 +38,10 @@ class DimensionEstimate(Estimate):
     """A correlation dimension whose ``stderr`` is the honest uncertainty every consumer reads
     (tables, ``z``, :meth:`agrees`, ``ci``): the regression SE of the slope (``fit_stderr``, an
     underestimate: C(r) at different r share pairs) plus ``spread``, the SD of the local slopes
-    d ln C / d ln r in the fitted window (lacunarity, curvature).  The Henon check (REFERENCES.md
-    item 15) is 1.21 within 3 x (slope SE + local-slope spread) = 3 x ``stderr``.  ``data`` holds
-    the curve (radii, corr_sum, local slopes) and the rule that chose the window."""
+    d ln C / d ln r in the fitted window (lacunarity, curvature).  A published D2 is compared within
+    3 x (slope SE + local-slope spread) = 3 x ``stderr`` (the note of the references.json key
+    ``henon_correlation_dimension``).  ``data`` holds the curve (radii, corr_sum, local slopes) and
+    the rule that chose the window."""
 
     spread: float = math.nan
     r_range: tuple[float, float] = (math.nan, math.nan)

@@ -14,7 +14,7 @@ Waiting-time statistics, Goh & Barabasi, "Burstiness and memory in complex syste
 tau_{i+1}).  The Poisson null itself is tested by the Kolmogorov-Smirnov distance to a fitted
 exponential, calibrated by a parametric bootstrap that refits the scale (Lilliefors 1969).
 
-Zhang & Tang (PNAS 122, e2523012122, 2025; REFERENCES.md item 10) measure waiting times per
+Zhang & Tang (PNAS 122, e2523012122, 2025, DOI 10.1073/pnas.2523012122) measure waiting times per
 parameter (intervals between one parameter's consecutive large updates, pooled over parameters) and
 fit the exponent by least squares on a log-log plot of a linear-bin histogram:
 :func:`exceedances`, :func:`pooled_intervals` and :func:`interval_hist_fit_ls` reproduce that recipe
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from dynsim import references
 from dynsim.analysis.results import Z95, Estimate
 from dynsim.rng import make_rng
 
@@ -361,10 +362,13 @@ def exponential_null(intervals, *, discrete: bool | None = None, boot: int = 200
 
 
 # ---------------------------------------------------------------------------------------------
-# Zhang & Tang's per-parameter waiting times (REFERENCES.md item 10)
+# Zhang & Tang's per-parameter waiting times (their recipe: the keys zhang_tang_* of references.json)
+
+ZT_QUANTILE = references.value("zhang_tang_quantiles")[0]  # their "top 1%": q = 0.99
+ZT_BINS = references.value("zhang_tang_bins")  # their stored histograms: 50 equal linear bins
 
 
-def exceedances(updates, quantile: float = 0.99, *, per: str = "global") -> np.ndarray:
+def exceedances(updates, quantile: float = ZT_QUANTILE, *, per: str = "global") -> np.ndarray:
     """Boolean (steps x parameters) mask of |update| > threshold.
 
     ``per="global"`` (default): one threshold, the ``quantile`` of |update| over all steps and
@@ -406,13 +410,10 @@ def pooled_intervals(exceed) -> np.ndarray:
     return (step[1:] - step[:-1])[same].astype(np.int64)
 
 
-ZT_BINS = 50  # Zhang & Tang's stored histograms: 50 equal linear bins over the recorded range
-
-
 def zt_rebin(counts, edges, bins: int = ZT_BINS):
     """Merge a unit-width interval histogram (the trainer's ``update_interval_hist``, edges
     0.5, 1.5, ...) into ``bins`` equal linear bins over the recorded range, as Zhang & Tang store
-    theirs (REFERENCES.md item 10: 50 bins, ~590 steps wide for intervals up to ~29500 steps).
+    theirs (``ZT_BINS``, the key ``zhang_tang_bins``, whose note gives their bin width).
 
     The recorded range is [edges[0], the upper edge of the last non-empty bin] (the longest
     observed interval), not the histogram's preset length.  Each new bin is w = ceil(range / bins)

@@ -17,9 +17,9 @@ kept (the sandpile tests' batch-means errors use 20 batches per replica too); ``
 resamples single avalanches (for independent samples only).  High moments of heavy-tailed
 samples are dominated by rare avalanches near the cutoff: their sample means are skewed (typically
 low) and a bootstrap cannot see avalanches that never happened, so keep q modest (default 1 to 3)
-and use many avalanches per size (checked: 2e5 per L recovers D and tau within 3 SE; 2e4 per L
-with q up to 4 biased D low by about 0.1, 2-3 bootstrap SEs).  Plain fits at one L are biased
-by the cutoff; this is the one FSS fit the sandpile presets and the sweeps reuse.
+and use many avalanches per size (benchmarks/RESULTS.md: how many, checked on synthetic samples
+with known tau and D).  Plain fits at one L are biased by the cutoff; this is the one FSS fit the
+sandpile presets and the sweeps reuse.
 """
 
 from __future__ import annotations

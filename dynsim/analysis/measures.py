@@ -1,8 +1,8 @@
 """``measure(trace) -> Measures``: every measure whose channels a trace holds, by one table.
 
 Each row names a measure, the channels it needs and an adapter from the trace to the pure function
-in its analysis module; the rows live by family in ``measures_walks``, ``measures_events`` and
-``measures_dynamics``.  A measure whose channels are absent is absent.  Adding a measure means
+in its analysis module; the rows live by family in :mod:`dynsim.analysis.rows.walks`,
+:mod:`~dynsim.analysis.rows.events` and :mod:`~dynsim.analysis.rows.dynamics`.  A measure whose channels are absent is absent.  Adding a measure means
 adding one row.  Resampling measures draw from a generator seeded by (trace seed, row name), so
 ``measure`` is a pure function of the trace and adding a row changes no other row's draws.
 """

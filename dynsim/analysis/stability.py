@@ -16,7 +16,8 @@ ema_momentum     v' = beta v + (1 - beta) g, w' = w - lr v'        (2 + 2 beta) 
 rmsprop_precond  GD on P^-1 H, P = diag(sqrt(nu) + eps)            2 / lr, for lambda_max(P^-1 H)
 adam_precond     EMA momentum (beta1) on P^-1 H                    (2 + 2 beta1) / ((1 - beta1) lr)
                                                                    = 38/lr at beta1 = 0.9 (Cohen
-                                                                   et al. 2022, arXiv 2207.14484)
+                                                                   et al. 2022, arXiv 2207.14484;
+                                                                   eos_threshold_adam_precond)
 ===============  ================================================  ==============================
 
 Characteristic polynomials (a = lr h): heavy ball z^2 - (1 + beta - a) z + beta; Nesterov
@@ -24,7 +25,8 @@ z^2 - (1 + beta)(1 - a) z + beta (1 - a); EMA z^2 - (1 + beta - (1 - beta) a) z 
 they vanish at the thresholds above.  The adaptive rows hold with the preconditioner frozen (h is
 then an eigenvalue of P^-1 H, and Adam's bias correction of m is taken as 1); with P adapting,
 RMSProp and Adam never diverge on a quadratic: P grows until lambda_max(P^-1 H) sits at the
-threshold (Cohen et al. 2022).
+threshold (Cohen et al. 2022; measured here: rmsprop_quadratic_precond_ratio,
+adam_quadratic_precond_ratio).
 
 Where a run sits (:func:`stability_from_arrays`; from a trace,
 :func:`dynsim.analysis.rows.stability.stability`).  The ratio r_t = S_t / threshold_t compares the

@@ -8,13 +8,14 @@ normal with SE alpha/sqrt(k).  The Hill plot (alpha_hat against k) trades varian
 bias from the body of the distribution (large k); a k is chosen where the plot is stable.
 
 Mohammadi, Mohammadpour & Ogata (Metrika 78:549, 2015, Cor. 2.4), as used for SGD gradient noise by
-Simsekli, Sagun & Gurbuzbalaban (ICML 2019; REFERENCES.md item 12): for i.i.d. symmetric
+Simsekli, Sagun & Gurbuzbalaban (ICML 2019, arXiv 1901.06053): for i.i.d. symmetric
 alpha-stable X_1..X_K, K = K1 K2, the block sums Y_i of K1 consecutive samples have the law of
 K1^(1/alpha) X, so
     1/alpha_hat = [(1/K2) sum_i ln|Y_i| - (1/K) sum_j ln|X_j|] / ln K1,
 with Euclidean norms for vector samples (i.i.d. stable coordinates keep the same identity).  The
-estimate lives in (0, 2]; a value above 2 means no heavy tail was detected (finite variance: block
-sums grow like sqrt(K1) or slower), and it is reported as it is, never clipped.
+estimate lives in (0, 2] (``ALPHA_MAX``, read from the key ``alpha_stable_max``); a value above 2
+means no heavy tail was detected (finite variance: block sums grow like sqrt(K1) or slower), and it
+is reported as it is, never clipped.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dynsim import references
 from dynsim.analysis.results import Z95, Estimate, Printable
 
 K_MAX_DEFAULT = 100_000      # Hill plot length when k_max is not given
 STABLE_K_MIN = 10            # the smallest k at which a stable window may start
+ALPHA_MAX = references.value("alpha_stable_max")  # upper end of the stable range (0, 2]
 MMO2015 = ("Mohammadi, Mohammadpour & Ogata, Metrika 78:549 (2015), Cor. 2.4; Simsekli, Sagun & "
            "Gurbuzbalaban, ICML 2019")
 
@@ -213,13 +216,14 @@ def stable_tail_index(X, *, K1: int | None = None) -> Estimate:
         ci = (1.0 / hi_inv, 1.0 / lo_inv if lo_inv > 0 else math.inf)
     else:
         alpha, se, ci = math.inf, math.inf, (1.0 / hi_inv if hi_inv > 0 else math.inf, math.inf)
-    heavy = bool(ci[1] < 2.0)
-    if alpha > 2.0:
-        verdict = "no heavy tail detected: alpha > 2 is outside the stable range (0, 2]"
+    heavy = bool(ci[1] < ALPHA_MAX)
+    if alpha > ALPHA_MAX:
+        verdict = (f"no heavy tail detected: alpha > {ALPHA_MAX:g} is outside the stable range "
+                   f"(0, {ALPHA_MAX:g}]")
     elif heavy:
-        verdict = "heavy tail: alpha < 2 beyond the 95% interval"
+        verdict = f"heavy tail: alpha < {ALPHA_MAX:g} beyond the 95% interval"
     else:
-        verdict = "no heavy tail detected: consistent with alpha = 2 (Gaussian)"
+        verdict = f"no heavy tail detected: consistent with alpha = {ALPHA_MAX:g} (Gaussian)"
     return Estimate(alpha, se, ci, n=used,
                     method="block-sum estimator of the alpha-stable index (MMO 2015), SE from the "
                            "spread over blocks, delta method", reference_source=MMO2015,

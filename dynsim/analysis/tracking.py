@@ -18,10 +18,9 @@ def edge_window(ratio, *, tol: float = 0.05, window: int = 50) -> tuple[int, int
     """The first sustained stretch at the edge of stability: the first run of consecutive steps
     [start, stop) with |ratio - 1| <= ``tol`` that lasts at least ``window`` steps (None if there
     is none).  ``ratio`` is the (time-averaged) sharpness x lr / 2, or any sharpness over its
-    threshold.  A transient that only crosses the threshold (the degree-2 product starts at ratio
-    1.25 and falls through 1 to 0.63 in about 15 steps) is not "at the edge"; GD that settles at
-    the edge (the minimalist toy from (3.3, 0.05) at lr 0.1: within 3% of 1 from step 9 on) is.
-    Non-finite ratios end a run."""
+    threshold.  A transient that only crosses the threshold (the degree-2 product, which falls
+    through 1 to below the edge) is not "at the edge"; GD that settles at the edge (the minimalist
+    toy) is (benchmarks/RESULTS.md has both trajectories).  Non-finite ratios end a run."""
     r = np.asarray(ratio, dtype=float).reshape(-1)
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
         raise ValueError(f"window must be an integer >= 1, got {window!r}")

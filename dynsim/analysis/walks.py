@@ -1,7 +1,8 @@
 """Measures of random walks, and the exact results they are checked against.
 
-Polya (REFERENCES.md item 5): the simple walk on Z^d returns to the origin with probability
+Polya (1921): the simple walk on Z^d returns to the origin with probability
 p(d) = 1 - 1/u(d), u(d) = int_0^inf e^-t I_0(t/d)^d dt (the expected number of visits, Watson/Montroll).
+Its values for d = 3..10 are the keys ``polya_return_d3`` .. ``polya_return_d10`` of references.json.
 The integrand falls as (2 pi t / d)^(-d/2), so u diverges and p = 1 for d <= 2.
 
 Finite n, exactly: u_k = P(X_k = 0) follows from splitting the k steps among the axes (a binomial
@@ -22,6 +23,7 @@ import numpy as np
 from numba import njit
 from scipy import integrate, special, stats
 
+from dynsim import references
 from dynsim.analysis.results import Z95, Estimate
 
 EXACT_MAX_STEPS = 20_000
@@ -55,6 +57,16 @@ def polya_return_probability(d: int) -> float:
     c = (2 * math.pi / d) ** (-d / 2)
     u += c * (big_t ** (1 - d / 2) / (d / 2 - 1) + d * d / 8 * big_t ** (-d / 2) / (d / 2))
     return 1.0 - 1.0 / u
+
+
+def polya_source(d: int) -> str:
+    """Where p(d) comes from: its references.json key for 3 <= d <= 10, else the integral."""
+    d = _check_d(d)
+    if 3 <= d <= 10:
+        return references.source(f"polya_return_d{d}")
+    if d <= 2:
+        return references.source("polya_return_d1_d2")
+    return "Polya 1921: 1 - 1/u(d), Montroll 1956 integral"
 
 
 @njit(cache=True)
@@ -162,7 +174,8 @@ def distance_exponent(steps, sq_mean, sq_cov, walkers: int) -> Estimate:
     var_y = 0.25 * cov * np.outer(dinv, dinv) / walkers
     se = math.sqrt(max(float(w @ var_y @ w), 0.0))
     return Estimate.normal(slope, se, method="least squares of log RMS on log n, sandwich SE",
-                           n=walkers, reference=0.5, reference_source="E|X_n|^2 proportional to n",
+                           n=walkers, reference=references.value("walk_distance_exponent"),
+                           reference_source=references.source("walk_distance_exponent"),
                            data={"n_range": [float(n[keep][0]), float(n[keep][-1])],
                                  "points": int(x.size)})
 
@@ -263,9 +276,10 @@ def return_probability(first_return, n: int, d: int, *, n_lo: int | None = None,
 
     Fits F(m) = p - a m^(-(d-2)/2) by least squares on ``points`` log-spaced even m in
     [n_lo, n] (n_lo = max(50, n/100) by default, at most n/4: below m of about 50 the correction
-    beyond the leading m^(-(d-2)/2) term still biases the intercept, by -0.005 at d = 3 and
-    -0.003 at d = 4 when the fit starts at m = 2 with n = 200, checked on the exact curves); the interval is the 2.5-97.5% bootstrap percentile range
-    over walkers and the standard error the bootstrap SD."""
+    beyond the leading m^(-(d-2)/2) term still biases the intercept; benchmarks/RESULTS.md has the
+    check on the exact curves); the interval is the 2.5-97.5% bootstrap percentile range over
+    walkers and the standard error the bootstrap SD.  The reference is
+    :func:`polya_return_probability`, cited by its references.json key for d <= 10."""
     d = _check_d(d)
     if d < 3:
         raise ValueError(f"extrapolation needs d >= 3 (p = 1 for d <= 2), got d={d}")
@@ -296,7 +310,7 @@ def return_probability(first_return, n: int, d: int, *, n_lo: int | None = None,
     return Estimate(p_hat, float(boot_p.std(ddof=1)), (float(lo), float(hi)),
                     method=f"intercept of F(m) vs m^-{(d - 2) / 2:g}, bootstrap over walkers ({boot})",
                     n=int(r.size), reference=polya_return_probability(d),
-                    reference_source="Polya: 1 - 1/u(d), Watson/Montroll integral",
+                    reference_source=polya_source(d),
                     data={"d": d, "m_range": [int(m[0]), int(m[-1])], "points": int(m.size),
                           "fraction_by_n": float(curve[-1])})
 

@@ -24,8 +24,9 @@ def _tail_ccdf(fit: PowerLawFit, x: np.ndarray) -> np.ndarray:
 
 def alpha_band(fit: PowerLawFit) -> np.ndarray:
     """The SE of alpha at each xmin candidate: the fit's own per-candidate SE (the discrete Fisher
-    SE 1/sqrt(n [zeta''/zeta - (zeta'/zeta)^2]) for discrete fits, REFERENCES.md item 15), and the
-    continuous (alpha - 1)/sqrt(n) only for a scan that does not carry one."""
+    SE 1/sqrt(n [zeta''/zeta - (zeta'/zeta)^2]) for discrete fits, Clauset, Shalizi & Newman 2009;
+    the key ``discrete_powerlaw_se_ratio``), and the continuous (alpha - 1)/sqrt(n) only for a scan
+    that does not carry one."""
     scan = fit.scan
     if "stderr" in scan:
         return np.asarray(scan["stderr"], dtype=float)

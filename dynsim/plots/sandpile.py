@@ -10,7 +10,7 @@ from dynsim.plots.powerlaw import _tail_ccdf, plot_collapse
 
 KINDS = ("size", "area", "duration")
 # P(x) ~ x^-exponent: the size exponent tau (tau_s), the area exponent tau_a, the duration
-# exponent tau_t (mean field: tau_s = 3/2, tau_t = 2; Goh et al., PRL 91:148701, 2003)
+# exponent tau_t (mean field: the keys mean_field_tau, mean_field_tau_t of references.json)
 EXPONENT_NAMES = {"size": "tau_s", "area": "tau_a", "duration": "tau_t"}
 
 

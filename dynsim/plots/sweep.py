@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 PREFERRED = ("stability", "sharpness")  # the edge-of-stability readouts, first when present
-REFERENCE = {"stability": 1.0}  # sharpness * lr / 2 = 1 is the edge
+REFERENCE = {"stability": 1.0}  # sharpness / threshold = 1 is the edge (eos_threshold_gd: 2/lr)
 
 
 def default_measures(names, max_measures: int = 6) -> list[str]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+from dynsim import references
 from dynsim.analysis import measure
 from dynsim.analysis import walks as theory
 from dynsim.rng import child_seed
@@ -26,7 +27,8 @@ from dynsim.sims.walks import gaussian_walk, landscape_peaks, lattice_walk, rand
 from dynsim.sims.walks.kernels import lattice_paths_kernel
 from dynsim.studies.base import StudyResult
 
-# where the claims come from, or the published results they are tested against
+# where the claims come from, or the published results they are tested against (the same papers,
+# years and locators as their entries in dynsim/data/references.json: tests/test_claims.py checks)
 POLYA = ("G. Pólya (1921), 'Über eine Aufgabe der Wahrscheinlichkeitsrechnung betreffend die "
          "Irrfahrt im Straßennetz', Mathematische Annalen 84, 149-160, doi:10.1007/BF01458701")
 PEARSON = ("K. Pearson (1905), 'The problem of the random walk', Nature 72, 294, "
@@ -36,9 +38,13 @@ VERSHYNIN = ("R. Vershynin (2018), 'High-Dimensional Probability: An Introductio
 ANTOGNINI = ("J. Antognini & J. Sohl-Dickstein (2018), 'PCA of high dimensional random walks with "
              "comparison to neural network training', NeurIPS 31, arXiv:1806.08805")
 MONTROLL = ("E. W. Montroll (1956), 'Random walks in multidimensional spaces, especially on "
-            "periodic lattices', J. SIAM 4, 241-260, doi:10.1137/0104014")
+            "periodic lattices', J. SIAM 4, 241-260")
 NOLTE = ("D. D. Nolte (2025), 'Random Walks in 10 Dimensions', Galileo Unbound (blog), and its "
-         "Hacker News discussion (item 45116849), where the 2% and 18% figures were given")
+         "Hacker News discussion, where the 2% and 18% figures were given")
+# the keys of references.json whose citations these are
+SOURCE_KEYS = {POLYA: "polya_return_d3", MONTROLL: "polya_return_d3",
+               VERSHYNIN: "shell_relative_width", ANTOGNINI: "pca_walk_explained_limit",
+               NOLTE: "peak_fraction_iid_d10"}
 
 K_CLAIMS = 4.0  # about 15 checks per call: 4 SE each keeps the chance of any false alarm near 0.1%
 WIDTH = 100     # the printed table and its notes fit this many columns
@@ -218,7 +224,7 @@ def walk_claims(seed: int = 0, quick: bool = False, progress=None) -> ClaimsResu
         _verdict(all(_within(e) for e in ns.values()),
                  "true" if ns[1000].value < 0.05 and ns[1000].value < ns[10].value else "false"),
         "the shell's relative width falls as 1/sqrt(2d): thin for d in the hundreds, "
-        "not at d = 10 (22%)",
+        f"not at d = 10 ({references.value('shell_relative_width')[0]:.0%})",
         values={f"sd_d{d}": e.value for d, e in ns.items()}))
     cs = {d: m["cosine_spread"] for d, m in shells.items()}
     step(Claim(
@@ -230,13 +236,14 @@ def walk_claims(seed: int = 0, quick: bool = False, progress=None) -> ClaimsResu
         # nearly orthogonal: RMS cosine under 0.1 at d = 1000, measured
         _verdict(all(_within(e) for e in cs.values()),
                  "true" if cs[1000].value < 0.1 else "false"),
-        "cosines shrink as 1/sqrt(d): |cos| ~ 0.03 at d = 1000",
+        f"cosines shrink as 1/sqrt(d): |cos| ~ {references.value('cosine_rms')[2]:.2f} at d = 1000",
         values={f"rms_cos_d{d}": e.value for d, e in cs.items()}))
 
     # 7. over 80% of the variance in the first two PCs
     lat = measure(walk_pca(d=10, walks=W(400), steps=1000, k=2, seed=s(7)))["pca_explained_12"]
     hd = measure(walk_pca(d=4000, walks=W(40, floor=10), steps=100, k=2, lattice=False,
                           seed=s(8)))["pca_explained_12"]
+    pca_limit = references.value("pca_walk_explained_12_limit")
     over = lambda e: e.value - K_CLAIMS * e.stderr > 0.8  # noqa: E731
     under = lambda e: e.value + K_CLAIMS * e.stderr < 0.8  # noqa: E731
     verdict = ("true" if over(lat) and over(hd) else "false" if under(lat) and under(hd)
@@ -247,10 +254,11 @@ def walk_claims(seed: int = 0, quick: bool = False, progress=None) -> ClaimsResu
         f"10-D lattice, n = 1000: {lat.value:.4f} ± {lat.stderr:.4f} (SD over walks "
         f"{lat.data['sd_over_walks']:.3f}); d = 4000, n = 100: {hd.value:.4f} ± {hd.stderr:.4f}",
         f"10-D {lat.value:.3f}; d=4000 {hd.value:.3f}",
-        f"d >> n theory at n = 100: {hd.reference:.4f} (6/pi^2 (1 + 1/4) = 0.7599 as n -> inf)",
+        f"d >> n theory at n = 100: {hd.reference:.4f} (6/pi^2 (1 + 1/4) = {pca_limit:.4f} as "
+        "n -> inf)",
         _verdict(_within(hd), verdict),
         "about 80% for the 10-D walk of 1000 steps (d << n, a wide spread over walks); about "
-        "76% in the d >> n regime where the 6/(pi^2 k^2) theory holds",
+        f"{pca_limit:.0%} in the d >> n regime where the 6/(pi^2 k^2) theory holds",
         values={"lattice_10d": lat.value, "high_d": hd.value, "theory": hd.reference}))
 
     # 8. peaks: ~2%, not 18%
@@ -269,7 +277,8 @@ def walk_claims(seed: int = 0, quick: bool = False, progress=None) -> ClaimsResu
                  "depends" if abs(coarse.value - 0.02) < 0.005 and iid.value > 0.03
                  else "true" if abs(iid.value - 0.02) < 0.005 else "false"),
         "2% holds only for a coarse 5-level landscape with one neighbour per axis; i.i.d. "
-        "continuous heights give 1/(2d+1) = 4.8%; 18% is false in every setup considered",
+        f"continuous heights give 1/(2d+1) = {references.value('peak_fraction_iid_d10'):.1%}; "
+        "18% is false in every setup considered",
         values={"iid": iid.value, "coarse": coarse.value}))
 
     # 9. Polya in 1-D and 2-D; 10. escape in 3-D+
@@ -302,7 +311,8 @@ def walk_claims(seed: int = 0, quick: bool = False, progress=None) -> ClaimsResu
         f"p(10) = {theory.polya_return_probability(10):.4f}",
         # measured: the whole interval far below 1 (escape is likely, not a rounding)
         _verdict(_within(p3), "true" if p3.ci[1] < 0.5 else "false"),
-        "returns with probability p(d) < 1: 34% in 3-D, falling like 1/(2d)",
+        f"returns with probability p(d) < 1: {references.value('polya_return_d3'):.0%} in 3-D, "
+        "falling like 1/(2d)",
         values={"p3": p3.value, "p3_ci": list(p3.ci)}))
     return ClaimsResult(claims=tuple(out), seed=int(seed), quick=bool(quick))
 

@@ -40,7 +40,8 @@ class FlowComparison(StudyResult):
     (over ``average`` steps) while GD is at the edge: over [start, stop), the first stretch of at
     least ``edge_window`` steps where GD's time-averaged sharpness ratio S lr / 2 stays within
     ``edge_tol`` of 1 (:func:`dynsim.analysis.tracking.edge_window`); start is None, with the
-    reason in ``note``, when GD never gets there (the degree-2 product: it ends at ratio 0.63).
+    reason in ``note``, when GD never gets there (the degree-2 product: it ends below the edge,
+    ``product_degree2_final_sharpness``).
 
     Gaps, each a bounded relative error (not a log ratio, which a solver-resolution loss of 1e-17
     makes as large as one likes):
@@ -165,8 +166,8 @@ def flows_vs_gd(system: str = "minimalist", lr: float = 0.1, steps: int = 1000, 
     :func:`central_flow`; a flow that stops early ('failed' or 'diverged') is compared over the
     steps it reached, and ``note`` says so.  ``loss_floor`` = FLOOR_FACTOR x rtol^2 x L(x0): a
     solver at relative tolerance rtol resolves the residual of the loss to ~rtol, hence the loss
-    to ~rtol^2 of its start (gradient flow on the minimalist toy sits at 1e-17 to 1e-19 at
-    rtol 1e-8, i.e. at this floor)."""
+    to ~rtol^2 of its start (gradient flow on the minimalist toy reaches this floor:
+    benchmarks/RESULTS.md).  ``tau`` = 0.25 is the authors' 4 substeps (``central_flow_substeps``)."""
     _check_int("average", average, 1)
     _check_int("edge_window", edge_window, 1)
     if isinstance(edge_tol, bool) or not isinstance(edge_tol, (int, float)) \

@@ -4,7 +4,7 @@ step n, and the return probability p(d) extrapolated, beside the exact values.
 For d >= 3 the return probability is extrapolated in n^(-(d-2)/2) with a bootstrap interval over
 walkers, beside the exact p(d) = 1 - 1/u(d) (G. Pólya 1921, Math. Ann. 84, 149-160,
 doi:10.1007/BF01458701; u(d) the lattice Green's function at the origin, E. W. Montroll 1956,
-J. SIAM 4, 241-260, doi:10.1137/0104014).  For d <= 2 the integral u(d) diverges, so p = 1: the
+J. SIAM 4, 241-260; the keys polya_return_d3 .. polya_return_d10 of references.json).  For d <= 2 the integral u(d) diverges, so p = 1: the
 result shows the slowly rising simulated fraction beside its exact finite-n value, and the expected
 number of visits U(n), which grows without bound.
 """

@@ -1,9 +1,9 @@
 """The sharpness dimension: sharpness exponents and their Kaplan-Yorke combination.
 
-Sharpness dimension (Tuci, Korkmaz, Simsekli & Birdal, arXiv 2604.19740, 2026; REFERENCES.md
-item 9): the same Kaplan-Yorke combination of "sharpness exponents" lambda_k = E_omega sup_{w in A}
-ln sigma_k(I - lr H(w, omega)), the sup over the attractor of the log k-th singular value of the
-update Jacobian.  See :func:`sharpness_exponents` and :func:`sharpness_dimension`.
+Sharpness dimension (Tuci, Korkmaz, Simsekli & Birdal, "Generalization at the Edge of Stability",
+arXiv 2604.19740, 2026; the key ``sharpness_dimension_definition``): the same Kaplan-Yorke
+combination of "sharpness exponents" lambda_k = E_omega sup_{w in A} ln sigma_k(I - lr H(w, omega)),
+the sup over the attractor of the log k-th singular value of the update Jacobian.  See :func:`sharpness_exponents` and :func:`sharpness_dimension`.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def _bulk_eigenvalues(grid, weights, n_bulk, lo, hi) -> np.ndarray:
 def sharpness_exponents(hessian_eigenvalues_per_iterate, lr: float, *, d: int | None = None,
                         density=None, density_grid=None, channels=None, stochastic: bool = False,
                         window: str = "") -> SharpnessExponents:
-    """Sharpness exponents from Hessian eigenvalues along the late trajectory (REFERENCES.md item 9).
+    """Sharpness exponents from Hessian eigenvalues along the late trajectory (Tuci et al. 2026).
 
     The update Jacobian of GD/SGD is I - lr H, with singular values |1 - lr h_i|.  At each iterate t
     the values ln|1 - lr h_i(t)| are sorted in decreasing order (so that large negative h count as
@@ -238,7 +238,7 @@ def jacobian_sharpness_exponents(jacobians, *, lr: float = math.nan, stochastic:
                                  ) -> SharpnessExponents:
     """Sharpness exponents from one-step update Jacobians (iterates, D, D) (or (minibatches,
     iterates, D, D)): lambda_k = sup over iterates of ln sigma_k(J_t), sigma_k the singular values
-    (REFERENCES.md item 9 defines the sharpness dimension by these).  For GD J = I - lr H and
+    (Tuci et al. 2026 define the sharpness dimension by these).  For GD J = I - lr H and
     sigma = |1 - lr h|, so this agrees with :func:`sharpness_exponents`; it also covers momentum,
     Nesterov, RMSProp and Adam, whose Jacobians act on the whole optimizer state (D = slots x d).
     The supply is complete: all D singular values.  ``stochastic`` with one path (iterates, D, D):
@@ -262,7 +262,7 @@ def jacobian_sharpness_exponents(jacobians, *, lr: float = math.nan, stochastic:
 
 def sharpness_dimension(sharpness_exponents, *, stderr=None, d: int | None = None
                         ) -> SharpnessDimension:
-    """Sharpness dimension (Tuci et al. 2026, REFERENCES.md item 9) in the Kaplan-Yorke form.
+    """Sharpness dimension (Tuci et al. 2026) in the Kaplan-Yorke form.
 
     With exponents lambda_1 >= ... (sorted here) and S_k their partial sums, j* = max{i : S_i >= 0};
     SD = 0 if lambda_1 < 0, SD = d if j* = d, else SD = j* + S_j* / |lambda_(j*+1)|.

@@ -5,7 +5,7 @@ probabilities P_i = (b_i^(1-a) - b_(i+1)^(1-a)) / (b_s^(1-a) - b_k^(1-a)), i >= 
 is the window, so the fit is renormalised on [b_s, b_k]; a = 1 is the log limit).  alpha maximises
 sum h_i ln P_i; its standard error comes from the observed information; b_s is the edge whose fit has
 the smallest KS distance between the binned CDFs at the edges.  Histograms pooled across layers are
-valid only when their edges are shared (REFERENCES.md item 15): pass the shared edges once.
+valid only when their edges are shared (Virkar & Clauset 2014): pass the shared edges once.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ Every alternative is fitted by maximum likelihood to the same tail x >= xmin the
 distribution, renormalised on x >= xmin; the power law with cutoff is summed exactly on the integers).
 - Non-nested alternatives (exponential, stretched exponential, lognormal): the normalised Vuong test.
   With d_i = ln p_PL(x_i) - ln p_alt(x_i), R = sum d_i and sigma the SD of d_i,
-  p = erfc(|R| / (sigma sqrt(2 n))); R > 0 favours the power law, and only p < 0.1 makes the sign
-  meaningful.
+  p = erfc(|R| / (sigma sqrt(2 n))); R > 0 favours the power law, and only p < ``LR_P`` (0.1, the
+  key ``csn_lr_p_threshold``) makes the sign meaningful.
 - Nested alternative (power law with exponential cutoff x^-alpha e^(-lambda x), lambda >= 0): Wilks'
   test with the boundary correction, LR = 2 (l_cut - l_PL) ~ (1/2) chi2_0 + (1/2) chi2_1 under the
   power law, so p = chi2_1.sf(LR) / 2; R = l_PL - l_cut <= 0.
@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize, special, stats
 
+from dynsim import references
 from dynsim.analysis.powerlaw.fit import PowerLawFit
 from dynsim.analysis.powerlaw.zeta import hurwitz
 from dynsim.analysis.results import Printable
 
 ALTERNATIVES = ("exponential", "stretched_exponential", "lognormal", "truncated_power_law")
+LR_P = references.value("csn_lr_p_threshold")  # the sign of R counts only when p < this
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,8 @@ class Comparison(Printable):
 
     @property
     def favours(self) -> str:
-        if not self.p < 0.1:
-            return "neither (p >= 0.1)"
+        if not self.p < LR_P:
+            return f"neither (p >= {LR_P:g})"
         return "power law" if self.R > 0 else self.alternative
 
     @property

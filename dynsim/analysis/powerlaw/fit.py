@@ -4,9 +4,10 @@ Continuous: p(x) = (alpha - 1)/xmin (x/xmin)^-alpha for x >= xmin; alpha = 1 + n
 standard error (alpha - 1)/sqrt(n) (Fisher information).
 Discrete: p(x) = x^-alpha / zeta(alpha, xmin) on the integers x >= xmin; the exact MLE solves
 zeta'(alpha, xmin)/zeta(alpha, xmin) = -(1/n) sum ln x, and the standard error is
-1/sqrt(n [zeta''/zeta - (zeta'/zeta)^2]) (REFERENCES.md item 15; the continuous (alpha - 1)/sqrt(n) is
-12.6% too small at alpha = 2.5, xmin = 1).  The closed form alpha ~ 1 + n / sum ln(x/(xmin - 1/2))
-is used only when asked (``method="approx"``), with a warning below xmin = 6 where it is off by >1%.
+1/sqrt(n [zeta''/zeta - (zeta'/zeta)^2]) (CSN 2009; the continuous (alpha - 1)/sqrt(n) is too
+small for discrete data: the key ``discrete_powerlaw_se_ratio``).  The closed form
+alpha ~ 1 + n / sum ln(x/(xmin - 1/2)) is used only when asked (``method="approx"``), with a warning
+below ``APPROX_XMIN`` (the key ``csn_discrete_approx_xmin``), where it is off by more than 1%.
 xmin: the candidate minimising the KS distance of the tail from its fit (CSN section 3.3).
 Windowed fits on [xmin, xmax] renormalise the density on the window (see :mod:`.window`).
 """
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from dynsim import references
 from dynsim.analysis.powerlaw import scan
 from dynsim.analysis.results import Printable, short_method, table_line
 
@@ -26,6 +28,7 @@ MIN_TAIL_DISCRETE = 10
 MIN_TAIL_CONTINUOUS = 50
 MAX_CANDIDATES = 200
 Z95 = 1.959963984540054
+APPROX_XMIN = references.value("csn_discrete_approx_xmin")  # the closed form is within ~1% above
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ def fit_power_law(x, *, discrete: bool | None = None, xmin: float | None = None,
         continuous data with more than MAX_CANDIDATES such values, MAX_CANDIDATES candidates spaced
         geometrically in tail size between n and ``min_tail`` (default 50) -- quantile-spaced.
     xmax: upper end of a window; the density is renormalised on [xmin, xmax].
-    method: "mle" (exact) or "approx" (discrete closed form; warns for xmin < 6).
+    method: "mle" (exact) or "approx" (discrete closed form; warns for xmin < APPROX_XMIN).
     min_decades: xmin candidates must leave a tail spanning at least this many decades (max/xmin
         >= 10**min_decades).  0 is CSN's scan; 1 keeps the scan out of a finite-size cutoff, where
         a short steep tail can fit well (avalanches of a finite system).
@@ -247,9 +250,9 @@ def _fit_discrete(arr, xmin, method, min_tail, n_total, span=1.0) -> PowerLawFit
     a, info = alpha[best], fisher[best]
     method_name = "discrete MLE (Hurwitz zeta), Fisher SE"
     if method == "approx":
-        if xm < 6:
+        if xm < APPROX_XMIN:
             warnings.warn(f"the closed-form discrete approximation is off by more than 1% for "
-                          f"xmin < 6 (xmin={xm:g}); use method='mle'", stacklevel=3)
+                          f"xmin < {APPROX_XMIN:g} (xmin={xm:g}); use method='mle'", stacklevel=3)
         a = 1.0 + n_tail / (suffix_log[k] - n_tail * math.log(xm - 0.5))
         info = scan.discrete_alpha(suffix_log[k] / n_tail, xm, a)[1]
         ks_a = scan.discrete_ks(values, counts.astype(float), k, float(n_tail), a)

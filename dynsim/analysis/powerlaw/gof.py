@@ -4,19 +4,17 @@ Each synthetic data set has n points: with probability n_tail/n a point is drawn
 power law above xmin, otherwise it is resampled from the observed points below xmin.  Every
 synthetic set is refitted from scratch (xmin scanned again by the same rule), so the p-value
 accounts for the choice of xmin.  p = fraction of synthetic KS distances >= the observed one:
-small p (CSN: p <= 0.1) rules the power law out; a large p only fails to rule it out.  A
-replicate whose refit fails (too few synthetic points above every candidate) counts as a synthetic
-KS >= the observed one (the model fits it no better than the data), so p never gains from
-dropping replicates; how many failed is reported (``n_failed``).  p carries the Monte Carlo error
-sqrt(p (1 - p) / boot): the verdict is "undecided" when p lies within 2 such errors of 0.1.
+small p (CSN: p <= ``GOF_P`` = 0.1, the key ``csn_gof_p_threshold``) rules the power law out; a
+large p only fails to rule it out.  A replicate whose refit fails (too few synthetic points above
+every candidate) counts as a synthetic KS >= the observed one (the model fits it no better than
+the data), so p never gains from dropping replicates; how many failed is reported (``n_failed``).  p carries the Monte Carlo error
+sqrt(p (1 - p) / boot): the verdict is "undecided" when p lies within 2 such errors of GOF_P.
 Replicate r draws from its own generator SeedSequence([seed, r]), so the result depends on the seed
 alone; the xmin scans inside run in parallel (numba prange).  The refitted alphas and xmins give
 bootstrap intervals for both, which include the variance of choosing xmin.
 
-Calibration (measured here, true power laws): discrete samples give uniform p-values (KS test over
-200 samples, tests/test_powerlaw.py).  Continuous samples give slightly conservative p-values (mean
-0.57-0.60 at n = 300-1500, xmin rescanned): the resampled body below xmin has ties a continuous
-sample lacks, which makes the synthetic scans fit a little worse.
+Calibration: on true power laws discrete samples give uniform p-values (tests/test_powerlaw.py)
+and continuous ones slightly conservative p-values (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -25,9 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dynsim import references
 from dynsim.analysis.powerlaw.fit import PowerLawFit, fit_power_law, sample_power_law
 from dynsim.analysis.results import Printable
 from dynsim.rng import make_seed
+
+GOF_P = references.value("csn_gof_p_threshold")  # bootstrap p <= this rules the power law out
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,8 @@ class GofResult(Printable):
     xmin_ci: tuple[float, float]
     seed: int
     n_failed: int = 0
-    direction: str = ("p = fraction of synthetic KS >= observed KS; p <= 0.1 rules the power law "
-                      "out, larger p does not prove it")
+    direction: str = (f"p = fraction of synthetic KS >= observed KS; p <= {GOF_P:g} rules the "
+                      "power law out, larger p does not prove it")
 
     @property
     def value(self) -> float:

@@ -3,15 +3,17 @@
 The verdict follows CSN 2009 (section 5) with one extra guard that the field applies in practice: a
 tail that spans less than a decade above xmin cannot show a power law, whatever the tests say.
   - "no fit": the fit failed (too few points; see its reason);
-  - "not a power law": the tail spans < MIN_DECADES decades, or the bootstrap p <= 0.1 (and more
-    than 2 Monte Carlo SE below 0.1), or a non-nested alternative is significantly better (p < 0.1,
-    R < 0);
+  - "not a power law": the tail spans < MIN_DECADES decades, or the bootstrap p <= GOF_P (and more
+    than 2 Monte Carlo SE below it), or a non-nested alternative is significantly better
+    (p < LR_P, R < 0);
   - "undecided": nothing above rules it out, but the bootstrap p lies within 2 Monte Carlo standard
-    errors of 0.1, the SE taken at the cutoff, sqrt(0.1 x 0.9 / boot) (more replicates decide);
+    errors of GOF_P, the SE taken at the cutoff, sqrt(GOF_P (1 - GOF_P) / boot) (more replicates
+    decide);
   - "untested": nothing above rules it out and nothing tested it (no bootstrap, boot=0, and no
     likelihood-ratio test, as on a window): a fitted exponent, not a verdict;
-  - "power law with cutoff": the nested test favours the exponential cutoff (p < 0.1);
+  - "power law with cutoff": the nested test favours the exponential cutoff (p < LR_P);
   - "plausible power law": none of the above (alternatives that are not distinguishable are listed).
+GOF_P and LR_P are CSN's levels, 0.1 each (keys ``csn_gof_p_threshold``, ``csn_lr_p_threshold``).
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from dynsim.analysis.powerlaw.compare import ALTERNATIVES, Comparison, compare
+from dynsim.analysis.powerlaw.compare import ALTERNATIVES, LR_P, Comparison, compare
 from dynsim.analysis.powerlaw.fit import PowerLawFit, fit_power_law
-from dynsim.analysis.powerlaw.gof import GofResult, gof_bootstrap
+from dynsim.analysis.powerlaw.gof import GOF_P, GofResult, gof_bootstrap
 from dynsim.analysis.results import Printable, table_line
 
 MIN_DECADES = 1.0
@@ -138,14 +140,15 @@ def analyze_power_law(x, *, discrete: bool | None = None, xmin=None, xmax=None, 
                      "renormalised on [xmin, xmax])")
     if fit.caveat:
         notes.append(fit.caveat)
-    # the Monte Carlo SE of p at the cutoff 0.1 (at the estimate it vanishes for p = 0 or 1)
-    undecided = gof is not None and abs(gof.p - 0.1) < 2 * math.sqrt(0.09 / gof.n_boot)
+    # the Monte Carlo SE of p at the cutoff GOF_P (at the estimate it vanishes for p = 0 or 1)
+    mc_se = math.sqrt(GOF_P * (1 - GOF_P) / gof.n_boot) if gof is not None else math.nan
+    undecided = gof is not None and abs(gof.p - GOF_P) < 2 * mc_se
     if decades < MIN_DECADES:
         reasons.append(f"the tail spans {decades:.2f} decades (< {MIN_DECADES:g})")
-    if gof is not None and gof.p <= 0.1 and not undecided:
-        reasons.append(f"bootstrap p = {gof.p:.3f} ± {gof.p_stderr:.3f} <= 0.1")
+    if gof is not None and gof.p <= GOF_P and not undecided:
+        reasons.append(f"bootstrap p = {gof.p:.3f} ± {gof.p_stderr:.3f} <= {GOF_P:g}")
     better = [c.alternative for c in comps.values()
-              if c.test.startswith("normalised") and c.p < 0.1 and c.R < 0]
+              if c.test.startswith("normalised") and c.p < LR_P and c.R < 0]
     if better:
         reasons.append("better fitted by " + ", ".join(better))
     if reasons:
@@ -153,19 +156,19 @@ def analyze_power_law(x, *, discrete: bool | None = None, xmin=None, xmax=None, 
     elif undecided:
         verdict = "undecided"
         reasons.append(f"bootstrap p = {gof.p:.3f} is within 2 Monte Carlo SE "
-                       f"({math.sqrt(0.09 / gof.n_boot):.3f}) of 0.1 ({gof.n_boot} replicates): "
+                       f"({mc_se:.3f}) of {GOF_P:g} ({gof.n_boot} replicates): "
                        f"more replicates decide")
     elif gof is None and not comps:
         verdict = "untested"
         reasons.append("no bootstrap (boot=0) and no likelihood-ratio test (a window): pass "
                        "boot > 0 for a goodness-of-fit test")
-    elif "truncated_power_law" in comps and comps["truncated_power_law"].p < 0.1:
+    elif "truncated_power_law" in comps and comps["truncated_power_law"].p < LR_P:
         verdict = "power law with cutoff"
         reasons.append(f"nested test p = {comps['truncated_power_law'].p:.3g}")
     else:
         verdict = "plausible power law"
         same = [c.alternative for c in comps.values() if c.test.startswith("normalised")
-                and not c.p < 0.1]
+                and not c.p < LR_P]
         if same:
             reasons.append("not distinguishable from " + ", ".join(same))
     return PowerLawAnalysis(fit, gof, comps, decades, verdict, tuple(reasons), tuple(notes))

@@ -4,7 +4,8 @@ Euler-Maclaurin: with a = q + N (N terms summed directly so that a >= 12),
 zeta(s, q) = sum_{k<N} (q+k)^-s + a^(1-s)/(s-1) + a^-s/2 + sum_{j=1}^{M} B_2j/(2j)! (s)_(2j-1) a^(-s-2j+1),
 (s)_m the rising factorial.  Derivatives in s are carried term by term as second-order Taylor
 triples (f, f', f''), so the discrete power-law likelihood, its score and its Fisher information
-(REFERENCES.md item 15) come from one pass.  Accuracy ~1e-15 relative for s > 1, q >= 1.
+(Clauset et al. 2009, the discrete SE) come from one pass.  Accuracy ~1e-15 relative for s > 1,
+q >= 1.
 """
 
 from __future__ import annotations

@@ -9,35 +9,49 @@ import math
 
 import numpy as np
 
+from dynsim import references
 from dynsim.analysis import dimension, orbits
 from dynsim.analysis.rows import orbits as trace_orbits
 from dynsim.analysis.rows.stability import stability
 from dynsim.analysis.results import Estimate
 
 
-# classical parameters with published values (REFERENCES.md item 8): (exponents, KY, D2)
+# classical parameters with published values: keys of dynsim/data/references.json for the
+# exponents, the Kaplan-Yorke dimension and the correlation dimension D2 (None: no reference)
 _MAP_REFERENCES = {
-    ("map.henon", (("a", 1.4), ("b", 0.3))): ((0.4193, -1.6233), 1.2583, 1.21),
-    ("map.lorenz", (("beta", 8 / 3), ("rho", 28.0), ("sigma", 10.0))): ((0.906, 0.0, -14.572),
-                                                                        2.0622, None),
-    ("map.logistic", (("r", 4.0),)): ((math.log(2),), None, None),
+    ("map.henon", (("a", 1.4), ("b", 0.3))): ("henon_lyapunov", "henon_kaplan_yorke",
+                                             "henon_correlation_dimension"),
+    ("map.lorenz", (("beta", 8 / 3), ("rho", 28.0), ("sigma", 10.0))): (
+        "lorenz_lyapunov", "lorenz_kaplan_yorke", None),
+    ("map.logistic", (("r", 4.0),)): ("logistic_r4_lyapunov", None, None),
 }
 
 
 def _map_reference(tr):
+    """(exponents, KY, D2) reference keys for a map run at its classical parameters, else Nones."""
     p = tr.params
-    for (system, pairs), ref in _MAP_REFERENCES.items():
+    for (system, pairs), keys in _MAP_REFERENCES.items():
         if tr.system == system and all(abs(p.get(k, math.nan) - v) < 1e-12 for k, v in pairs):
-            return ref
+            return keys
     return None, None, None
+
+
+def _ref(key):
+    """(value, source) of a reference key; (None, "") for None."""
+    if key is None:
+        return None, ""
+    return references.value(key), references.source(key)
 
 
 def _lyapunov(tr, ctx) -> dict | None:
     """Lyapunov exponents (QR/Benettin on the ``jacobian`` channel) and the Kaplan-Yorke dimension,
     over the stationary window (rows.orbits.lyapunov_of)."""
-    lams, ky, _ = _map_reference(tr)
-    res = trace_orbits.lyapunov_of(tr, reference=lams, ky_reference=ky,
-                                   reference_source="REFERENCES.md item 8" if lams else "")
+    lam_key, ky_key, _ = _map_reference(tr)
+    (lams, lam_src), (ky, ky_src) = _ref(lam_key), _ref(ky_key)
+    if lams is not None and not isinstance(lams, list):  # a 1-D map: one exponent
+        lams = [lams]
+    res = trace_orbits.lyapunov_of(tr, reference=lams, ky_reference=ky, reference_source=lam_src,
+                                   ky_reference_source=ky_src)
     if not res:
         return None
     spec = res["lyapunov"]
@@ -82,10 +96,9 @@ def _correlation_dimension(tr, ctx):
         theiler = dimension.choose_delay(x[:, 0]).delay
     except ValueError:
         theiler = x.shape[0] // 10
-    _, _, d2 = _map_reference(tr)
+    d2, d2_src = _ref(_map_reference(tr)[2])
     est = dimension.correlation_dimension(x, theiler=min(theiler, x.shape[0] // 2 - 1),
-                                          seed=ctx.seed, reference=d2,
-                                          reference_source="REFERENCES.md item 8" if d2 else "")
+                                          seed=ctx.seed, reference=d2, reference_source=d2_src)
     est.data["stationary_window"] = rule
     return est
 

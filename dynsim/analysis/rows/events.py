@@ -8,10 +8,10 @@ Stationarity: event channels and streamed histograms are read through ``Trace.st
 Avalanche exponents of a single system size (size, duration, area; events and histograms alike)
 are fitted on a window [xmin, s_c] with s_c = <s^2>/<s> the cutoff scale estimated from the data
 and xmin at least a decade below it (``min_decades=1``): a plain CSN scan of a finite system
-settles in the cutoff, where a short steep tail fits best by KS (BTW L = 128: tau 2.45 against
-the effective 1.08-1.13 of windowed fits).  The window and its rule are recorded on the fit
-(``xmax``, ``xmax_rule``).  The result is still a single-size, effective exponent; finite-size
-scaling (``analysis/fss.py``) gives tau and D from several L.
+settles in the cutoff, where a short steep tail fits best by KS (benchmarks/RESULTS.md has the
+BTW numbers).  The window and its rule are recorded on the fit (``xmax``, ``xmax_rule``).  The
+result is still a single-size, effective exponent; finite-size scaling (``analysis/fss.py``) gives
+tau and D from several L.
 """
 
 from __future__ import annotations
@@ -162,11 +162,11 @@ def _interval_exponent(tr, ctx):
 
 
 def _interval_hist_ls(tr, ctx):
-    """Zhang & Tang's recipe on their binning: the unit-width histogram merged into 50 equal linear
-    bins over the recorded range (up to the longest observed interval), then the least-squares
-    line (REFERENCES.md item 10).  Intervals beyond the histogram (``update_interval_overflow``)
-    cannot be binned: they are counted in ``data``, and the range then ends at the histogram's
-    end, not at the longest interval."""
+    """Zhang & Tang's recipe on their binning (Zhang & Tang 2025; the key ``zhang_tang_bins``): the
+    unit-width histogram merged into ``events.ZT_BINS`` equal linear bins over the recorded range (up
+    to the longest observed interval), then the least-squares line.  Intervals beyond the histogram
+    (``update_interval_overflow``) cannot be binned: they are counted in ``data``, and the range then
+    ends at the histogram's end, not at the longest interval."""
     counts = np.asarray(tr["update_interval_hist"])
     counts = counts.reshape(-1, counts.shape[-1]).sum(0)
     edges = np.asarray(tr["update_interval_hist_edges"], dtype=float)

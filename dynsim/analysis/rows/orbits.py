@@ -94,7 +94,8 @@ LIMIT_RULE = ("; {why}: the attractor is the limit point, estimated by the last 
 
 
 def lyapunov_of(trace, *, late: float | None = None, blocks: int = 20, reference=None,
-                ky_reference: float | None = None, reference_source: str = "") -> dict:
+                ky_reference: float | None = None, reference_source: str = "",
+                ky_reference_source: str = "") -> dict:
     """{"lyapunov": LyapunovSpectrum, "kaplan_yorke": Estimate (d > 1)} from the ``jacobian``
     channel over :func:`stationary_window` (its first tenth, at most 1000 steps, aligning the QR
     frame; exponents per unit time with the trace's ``dt`` parameter), or {} when the window holds
@@ -111,7 +112,7 @@ def lyapunov_of(trace, *, late: float | None = None, blocks: int = 20, reference
     out = {"lyapunov": spec}
     if spec.d > 1:
         ky = kaplan_yorke_dimension(spec.exponents, cov=spec.cov, reference=ky_reference,
-                                    reference_source=reference_source if ky_reference else "")
+                                    reference_source=ky_reference_source if ky_reference else "")
         ky.data["stationary_window"] = rule
         out["kaplan_yorke"] = ky
     return out
