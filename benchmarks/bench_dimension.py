@@ -2,7 +2,7 @@
 
 Run by hand (not a test):  python benchmarks/bench_dimension.py [--n 10000] [--big 100000]
 
-The series is x_t of the Henon map (a = 1.4, b = 0.3; REFERENCES.md item 8: D2 = 1.21 +- 0.01,
+The series is x_t of the Henon map (a = 1.4, b = 0.3; D2 ``henon_correlation_dimension``,
 Grassberger & Procaccia 1983; honest fits 1.18-1.22), delay-embedded in 2 dimensions with delay 1,
 N = --n values (N - 1 delay vectors).  Timed:
 

@@ -2,10 +2,11 @@
 
 Run by hand (not a test):  python benchmarks/bench_hessian.py [--threads 1] [--repeat 20]
 
-Setup (REFERENCES.md items 14-15): MLP 40-200-200-10, tanh, PyTorch default init (seed 0),
-float32; MSE in the edge-of-stability convention (0.5 * squared error summed over the 10 outputs,
-mean over samples) against one-hot targets of random labels; 4000 random N(0, 1) inputs of
-dimension 40 (no data code needed; the Hessian has mnist1d's sizes, not its values).
+Setup (the default net of ``mnist1d_eos_ratio``): MLP 40-200-200-10, tanh, PyTorch default init
+(seed 0), float32; MSE in the edge-of-stability convention (0.5 * squared error summed over the 10
+outputs, mean over samples; ``mse_hessian_factor``) against one-hot targets of random labels;
+4000 random N(0, 1) inputs of dimension 40 (no data code needed; the Hessian has mnist1d's sizes,
+not its values).
 
 Measured:
 1. seconds of one full-batch gradient, one HVP by each method of ``hvp_operator`` and, as the

@@ -13,7 +13,7 @@ topplings per grain is printed beside each rate).  Implementations:
     branch-free frontier pushes, recording size, area (per-site stamps packed into the height
     words), duration (generations), the drive time, and the mean height every 1000 grains;
   - frontier, no bookkeeping: the same relaxation with the size counter only;
-  - stack, no bookkeeping: the usual plain kernel (REFERENCES.md item 14): a stack of unstable
+  - stack, no bookkeeping: the usual plain kernel: a stack of unstable
     sites, a site popped with z >= 4 topples floor(z / 4) times at once, a neighbour is pushed when
     it crosses the threshold (a branch per neighbour);
   - NumPy: the parallel update vectorised over each generation's frontier (np.add.at for the grains,

@@ -2,10 +2,11 @@
 
 Run by hand:  python benchmarks/bench_train.py [--lrs 0.1 0.2] [--steps 1500]
 
-The default setup of `dynsim train` (REFERENCES.md item 14): mnist1d (4000 train), MLP 40-200-200-10,
-tanh, MSE in the EoS convention, full-batch GD, seed 0.  For each lr: the default probe schedule
-and --probe-every 25; reports the training and probe seconds (their ratio is the probe overhead),
-the HVPs spent, and the late-window band of sharpness * lr / 2 (last half of the run).
+The default setup of `dynsim train` (``mnist1d_eos_ratio``): mnist1d (4000 train), MLP
+40-200-200-10, tanh, MSE in the EoS convention, full-batch GD, seed 0.  For each lr: the default
+probe schedule and --probe-every 25; reports the training and probe seconds (their ratio is the
+probe overhead), the HVPs spent, and the late-window band of sharpness * lr / 2 (last half of the
+run).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from dynsim.cli.walk import walk
 def cli(ctx, quiet):
     """dynsim: toy dynamical systems beside real nets, one analyzer for both.
 
-    Random walks in high dimensions: `dynsim walk claims` checks the claims of MISSION.md section 3.
+    Random walks in high dimensions: `dynsim walk claims` tests ten common claims about them.
     """
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet

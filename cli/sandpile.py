@@ -49,7 +49,10 @@ def _params(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, 
     return dict(L=L, d=d, **common)
 
 
-def _notes(trace) -> list[str]:
+def _notes(trace, measures) -> list[str]:
+    """The notes under the table: stationarity, the BTW 2-D caveat when no row of the table
+    already carries it, the mean-field reference (graphs) or the finite-size-scaling hint."""
+    from dynsim.analysis.results import footnotes_of
     from dynsim.sims.sandpile.reference import BTW_CAVEAT, EXPONENTS
 
     meta, notes = trace.meta, []
@@ -59,15 +62,15 @@ def _notes(trace) -> list[str]:
         notes.append(f"warning: not stationary: the mean height reached its plateau at grain "
                      f"{start} of {grains}, after the first half of the run, so the plateau and "
                      "every fit above are unreliable: add grains (at least twice that)")
-    if trace.system == "sandpile.btw":
+    carried = any(BTW_CAVEAT in footnotes_of(r) for r in measures.values())
+    if trace.system == "sandpile.btw" and trace.params.get("d") == 2 and not carried:
         notes.append(BTW_CAVEAT)
     if trace.system == "sandpile.graph":
-        mf = EXPONENTS["mean_field"]
+        tau, tau_t = EXPONENTS["mean_field"]["tau"], EXPONENTS["mean_field"]["tau_t"]
         notes.append(f"mean-field reference (random graphs with a finite second moment of the "
-                     f"degree: rr, er; ba only with log corrections): size tau = "
-                     f"{mf['tau'].value:g}, duration tau_t = {mf['tau_t'].value:g} "
-                     f"({mf['tau'].status}; {mf['tau'].source}); compare fits below the cutoff "
-                     "set by the dissipation and by n^(2/3)")
+                     f"degree: rr, er; ba only with log corrections): size tau = {tau.value:g}, "
+                     f"duration tau_t = {tau_t.value:g} ({tau.status}; {tau.key}, {tau_t.key}); "
+                     "compare fits below the cutoff set by the dissipation and by n^(2/3)")
     else:
         notes.append("single-size fits are biased by the finite-size cutoff: `dynsim sandpile "
                      "fss` gives D and tau from several L")
@@ -126,7 +129,7 @@ def run(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, k, s
                    err=True)
     header = f"{trace.system}  seed={trace.seed}  " + "  ".join(
         f"{key}={v}" for key, v in trace.params.items())
-    notes = _notes(trace)
+    notes = _notes(trace, measures)
     emit(as_json, {"system": trace.system, "params": trace.params, "seed": trace.seed,
                    "out": out, "stationary_from": trace.meta.get("stationary_from"),
                    "stationary_reached": trace.meta.get("stationary_reached"), "notes": notes,

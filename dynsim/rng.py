@@ -1,6 +1,6 @@
 """Seeds and per-stream random generators.
 
-Results depend on the seed alone, never on the thread count (ARCHITECTURE.md, Randomness).
+Results depend on the seed alone, never on the thread count.
 
 * :func:`make_seed` / :func:`make_rng`: the one seed helper. ``seed=None`` draws a seed from OS
   entropy and returns it, so the caller can record it in ``Trace.meta``.

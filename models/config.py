@@ -157,7 +157,7 @@ def _check_choices(p: dict) -> None:
 
 def threshold(opt: str, lr: float, momentum: float) -> float:
     """The stability threshold of ``opt`` at ``lr``: :func:`dynsim.analysis.stability.threshold`
-    under the optimizer's convention (``CONVENTION``; REFERENCES.md items 3 and 15)."""
+    under the optimizer's convention (``CONVENTION``; keys ``eos_threshold_*``)."""
     from dynsim.analysis.stability import threshold as by_convention
 
     return by_convention(CONVENTION[opt], lr, momentum)

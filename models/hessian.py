@@ -240,7 +240,7 @@ def dense_hessian(model, loss_fn, inputs, targets, *, bn_mode="eval", chunk_size
     nets: ``torch.func.jacrev(torch.func.grad(loss))`` (reverse over reverse, one vmapped pass over
     the basis; independent of both HVP routes).  Not ``torch.func.hessian``: its jacfwd over
     jacrev is silently wrong through train-mode batch norm in torch 2.13 when the layer's input and
-    its affine weight are both differentiated (mixed terms off by up to 6x, H not symmetric),
+    its affine weight are both differentiated (mixed terms wrong, H not symmetric),
     while jacrev(grad), jvp(grad) and autograd's double backward agree with finite differences."""
     op = HVPOperator(model, loss_fn, inputs, targets, bn_mode, "forward_over_reverse", chunk_size,
                      params)

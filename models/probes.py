@@ -4,13 +4,15 @@ Per step, with Delta w the change of the flattened parameters made by the optimi
 - ``update_norm``: ||Delta w||.
 - ``update_hist`` (windows x layers x bins): counts of |Delta w| per parameter tensor on global
   log-spaced edges ``update_hist_edges`` shared by every layer and window, so layers and windows
-  pool (REFERENCES.md item 15).  Zero updates fall below the first edge and are not counted.
+  pool (binned data on shared edges: Virkar & Clauset 2014).  Zero updates fall below the first
+  edge and are not counted.
 - ``update_sample`` (windows x R): a stratified uniform sample of raw |Delta w| values of each window
   (ceil(R / window) random parameters per step), for tail fits.
 - ``update_interval_hist`` (bins, edges ``update_interval_hist_edges``): per-parameter waiting times
-  between large updates, pooled over parameters, as Zhang & Tang measure them (REFERENCES.md
-  item 10: per parameter, the steps where its |Delta w| exceeds the 99th (or 99.5th) percentile,
-  i.e. the top 1% / 0.5%, of the pooled updates of a window).  Convention here (streamed, so the
+  between large updates, pooled over parameters, as Zhang & Tang (2025) measure them
+  (``zhang_tang_quantiles``: per parameter, the steps where its |Delta w| exceeds the 99th (or
+  99.5th) percentile, i.e. the top 1% / 0.5%, of the pooled updates of a window; ``quantile``
+  defaults to their 0.99).  Convention here (streamed, so the
   percentile of a window is known only when it closes): the first window is a *warm-up* that only
   sets the threshold (the ``quantile`` of its pooled sample, ``R`` values) and records no
   exceedance; every later window uses the quantile of the previous window's sample, a fixed
@@ -19,8 +21,8 @@ Per step, with Delta w the change of the flattened parameters made by the optimi
   linear-bin histogram (one bin per step); a parameter's first exceedance starts its clock and
   adds nothing.  Waits longer than the histogram are counted in ``update_interval_overflow``, not
   piled into the last bin.  ``interval_warmup`` is the number of warm-up steps (one window).
-  The measure is meant for the stationary part of training: where the update scale falls
-  (early full-batch GD: ~20x over its first 100 steps) few updates exceed the previous window's
+  The measure is meant for the stationary part of training: where the update scale falls (as in
+  early full-batch GD; benchmarks/RESULTS.md) few updates exceed the previous window's
   percentile, and the histogram is honestly near empty.
 - ``param_proj`` (steps x k): parameters projected on k fixed random unit directions (seeded).
 

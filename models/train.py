@@ -2,10 +2,10 @@
 
 Loss conventions (named in ``meta["loss_convention"]``): ``mse`` is the edge-of-stability one of
 Cohen et al. (2021), 0.5 * sum over outputs of (f(x) - onehot(y))^2, averaged over samples (PyTorch's
-MSELoss would make the Hessian C/2 times smaller, REFERENCES.md item 15); ``ce`` is cross-entropy.
+MSELoss would make the Hessian C/2 times smaller, ``mse_hessian_factor``); ``ce`` is cross-entropy.
 
-Stability thresholds (``threshold`` channel, convention in ``meta["threshold_convention"]``,
-REFERENCES.md items 3 and 15): GD and SGD 2/lr (``gd``); heavy ball (PyTorch SGD momentum,
+Stability thresholds (``threshold`` channel, convention in ``meta["threshold_convention"]``; keys
+``eos_threshold_*``): GD and SGD 2/lr (``gd``); heavy ball (PyTorch SGD momentum,
 v <- beta v + g, w <- w - lr v) (2 + 2 beta)/lr (``heavy_ball``); Nesterov (PyTorch form)
 (2 + 2 beta)/((1 + 2 beta) lr) (``nesterov``); RMSProp 2/lr on the preconditioned sharpness
 lambda_max(P^-1/2 H P^-1/2), P = diag(sqrt(v) + eps) (``rmsprop_precond``); Adam
@@ -111,8 +111,8 @@ def train(config: TrainConfig | None = None, *, seed: int | None = None, progres
     The settings are the fields of :class:`~dynsim.models.config.TrainConfig`, given as keyword
     arguments (``train(lr=0.05, steps=200, seed=0)``, as the registry and sweeps call it), as a
     config (``train(TrainConfig(lr=0.05), seed=0)``), or both (the keywords replace the config's
-    fields).  Defaults: the edge-of-stability setup of REFERENCES.md item 14 (mnist1d, MLP
-    40-200-200-10, tanh, MSE, full-batch GD at lr 0.1).  ``batch_size`` None means full batch
+    fields).  Defaults: the edge-of-stability setup (mnist1d, MLP 40-200-200-10, tanh, MSE,
+    full-batch GD at lr 0.1; ``mnist1d_eos_ratio``).  ``batch_size`` None means full batch
     (GD); SGD-type optimizers need it.  ``bn_mode`` is required for a net with batch norm.
     ``bottom_k`` needs ``hessian_bottom``.  ``progress(step, metrics)`` is called every step.
     """

@@ -1,10 +1,11 @@
 """Edge-of-stability toys: thresholds, calibration, Jacobians, Lyapunov exponents, CLI.
 
-References: REFERENCES.md items 3 and 15 (thresholds and conventions), 14 (the minimalist toy's
-calibration: GD lr 0.1 from (4.0, 0.1) converges to sharpness 19.954, inside Zhu et al.'s band
-(2/lr - 20 lr/3, 2/lr) = (19.33, 20); the product 1/2 (1 - xy)^2 ends at 12.55 from (5, 0.05) and
-5.05 from (6, 0.01)).  Measured with this code (seed-free: GD has no randomness):
-minimalist final sharpness 19.9538, final point (3.14256, 0.31821); product 12.5464 and 5.0538.
+References, read from dynsim/data/references.json: the thresholds and their conventions
+(``eos_threshold_*``; Cohen et al. 2021, 2022), Zhu et al.'s band for the minimalist toy
+(``zhu_minimalist_sharpness_band``), and the calibrations measured with this code (seed-free: GD
+has no randomness): the minimalist toy from (4.0, 0.1) at lr 0.1 (``minimalist_gd_lr01``: final
+sharpness 19.9538, final point (3.14256, 0.31821)) and the product 1/2 (1 - xy)^2 from (5, 0.05)
+and (6, 0.01) (``product_degree2_final_sharpness``: 12.5464 and 5.0538).
 """
 
 import json
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from dynsim import registry
+from dynsim import references, registry
 from dynsim.analysis.lyapunov import lyapunov_spectrum
 from dynsim.analysis.orbits import bifurcation_summary, orbit_period
 from dynsim.analysis.rows.stability import stability
@@ -32,6 +33,9 @@ from dynsim.trace import load_run
 # ---------------------------------------------------------------------------------------------
 # thresholds: lr 1% on each side, on a rotated quadratic of sharpness 10
 
+
+ZHU_BAND = references.band("zhu_minimalist_sharpness_band")   # (2/lr - 20 lr/3, 2/lr) at lr 0.1
+MINIMALIST_S = references.value("minimalist_gd_lr01")           # GD at lr 0.1 from (4.0, 0.1)
 
 SPECTRUM = (10.0, 4.0, 1.0)
 NU0 = [1.0, 4.0, 16.0]     # a non-uniform frozen preconditioner P = diag(1, 2, 4) + eps
@@ -81,14 +85,16 @@ def test_threshold_one_percent_each_side(opt, conv, kw):
 
 
 def test_adaptive_optimizers_sit_at_their_threshold():
-    # REFERENCES.md item 15: with P adapting, no divergence; lambda_max(P^-1 H) settles at the
-    # threshold.  Measured: RMSProp late median ratio 1.0000 (within 1e-8), Adam 0.955 at
-    # beta2 = 0.999 after 20000 steps (the reference's 0.94-0.97 band).
+    # With P adapting, no divergence; lambda_max(P^-1 H) settles at the threshold.  Measured:
+    # RMSProp late median ratio 1.0000 (within 1e-8; rmsprop_quadratic_precond_ratio), Adam 0.955
+    # at beta2 = 0.999 after 20000 steps (adam_quadratic_precond_ratio: 0.94-0.97; the bounds
+    # below are this test's own).
     rms = stability(quadratic(opt="rmsprop", lr=0.1, steps=5000, jacobian=False, seed=0))
     assert rms.verdict == "edge" and abs(rms.value - 1.0) < 1e-3, rms
     adam = stability(quadratic(opt="adam", lr=0.1, steps=20000, jacobian=False, seed=0))
     assert adam.verdict == "edge" and 0.9 <= adam.value <= 1.02, adam
-    assert adam.threshold_value == pytest.approx(38 / 0.1)
+    adam_threshold = references.value("eos_threshold_adam_precond")   # per 1/lr at beta1 = 0.9
+    assert adam.threshold_value == pytest.approx(adam_threshold / 0.1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,16 +106,16 @@ def test_minimalist_calibration():
     tr = minimalist(lr=lr, x0=(4.0, 0.1), steps=3000, jacobian=False, seed=0)
     s = tr["sharpness"][-1]
     assert tr.meta["status"] == "ok"
-    assert 2 / lr - 20 * lr / 3 < s < 2 / lr                 # Zhu et al. Cor. 3.1
-    assert s == pytest.approx(19.954, abs=1e-3)              # item 14
+    assert ZHU_BAND[0] < s < ZHU_BAND[1]                     # Zhu et al. Cor. 3.1
+    assert s == pytest.approx(MINIMALIST_S, abs=1e-3)
     np.testing.assert_allclose(tr["trajectory"][-1, :2], [3.143, 0.318], atol=1e-3)
     # the slice z = x, w = y is invariant bit for bit
     assert np.array_equal(tr["trajectory"][:, 0], tr["trajectory"][:, 2])
     assert np.array_equal(tr["trajectory"][:, 1], tr["trajectory"][:, 3])
     assert stability(tr).verdict == "converged"
     same = minimalist(lr=lr, x0=(3.5, 0.2), steps=3000, jacobian=False, seed=0)
-    assert same["sharpness"][-1] == pytest.approx(19.954, abs=1e-3)
-    for x0 in ((5.0, 0.05), (4.5, 0.1)):                    # item 14: these diverge
+    assert same["sharpness"][-1] == pytest.approx(MINIMALIST_S, abs=1e-3)
+    for x0 in ((5.0, 0.05), (4.5, 0.1)):                    # minimalist_gd_lr01: these diverge
         bad = minimalist(lr=lr, x0=x0, steps=3000, jacobian=False, seed=0)
         assert bad.meta["status"] == "diverged" and stability(bad).verdict == "diverged"
 
@@ -125,7 +131,8 @@ def test_minimalist_sharpness_is_the_4d_hessian():
 
 
 def test_product_contrast_does_not_settle_at_the_edge():
-    for x0, ref in (((5.0, 0.05), 12.55), ((6.0, 0.01), 5.05)):   # item 14
+    for x0, ref in zip(((5.0, 0.05), (6.0, 0.01)),
+                       references.value("product_degree2_final_sharpness")):
         tr = product(lr=0.1, x0=x0, steps=3000, jacobian=False, seed=0)
         assert tr["sharpness"][-1] == pytest.approx(ref, abs=0.01)
         st = stability(tr)
@@ -215,6 +222,8 @@ def test_lyapunov_of_heavy_ball_is_log_root_moduli():
 # bifurcation diagram
 
 
+# the exact onsets (keys product_balanced_flip_lr, product_balanced_period4_lr), kept as formulas:
+# the tests below compare with them to 1e-10, beyond the digits the entries store
 BALANCED_FLIP = 1.0                  # f(x) = x + lr x (1 - x^2): f'(1) = 1 - 2 lr = -1 at lr = 1
 PERIOD4_ONSET = math.sqrt(5.0) - 1.0  # derived in test_period_four_onset_is_derived
 
@@ -261,10 +270,10 @@ def test_period_doubling_into_chaos_past_the_threshold():
     # The same map over lr 0.9-1.5 (61 lr, step 0.01).  GD has no randomness, so these are exact
     # outputs of this map, not statistics.  Derived: period 1 below lr 1, period 2 up to
     # sqrt(5) - 1 = 1.236 (tests above).  Beyond, the cascade follows Feigenbaum's
-    # delta = 4.669: from the first two onsets (1, 1.2361) it predicts period 8 from ~1.2867,
-    # 16 from ~1.2975 and the accumulation point ~1.3005, so period 4 at 1.26, 8 at 1.29, 16 at
-    # 1.30 and chaos (lambda_1 > 3 SE) from 1.31 are what the cascade implies; the period-3
-    # window at 1.46 and the chaotic band 1.31-1.45 are measured with this code.
+    # delta = 4.669 (feigenbaum_delta): from the first two onsets (1, 1.2361) it predicts period 8
+    # from ~1.2867, 16 from ~1.2975 and the accumulation point ~1.3005, so period 4 at 1.26, 8 at
+    # 1.29, 16 at 1.30 and chaos (lambda_1 > 3 SE) from 1.31 are what the cascade implies; the
+    # period-3 window at 1.46 and the chaotic band 1.31-1.45 are measured with this code.
     tr = bifurcation(lr_min=0.9, lr_max=1.5, n_lr=61, steps=3000, keep=200, seed=0)
     lr, lam, se = (tr[k] for k in ("bifurcation_lr", "bifurcation_lyapunov",
                                    "bifurcation_lyapunov_se"))
@@ -415,7 +424,7 @@ def test_minibatch_bad_inputs(kw):
 def test_many_starts_in_parallel_match_single_runs():
     from dynsim.sims.eos import starts
 
-    x0s = [(4.0, 0.1), (3.5, 0.2), (5.0, 0.05)]              # item 14: two converge, one diverges
+    x0s = [(4.0, 0.1), (3.5, 0.2), (5.0, 0.05)]   # minimalist_gd_lr01: two converge, one diverges
     tr = starts(system="minimalist", x0s=x0s, lr=0.1, steps=3000, keep=5, seed=0)
     assert tr["starts_x0"].shape == (3, 4) and tr["starts_iterates"].shape == (3, 5, 4)
     for i, x0 in enumerate(x0s):
@@ -426,7 +435,7 @@ def test_many_starts_in_parallel_match_single_runs():
         else:
             assert tr["starts_diverged_at"][i] == len(one["loss"])
             assert np.all(np.isnan(tr["starts_loss"][i]))
-    assert tr["starts_sharpness"][0, -1] == pytest.approx(19.954, abs=1e-3)
+    assert tr["starts_sharpness"][0, -1] == pytest.approx(MINIMALIST_S, abs=1e-3)
     # noise: start 0 is the single run (stream 0), start 1 has its own stream
     noisy = starts(system="quadratic", x0s=[(1.0, 1.0), (1.0, 1.0)], opt="sgd", lr=0.05,
                    steps=200, keep=201, noise_std=0.1, seed=9)
@@ -473,7 +482,7 @@ def test_figures_clip_a_diverged_run_and_mark_the_flip():
     from dynsim.plots.eos import plot_bifurcation, plot_run, pre_divergence
     from dynsim.studies.bifurcation import minimum_flip_lr
 
-    bad = minimalist(lr=0.1, x0=(5.0, 0.05), steps=300, seed=0)      # item 14: diverges
+    bad = minimalist(lr=0.1, x0=(5.0, 0.05), steps=300, seed=0)   # minimalist_gd_lr01: diverges
     st = stability(bad)
     k = pre_divergence(bad, st)
     assert 1 <= k < len(bad["loss"]) and np.abs(bad["trajectory"][:k]).max() <= 100 * 5.0
@@ -541,7 +550,7 @@ def test_cli_run_json_saves_and_plots(tmp_path):
     assert payload["sharpness_start"] == pytest.approx(start[-1], rel=1e-12)
     assert payload["threshold"] == 20.0 and payload["threshold_convention"] == "gd"
     assert payload["status"] == "ok" and payload["verdict"] == "converged"
-    assert payload["sharpness_final"] == pytest.approx(19.954, abs=1e-3)
+    assert payload["sharpness_final"] == pytest.approx(MINIMALIST_S, abs=1e-3)
     # the measures are measure()'s, the rows analyze shows for the same run folder
     m = payload["measures"]
     assert m["stability"]["verdict"] == "converged"
@@ -633,19 +642,19 @@ def test_cli_bad_input_one_line_exit_2(args, flag):
 
 
 def test_starts_measures_count_divergence_and_the_edge():
-    # REFERENCES.md item 14: from (4, 0.1) and (3.5, 0.2) GD at lr 0.1 converges to 4-D
+    # minimalist_gd_lr01: from (4, 0.1) and (3.5, 0.2) GD at lr 0.1 converges to 4-D
     # sharpness 19.954 (ratio 0.9977 to 2/lr); from (5, 0.05) it diverges
     from dynsim.analysis import measure
 
     m = measure(registry.run("eos.starts", seed=1))
     assert m["starts_diverged"].value == pytest.approx(1 / 3)
     assert m["starts_diverged"].data == {"diverged": 1, "starts": 3}
-    assert m["starts_sharpness_ratio"].value == pytest.approx(19.954 * 0.1 / 2, abs=1e-4)
+    assert m["starts_sharpness_ratio"].value == pytest.approx(MINIMALIST_S * 0.1 / 2, abs=1e-4)
 
 
 def test_gd_at_the_edge_tracks_the_constrained_trajectory():
-    # Damian, Nichani & Lee (ICLR 2023; REFERENCES.md item 3): GD at the edge follows projected GD
-    # onto {S <= 2/lr}.  Minimalist toy, lr 0.1, from REFERENCES.md item 14's start (4.0, 0.1)
+    # Damian, Nichani & Lee (ICLR 2023; projected_gd_constraint): GD at the edge follows projected
+    # GD onto {S <= 2/lr}.  Minimalist toy, lr 0.1, from the start (4.0, 0.1) of minimalist_gd_lr01
     from dynsim.sims.eos.projected import projected_gd
     from dynsim.sims.flows import gradient_flow
 
@@ -656,7 +665,7 @@ def test_gd_at_the_edge_tracks_the_constrained_trajectory():
     assert pg.meta["status"] == "ok" and pg["sharpness"].max() <= 2 / lr + 1e-8  # the constraint
     assert pg["projected_newton"][1] > 0  # the start (S = 32) is projected at once
     # its end point is an edge minimum: sharpness 2/lr, inside Zhu et al.'s band (19.33, 20]
-    assert 2 / lr - 20 * lr / 3 < pg["sharpness"][-1] <= 2 / lr + 1e-8
+    assert ZHU_BAND[0] < pg["sharpness"][-1] <= ZHU_BAND[1] + 1e-8
     # once GD is at the edge (steps >= 1000: sharpness ratio >= 0.97), the average of its period-2
     # oscillation sits on the constrained trajectory, at least 10x closer than gradient flow
     # (which conserves the sharpness above 2/lr and ends at another minimum); measured: 5e-3

@@ -7,7 +7,8 @@ The tracking claim is tested on a named non-quadratic toy: Zhu et al.'s minimali
 sharpness ratio S lr / 2 within 0.05 of 1 for >= 50 steps; here from step 10 to the end, while GD
 oscillates (period 2) about a centre.  Gaps are bounded relative errors (a log ratio against a
 loss at the solver's floor, ~1e-17 for gradient flow at rtol 1e-8, measures the tolerance, not the
-model).  Measured over steps 10-1000 (± = spread of 10 block means over time, not noise):
+model).  Measured over steps 10-1000 (``central_flow_minimalist_gaps``; ± = spread of 10 block
+means over time, not noise):
 * loss, relative error of the window-mean loss: central flow (its prediction L + sigma^2 S / 2)
   0.011, gradient flow 1 - 1e-14 (its loss falls to the floor within ~10 steps, at a minimum of
   sharpness 22.14 that GD cannot reach); per step, central 0.57 ± 0.15 (0.079 over the first 300

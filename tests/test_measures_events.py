@@ -165,7 +165,7 @@ def test_single_size_fits_stay_a_decade_below_the_cutoff(manna_pair):
         assert r.fit.xmax == pytest.approx(np.floor(sc)) and "<x^2>/<x>" in r.fit.xmax_rule
         assert r.fit.xmin * 10 <= r.fit.xmax and np.all(r.fit.scan["xmin"] * 10 <= r.fit.xmax)
         # the caveat travels with the result itself (method, notes, JSON)
-        assert "effective" in r.method and "REFERENCES.md item 4" in r.fit.caveat
+        assert "effective" in r.method and r.fit.caveat == references.get("btw_2d_tau")["caveat"]
         assert any("effective" in n for n in r.notes)
         assert "effective" in m.to_json()
     # a plain CSN scan with only the decade rule lands in the cutoff: steeper than the window fit

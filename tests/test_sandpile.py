@@ -1,4 +1,4 @@
-"""Sandpiles against exact results and published exponents (REFERENCES.md items 4, 14 and 15).
+"""Sandpiles against exact results and published exponents, read from dynsim/data/references.json.
 
 Tolerances are K = 3 standard errors of the estimator at fixed seeds; a published value that is a
 spread of estimates (Manna) is an interval, and the distance to it is what is compared.  Larger runs
@@ -22,6 +22,7 @@ import scipy.sparse.linalg as spla
 from click.testing import CliRunner
 
 from dynsim.analysis.fss import moment_analysis
+from dynsim import references
 from dynsim.analysis.powerlaw import fit_power_law
 from dynsim.sims.sandpile import (btw_sandpile, graph_sandpile, manna_sandpile, oslo_ricepile,
                                   sandpile_on_graph)
@@ -66,12 +67,14 @@ def mean_size_per_grain(trace, blocks: int = 20) -> tuple[float, float]:
 
 
 # ---------------------------------------------------------------------------------------------
-# exact mean avalanche sizes (REFERENCES.md item 15)
+# exact mean avalanche sizes (Dhar 1990; keys btw_mean_size_*)
 
 
 def test_dhar_reference_value():
-    assert dhar_mean_size(128, 2) == pytest.approx(593.9, abs=0.05)
-    assert dhar_mean_size(64, 1) == pytest.approx(65 * 66 / 12)  # (L + 1)(L + 2) / 12 in 1-D
+    assert dhar_mean_size(128, 2) == pytest.approx(references.value("btw_mean_size_2d_L128"),
+                                                   abs=0.05)
+    # (L + 1)(L + 2) / 12 in 1-D, at L = 64
+    assert dhar_mean_size(64, 1) == pytest.approx(references.value("btw_mean_size_1d"))
 
 
 @pytest.mark.parametrize("L,d", [(1, 1), (2, 1), (64, 1), (7, 2), (128, 2), (6, 3), (10, 3)])
@@ -184,7 +187,7 @@ def test_btw_mean_height_extrapolates_to_17_over_8():
     for L in sizes:
         tr = btw_sandpile(L=L, grains=40 * L * L, replicas=2, seed=L, height_every=L * L // 8)
         t0 = tr.meta["stationary_from"]
-        assert tr.meta["stationary_reached"] and t0 < 2 * 2.125 * L * L
+        assert tr.meta["stationary_reached"] and t0 < 2 * BTW_2D_HEIGHT.value * L * L
         h = tr["height_mean"][tr["height_mean_step"] >= 2 * t0]
         block = np.array([b.mean() for b in np.array_split(h, 10)])
         means.append(h.mean())
@@ -351,7 +354,8 @@ def test_mean_field_size_given_duration_on_erdos_renyi_graph(er_sandpile):
     gamma, gamma_se = p[1], math.sqrt(cov[1, 1])
     mf = EXPONENTS["mean_field"]
     expected = (mf["tau_t"].value - 1) / (mf["tau"].value - 1)
-    assert expected == 2.0 and abs(gamma - expected) <= K * gamma_se, (gamma, gamma_se)
+    assert expected == references.value("mean_field_size_duration_gamma")
+    assert abs(gamma - expected) <= K * gamma_se, (gamma, gamma_se)
     # the plain power law on the same window is not 2: the correction term is needed
     assert np.polyfit(np.log(Ts), np.log(m), 1)[0] < 1.9
 
@@ -492,7 +496,10 @@ def test_cli_run_json_out_and_plot(tmp_path):
     assert r.exit_code == 0, r.output
     payload = json.loads(r.stdout)
     assert payload["params"]["L"] == 24 and "size_exponent" in payload["measures"]
-    assert any("effective exponent" in n for n in payload["notes"])
+    # the BTW 2-D caveat travels with the rows (their fits), not again in the notes
+    caveat = references.get("btw_2d_tau")["caveat"]
+    assert payload["measures"]["size_exponent"]["fit"]["caveat"] == caveat
+    assert caveat not in payload["notes"]
     assert any("sandpile fss" in n for n in payload["notes"])
     tr = load_run(out)
     assert tr.system == "sandpile.btw" and tr.meta["stationary_from"] == payload["stationary_from"]
@@ -513,6 +520,19 @@ def test_cli_run_json_out_and_plot(tmp_path):
                 "20000", "--seed", "2", "--stream")
     assert r.exit_code == 0 and "size_exponent_binned" in r.output
     assert ("waiting_exponent_binned" in r.output) == ("waiting_exponent_binned" in rows)
+
+
+def test_cli_btw_caveat_printed_once_and_only_in_2d():
+    # the caveat of btw_2d_tau: once under the table of a 2-D BTW run (a footnote of its exponent
+    # rows), on no row of a 3-D one (it is about 2-D), and never for Manna
+    caveat = references.get("btw_2d_tau")["caveat"]
+    r = _invoke("sandpile", "run", "--model", "btw", "--L", "24", "--grains", "20000", "--seed", "1")
+    assert r.exit_code == 0, r.output
+    assert r.output.count(caveat) == 1 and "effective exponent" not in r.output.replace(caveat, "")
+    for args in (("--model", "btw", "--dims", "3", "--L", "8"), ("--model", "manna", "--L", "24")):
+        r = _invoke("sandpile", "run", *args, "--grains", "20000", "--seed", "1", "--json")
+        assert r.exit_code == 0, r.output
+        assert caveat not in r.stdout and "effective exponent" not in r.stdout, args
 
 
 def test_cli_run_says_clearly_when_not_stationary():

@@ -1,14 +1,16 @@
 """Stability thresholds and the stability analysis (dynsim.analysis.stability).
 
-Thresholds (REFERENCES.md items 3 and 15) are checked against brute force: the lr at which the
-spectral radius of each map's explicit 2 x 2 companion matrix on a 1-D quadratic crosses 1, found
-by bisection, without using the closed forms.  The run analysis is checked on synthetic series
-whose onset, fraction at the edge, divergence step and verdict are known by construction.
+Thresholds (keys ``eos_threshold_*`` of dynsim/data/references.json) are checked against brute
+force: the lr at which the spectral radius of each map's explicit 2 x 2 companion matrix on a 1-D
+quadratic crosses 1, found by bisection, without using the closed forms.  The run analysis is
+checked on synthetic series whose onset, fraction at the edge, divergence step and verdict are known
+by construction.
 """
 
 import numpy as np
 import pytest
 
+from dynsim import references
 from dynsim.analysis.results import Estimate
 from dynsim.analysis.orbits import bifurcation_summary, orbit_period
 from dynsim.analysis.rows.orbits import sharpness_summary
@@ -56,13 +58,12 @@ def test_thresholds_match_brute_force(conv, beta):
 
 
 def test_named_thresholds():
+    # the entries hold each threshold in units of 1/lr, at beta (beta1) = 0.9 where it has one
     lr = 0.1
-    assert threshold("gd", lr) == pytest.approx(20.0)
-    assert threshold("heavy_ball", lr, 0.9) == pytest.approx(38.0)
-    assert threshold("nesterov", lr, 0.9) == pytest.approx(3.8 / 0.28)
-    assert threshold("ema_momentum", lr, 0.9) == pytest.approx(380.0)
-    assert threshold("adam_precond", lr, 0.9) == pytest.approx(380.0)   # 38/lr (item 3)
-    assert threshold("rmsprop_precond", lr) == pytest.approx(20.0)
+    for conv, beta in (("gd", ()), ("heavy_ball", (0.9,)), ("nesterov", (0.9,)),
+                       ("ema_momentum", (0.9,)), ("adam_precond", (0.9,)), ("rmsprop_precond", ())):
+        ref = references.value(f"eos_threshold_{conv}") / lr
+        assert threshold(conv, lr, *beta) == pytest.approx(ref), conv
 
 
 def _trace(sharp, thr, conv="gd", loss=None, status="ok", **extra):

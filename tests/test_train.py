@@ -115,7 +115,8 @@ def test_edge_of_stability_on_mnist1d():
     # Cohen et al. (2021): full-batch GD sharpens until sharpness reaches 2/lr, then hovers there.
     # The default setup at lr 0.2 gets there within ~300 steps (sharpness 7.8 at the start, 10 =
     # 2/lr); measured here over 1000 steps: late sharpness * lr / 2 in [0.99, 1.07], median 1.04
-    # (benchmarks/RESULTS.md).  The band below allows for the oscillation, not for a miss.
+    # (benchmarks/RESULTS.md; the lr 0.1 calibration is mnist1d_eos_ratio).  The band below allows
+    # for the oscillation, not for a miss.
     tr = train(lr=0.2, steps=600, probe_every=50, seed=0)
     ratio = tr["sharpness"] * 0.2 / 2
     steps = tr["sharpness_step"]

@@ -20,15 +20,16 @@ giving
     sigma^2 = max(0, 2 (<grad S, -grad L> - m / (tau lr)) / |grad S|^2),
 
 which is continuous in w (so scipy's adaptive Runge-Kutta integrates it), holds S within
-O(tau x drift) of 2/lr once there and pulls S back to 2/lr if it starts above.  tau = 0.25 matches
-the authors' default of 4 substeps per step.  The predicted time average of GD's loss is
-L(w) + (sigma^2 / 2) S(w) (their prediction f(w) + 1/2 <U^T H U, X>, with X = sigma^2 for k = 1).
-On a quadratic grad S = 0: the central flow is gradient flow (and GD past 2/lr just diverges).
+O(tau x drift) of 2/lr once there and pulls S back to 2/lr if it starts above.  The default
+tau = 0.25 is the authors' default of 4 substeps per step (``central_flow_substeps``).  The
+predicted time average of GD's loss is L(w) + (sigma^2 / 2) S(w) (their prediction
+f(w) + 1/2 <U^T H U, X>, with X = sigma^2 for k = 1).  On a quadratic grad S = 0: the central
+flow is gradient flow (and GD past 2/lr just diverges).
 
 Work limit: each flow is integrated step by step under an evaluation budget (100 rhs calls per
-flow step by default, against ~8 for a smooth flow) and a wall-time limit; a flow that needs more
-(the central flow far above the edge is stiff, or non-smooth where the top eigenvalue is
-degenerate) stops with status ``failed`` and the reason in ``meta['solver']``.
+flow step by default, far above what a smooth flow needs) and a wall-time limit; a flow that
+needs more (the central flow far above the edge is stiff, or non-smooth where the top eigenvalue
+is degenerate) stops with status ``failed`` and the reason in ``meta['solver']``.
 :func:`dynsim.studies.flows_vs_gd.flows_vs_gd` compares both flows with GD.
 
 Not built: Edge Flow (P. Marion, arXiv:2606.18080, 2026).  Its equations could not be read here,
@@ -64,9 +65,9 @@ CENTRAL_PARAMS = {**FLOW_PARAMS, "tau": Float(
     0.0, None, lo_open=True, default=0.25,
     help="Central flow: relaxation time of the margin 2/lr - S, in steps.")}
 ESCAPE = 1e50
-# start of the flows: GD from (3.3, 0.05) on the minimalist toy at lr 0.1 reaches the edge in a few
-# steps and oscillates there (period 2 about a centre) with no chaotic transient, unlike the
-# calibration start (4.0, 0.1) of the eos.minimalist toy.
+# start of the flows on the minimalist toy at lr 0.1: GD from here reaches the edge with no chaotic
+# transient, unlike the default start (4.0, 0.1) of eos.minimalist (``minimalist_gd_lr01``); the
+# gaps of both flows from GD from here are ``central_flow_minimalist_gaps``.
 FLOW_X0 = {"minimalist": (3.3, 0.05)}
 
 
@@ -154,10 +155,10 @@ def _integrate(rhs, x, steps, rtol, method=METHOD, max_evals=None, max_seconds=M
 
 
 def default_max_evals(steps: int) -> int:
-    """The default evaluation budget: 100 rhs calls per flow step, at least 20000.  A smooth flow
-    needs about 8 per step (RK45 at rtol 1e-8 on the minimalist toy: 7940 for 1000 steps); a flow
-    that needs 12x that is stiff (the central flow far above the edge, where sigma^2 pulls S back
-    on the time scale tau), and is stopped with status 'failed' rather than left to run."""
+    """The default evaluation budget: 100 rhs calls per flow step, at least 20000, many times what
+    a smooth flow needs (benchmarks/RESULTS.md); a flow that needs more is stiff (the central flow
+    far above the edge, where sigma^2 pulls S back on the time scale tau), and is stopped with
+    status 'failed' rather than left to run."""
     return max(20_000, 100 * int(steps))
 
 

@@ -9,19 +9,22 @@ Each system is a small jitted kernel under a validated public function that retu
   vector v at x_t is carried to ``jacobian[t] @ v`` at x_{t+1}.  Their product, reorthonormalised
   by QR, gives the Lyapunov spectrum (:func:`dynsim.analysis.lyapunov.lyapunov_spectrum`).
 
-Systems (reference values: REFERENCES.md item 8)
+Systems (reference values: the keys ``henon_*``, ``lorenz_*`` and ``logistic_r4_lyapunov`` of
+``dynsim/data/references.json``)
 
 * Henon map (Henon, Commun. Math. Phys. 50:69, 1976): x' = 1 - a x^2 + y, y' = b x;
   Df = [[-2 a x, 1], [b, 0]], |det Df| = |b|, so lambda_1 + lambda_2 = ln|b| exactly.
-  At (a, b) = (1.4, 0.3): lambda = (0.4193, -1.6233), Kaplan-Yorke 1.258, correlation dimension ~1.21.
+  At (a, b) = (1.4, 0.3): ``henon_lyapunov``, ``henon_kaplan_yorke``,
+  ``henon_correlation_dimension``.
 * Logistic map (May, Nature 261:459, 1976): x' = r x (1 - x), Df = r (1 - 2x).  At r = 4,
   lambda = ln 2 exactly (conjugate to the tent map).
 * Lorenz flow (Lorenz, J. Atmos. Sci. 20:130, 1963): x' = sigma (y - x), y' = x (rho - z) - y,
   z' = x y - beta z, sampled by the classical fixed-step RK4 map with step ``dt``.  ``jacobian`` is
   the exact derivative of that RK4 step map (the chain rule through the four stages), so exponents
-  per unit time are the map's exponents divided by dt.  At (10, 28, 8/3): lambda ~ (0.906, 0,
-  -14.572), sum -(sigma + 1 + beta) = -13.667 (the flow's divergence is constant; the RK4 map
-  reproduces it to O((13.667 dt)^5)), Kaplan-Yorke 2.062.
+  per unit time are the map's exponents divided by dt.  The sum of the exponents is
+  -(sigma + 1 + beta) exactly (the flow's divergence is constant; the RK4 map reproduces it to
+  O(((sigma + 1 + beta) dt)^5)).  At (10, 28, 8/3): ``lorenz_lyapunov``, ``lorenz_lyapunov_sum``,
+  ``lorenz_kaplan_yorke``.
 
 The maps are deterministic: ``seed`` only draws the initial condition when ``x0`` is None (and is
 recorded, like every argument, in ``meta``).  An orbit that leaves every bounded set (|x| > 1e50,

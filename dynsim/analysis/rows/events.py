@@ -20,15 +20,22 @@ from dataclasses import replace
 
 import numpy as np
 
+from dynsim import references
 from dynsim.analysis import events, powerlaw, tails
 from dynsim.analysis.powerlaw.binned import fit_binned
 from dynsim.analysis.powerlaw.window import CUTOFF_RULE, cutoff_scale, cutoff_scale_binned
 from dynsim.analysis.results import Estimate
 
 EVENT_MIN_DECADES = 1.0  # xmin candidates leave a tail of at least a decade (events and histograms)
-BTW_CAVEAT = ("effective exponent; simple FSS fails for BTW 2-D (multiscaling; REFERENCES.md "
-              "item 4): no reliable tau to compare with")
-CAVEAT_SYSTEMS = {"sandpile.btw": BTW_CAVEAT}
+BTW_CAVEAT = references.get("btw_2d_tau")["caveat"]
+# system -> (the dimension d it applies to, the references.json key that holds the caveat)
+CAVEAT_SYSTEMS = {"sandpile.btw": (2, "btw_2d_tau")}
+
+
+def _caveat(tr) -> str:
+    """The caveat on the avalanche exponents of ``tr``'s system (BTW in 2-D), else ""."""
+    d, key = CAVEAT_SYSTEMS.get(tr.system, (None, None))
+    return references.get(key)["caveat"] if key and tr.params.get("d") == d else ""
 
 
 def _channel(tr, ctx, name):
@@ -57,7 +64,7 @@ def _events_power_law(name):
                       xmax_rule=f"{CUTOFF_RULE} ({_part(ctx)})")
         return powerlaw.analyze_power_law(x, boot=ctx.boot, seed=ctx.seed,
                                           min_decades=EVENT_MIN_DECADES,
-                                          caveat=CAVEAT_SYSTEMS.get(tr.system, ""), **kw)
+                                          caveat=_caveat(tr), **kw)
     return adapter
 
 
@@ -87,7 +94,7 @@ def _hist_fit(tr, ctx, kind, window: bool):
     fit = fit_binned(counts, edges, min_decades=EVENT_MIN_DECADES, **kw)
     rule = (f"{CUTOFF_RULE} (bins at their geometric centres; {_part(ctx)})" if kw else
             f"the histogram's range ({_part(ctx)})")
-    return replace(fit, xmax_rule=rule, caveat=CAVEAT_SYSTEMS.get(tr.system, "") if window else "")
+    return replace(fit, xmax_rule=rule, caveat=_caveat(tr) if window else "")
 
 
 def _events_hist(kind):

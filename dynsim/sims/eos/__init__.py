@@ -1,6 +1,6 @@
-"""Edge-of-stability toys (MISSION.md sections 2 and 5): toy losses, optimizers as iteration maps,
-one run, many start points or many learning rates in parallel, bifurcation diagrams, and Damian et
-al.'s constrained trajectory (projected GD).  See :mod:`.losses`, :mod:`.optimizers`,
+"""Edge-of-stability toys: toy losses, optimizers as iteration maps, one run, many start points or
+many learning rates in parallel, bifurcation diagrams, and Damian et al.'s constrained trajectory
+(projected GD).  See :mod:`.losses`, :mod:`.optimizers`,
 :mod:`.systems`, :mod:`.bifurcation`, :mod:`.projected`; continuous-time models are in
 :mod:`dynsim.sims.flows`."""
 

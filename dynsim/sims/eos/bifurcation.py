@@ -9,8 +9,10 @@ Benettin, block standard errors) turns them into the Lyapunov spectrum per lr (t
 
 Default: 1/2 (1 - x y)^2 from the balanced point (0.5, 0.5), lr in [0.8, 2.0].  GD keeps x = y,
 so the map is x' = x - lr x (x^2 - 1); the balanced minimum has sharpness 2, so it is stable for
-lr < 1, then period 2, period 4 (about lr 1.25), chaos from about lr 1.35 (positive exponent), and
-escape above lr = 2 (measured with this code; no published oracle is claimed).
+lr < 1 (``product_balanced_flip_lr``), then period 2, period 4 from lr = sqrt(5) - 1
+(``product_balanced_period4_lr``), the period-doubling cascade into chaos (positive exponent;
+Feigenbaum's ``feigenbaum_delta``) and escape at larger lr.  Where chaos starts and where the
+orbits escape are measured with this code (benchmarks/RESULTS.md); no published oracle is claimed.
 """
 
 from __future__ import annotations

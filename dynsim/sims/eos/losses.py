@@ -1,15 +1,15 @@
 """Toy losses for the edge of stability: value, gradient, Hessian and D^3 L[u, u, .] (Numba).
 
 A loss is chosen by name in Python (:func:`make_loss`); Numba sees an integer code and a flat
-parameter array (STYLE.md).  Every loss is a function of the iterate w in R^d.
+parameter array.  Every loss is a function of the iterate w in R^d.
 
 Quadratic (code 0)
     L(w) = 1/2 w^T H w,  H = Q diag(spectrum) Q^T.  ``rotated=False`` (the default) takes Q = I, so
     the spectrum lies along the coordinate axes; ``rotated=True`` draws Q Haar-uniformly from the
     seed (QR of a Gaussian matrix with the signs of diag R fixed, Mezzadri, Notices AMS 54:592,
     2007).  Default spectrum (15, 1) in d = 2: sharpness 15, so GD is stable for lr < 2/15.
-    D^3 L = 0, so the central flow equals gradient flow (REFERENCES.md item 15).
-    As a minibatch of quadratics (``n_quadratics`` = N >= d; the SGD noise model of issue 11):
+    D^3 L = 0, so grad S = 0 and the central flow equals gradient flow.
+    As a minibatch of quadratics (``n_quadratics`` = N >= d; the SGD noise model):
     L(w) = (1/N) sum_i 1/2 (a_i . w)^2, realizable least squares with N rows a_i = Q S^(1/2) z_i,
     where the z_i are Gaussian rows from the seed whitened so that (1/N) sum_i z_i z_i^T = I
     exactly; hence (1/N) sum_i a_i a_i^T = H and the full loss, its gradient and Hessian are
@@ -24,18 +24,19 @@ Product (code 1)
         D^3 L[u, u, .] = 2 (u.q) P2 u + (u^T P2 u) q - r P3[u, u, .].
     At a minimum (p = 1) H = q q^T, so the sharpness is |q|^2.
     * degree 2, 1/2 (1 - x y)^2: minimum sharpness x^2 + y^2; GD does not settle at 2/lr (the
-      contrast of Zhu et al. and REFERENCES.md items 3 and 15: from (5, 0.05) at lr 0.1 it ends at
-      sharpness 12.55, from (6, 0.01) at 5.05, both well below 2/lr = 20).
+      contrast of Zhu et al.: from (5, 0.05) or (6, 0.01) at lr 0.1 it ends well below 2/lr, the
+      key ``product_degree2_final_sharpness``).
     * degree 4 on the symmetric slice z = x, w = y is the "minimalist example" of Zhu, Wang, Wang,
       Zhou & Ge (ICLR 2023, arXiv 2210.03294): L(x, y, z, w) = 1/2 (1 - x y z w)^2.  GD on the 4-D
       loss started on the slice stays on it and is the 2-D map
-      x <- x - lr x y^2 (x^2 y^2 - 1), y <- y - lr x^2 y (x^2 y^2 - 1) (item 3).  The sharpness is the
-      top eigenvalue of the 4-D Hessian: 2 (x^2 + y^2) at a minimum (item 15; the Hessian of the 2-D
-      reduction 1/2 (1 - x^2 y^2)^2 is twice as large).  Their Cor. 3.1: the limit sharpness lies in
-      (2/lr - 20 lr/3, 2/lr); the lr-EoS minimum in (c, d) = (sqrt(x^2 - y^2), xy) is
-      ((lr^-2 - 4)^(1/4), 1), for lr < 1/2.  The products are taken in cyclic index order starting
-      after i, so a slice point (x, y, x, y) gives bitwise equal gradients for x and z (and y and w)
-      and the slice is invariant in floating point, not only in exact arithmetic.
+      x <- x - lr x y^2 (x^2 y^2 - 1), y <- y - lr x^2 y (x^2 y^2 - 1) (Zhu et al. 2023).  The
+      sharpness is the top eigenvalue of the 4-D Hessian: 2 (x^2 + y^2) at a minimum (the Hessian of
+      the 2-D reduction 1/2 (1 - x^2 y^2)^2 is twice as large; ``zhu_minimalist_sharpness_band``,
+      note).  Their Cor. 3.1: the limit sharpness lies in (2/lr - 20 lr/3, 2/lr); the lr-EoS
+      minimum in (c, d) = (sqrt(x^2 - y^2), xy) is ((lr^-2 - 4)^(1/4), 1), for lr < 1/2.  The
+      products are taken in cyclic index order starting after i, so a slice point (x, y, x, y)
+      gives bitwise equal gradients for x and z (and y and w) and the slice is invariant in
+      floating point, not only in exact arithmetic.
 
 Damian, Nichani & Lee (ICLR 2023, arXiv 2209.15594) is here as their setting, not as a loss of its
 own: their constrained trajectory (projected GD onto S <= 2/lr, :mod:`dynsim.sims.eos.projected`)

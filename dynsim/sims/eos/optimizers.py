@@ -3,7 +3,7 @@
 Each map acts on a state (w, s1, s2) and returns its one-step Jacobian, a (slots d) x (slots d)
 matrix in the slot order below.  g = grad L(w) (+ noise for ``sgd``), H = Hessian of L at w,
 t = 0, 1, ... the step.  Thresholds (the sharpness above which the map is unstable on a quadratic)
-and their conventions come from :mod:`dynsim.analysis.stability` (REFERENCES.md items 3 and 15).
+and their conventions come from :mod:`dynsim.analysis.stability` (keys ``eos_threshold_*``).
 
 =============  ===========================================================  ======  =================
 name           update (PyTorch forms, no weight decay)                      slots   threshold conv.
@@ -32,7 +32,7 @@ sharpness is lambda_max(P^-1 H), compared with 2/lr (RMSProp) or (2 + 2 beta1)/(
 P = sqrt(nu0) + eps for k = 0, else at the P of step k - 1.  With P frozen, RMSProp is GD with
 lr P^-1 and Adam is EMA momentum with lr P^-1 (up to the bias correction of m, which tends to 1),
 so their thresholds are exact there; with P adapting they never diverge on a quadratic
-(REFERENCES.md item 15).
+(``rmsprop_quadratic_precond_ratio``, ``adam_quadratic_precond_ratio``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The self-stabilization setting of Damian, Nichani & Lee ("Self-Stabilization: The Implicit Bias
-of Gradient Descent at the Edge of Stability", ICLR 2023, arXiv 2209.15594; REFERENCES.md item 3):
+of Gradient Descent at the Edge of Stability", ICLR 2023, arXiv 2209.15594;
+``projected_gd_constraint``):
 GD at the edge of stability tracks the *constrained trajectory*, projected gradient descent onto
 the stable set M = {w : S(w) <= 2/lr} (S the sharpness, the top Hessian eigenvalue):
 

@@ -67,7 +67,8 @@ PRODUCT_PARAMS = {**with_defaults(OPT_PARAMS, steps=3000), "x0": dataclasses.rep
 SCHEMAS = {"quadratic": QUADRATIC_PARAMS, "minimalist": MINIMALIST_PARAMS,
            "product": PRODUCT_PARAMS}
 TOY_EXTRAS = ("spectrum", "rotated", "degree", "minibatch", "n_quadratics")
-DEFAULT_X0 = {"minimalist": (4.0, 0.1), "product": (5.0, 0.05)}   # REFERENCES.md item 14
+# the starts of minimalist_gd_lr01 and product_degree2_final_sharpness
+DEFAULT_X0 = {"minimalist": (4.0, 0.1), "product": (5.0, 0.05)}
 
 
 def resolve_x0(system: str, x0, dim: int) -> np.ndarray:
@@ -201,11 +202,10 @@ def minimalist(opt: str, lr: float, steps: int, x0, beta: float, beta1: float,
                nu0, jacobian: bool, *, seed: int | None = None) -> Trace:
     """``opt`` on Zhu et al.'s minimalist example 1/2 (1 - x y z w)^2 (ICLR 2023), started on the
     slice z = x, w = y: ``x0`` = (x, y) (or a full 4-D point).  ``trajectory`` is 4-D (x, y, z, w) and
-    the sharpness is the top eigenvalue of the 4-D Hessian (REFERENCES.md item 15).
+    the sharpness is the top eigenvalue of the 4-D Hessian (``zhu_minimalist_sharpness_band``).
 
-    Calibration (item 14): GD at lr 0.1 from (4.0, 0.1) (the default) converges to
-    (3.143, 0.318) with sharpness 19.954, inside their band (2/lr - 20 lr/3, 2/lr) = (19.33, 20);
-    from (5.0, 0.05) or (4.5, 0.1) it diverges."""
+    From the default start (4.0, 0.1), GD at lr 0.1 converges inside Zhu et al.'s band
+    (2/lr - 20 lr/3, 2/lr); where and at what sharpness is the key ``minimalist_gd_lr01``."""
     return run_toy("minimalist", opt=opt, lr=lr, steps=steps, x0=x0, beta=beta, beta1=beta1,
                    beta2=beta2, eps=eps, noise_std=noise_std, freeze_at=freeze_at, nu0=nu0,
                    jacobian=jacobian, seed=seed)
@@ -216,9 +216,9 @@ def product(opt: str, lr: float, steps: int, degree: int, x0, beta: float, beta1
             beta2: float | None, eps: float, noise_std: float | None, freeze_at: int | None,
             nu0, jacobian: bool, *, seed: int | None = None) -> Trace:
     """``opt`` on 1/2 (1 - w_1 ... w_degree)^2; degree 2 is 1/2 (1 - x y)^2, the contrast that does
-    not settle at 2/lr: from (5, 0.05) (the default) at lr 0.1 GD ends at sharpness 12.55 (item
-    14; 2/lr = 20).  A balanced start (a, a) stays balanced and shows period doubling past
-    lr = 1 (minimum sharpness 2): see :func:`bifurcation`."""
+    not settle at 2/lr: from (5, 0.05) (the default) at lr 0.1 GD ends far below 2/lr
+    (``product_degree2_final_sharpness``).  A balanced start (a, a) stays balanced and shows period
+    doubling past lr = 1 (minimum sharpness 2): see :func:`bifurcation`."""
     return run_toy("product", opt=opt, lr=lr, steps=steps, x0=x0, beta=beta, beta1=beta1,
                    beta2=beta2, eps=eps, noise_std=noise_std, freeze_at=freeze_at, nu0=nu0,
                    jacobian=jacobian, degree=degree, seed=seed)
@@ -275,8 +275,8 @@ def starts(system: str, x0s, opt: str, lr: float, steps: int, keep: int, beta: f
     Channels (R starts, K = ``keep`` last steps): ``starts_x0`` (R, d), ``starts_iterates`` (R, K, d),
     ``starts_loss`` and ``starts_sharpness`` (R, K), ``starts_threshold`` (R,), and
     ``starts_diverged_at`` (R,) (the step a run left every bounded set, -1 if it did not; its rows
-    are NaN).  Default: the calibration starts of REFERENCES.md item 14 at lr 0.1 (the first two
-    converge to sharpness 19.954, the third diverges)."""
+    are NaN).  Default: the starts of ``minimalist_gd_lr01`` at lr 0.1 (two converge, one
+    diverges)."""
     p = check_params(STARTS_PARAMS, dict(
         system=system, x0s=x0s, opt=opt, lr=lr, steps=steps, keep=keep, beta=beta, beta1=beta1,
         beta2=beta2, eps=eps, noise_std=noise_std, freeze_at=freeze_at, nu0=nu0,

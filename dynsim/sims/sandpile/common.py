@@ -106,10 +106,9 @@ def default_grains(model: str, L: int, d: int = 1) -> int:
     """Grains per replica that make a run from the empty pile stationary by the rule above, with
     room for a stationary part: twice the most grains the pile can hold, plus 200000.
 
-    The plateau is crossed once the pile holds its stationary load (measured: Oslo 0.87 L^2 grains
-    at L = 256 and 512, mean slope 1.73; BTW 2-D 2.1 L^2; Manna 2-D 0.7 L^2), which is below the
-    most it can hold: BTW (2d - 1) L^d (every site at z_c - 1), Manna L^d (z <= 1), Oslo L (L + 1)
-    (every slope 2).  Twice that puts the crossing in the first half.  (Oslo needs L^2, not L:
+    The plateau is crossed once the pile holds its stationary load (measured loads:
+    benchmarks/RESULTS.md), which is below the most it can hold: BTW (2d - 1) L^d (every site at
+    z_c - 1), Manna L^d (z <= 1), Oslo L (L + 1) (every slope 2).  Twice that puts the crossing in the first half.  (Oslo needs L^2, not L:
     its pile is a triangle.)"""
     if model == "btw":
         most = (2 * d - 1) * L**d

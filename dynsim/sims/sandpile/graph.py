@@ -10,8 +10,9 @@ able to dissipate (a sink, loss > 0, or a threshold above the degree).
 
 Mean field: on random graphs with a finite second moment of the degree (random regular,
 Erdos-Renyi; Barabasi-Albert only at the boundary case gamma = 3, with logarithmic corrections),
-the avalanches are critical branching processes: P(s) ~ s^-3/2, P(T) ~ T^-2 (REFERENCES.md item 4;
-Goh et al. 2003), up to a cutoff s_c ~ (dissipation per toppling)^-2 and the graph size.
+the avalanches are critical branching processes: P(s) ~ s^-3/2, P(T) ~ T^-2 (``mean_field_tau``,
+``mean_field_tau_t``; Zapperi et al. 1995, Goh et al. 2003), up to a cutoff
+s_c ~ (dissipation per toppling)^-2 and the graph size.
 Ready graphs (``graph_sandpile``), seeded from the run's seed: random regular of degree k,
 Erdos-Renyi G(n, p = k / (n - 1)) (mean degree k), Barabasi-Albert with m = k / 2 edges per new node
 (mean degree ~k); the largest connected component is kept (``meta["graph"]["nodes"]``).

@@ -7,19 +7,20 @@ The model is abelian (Dhar, PRL 64:1613, 1990): the final state and the number o
 site do not depend on the order of topplings, and in the stationary state the mean number of
 topplings at j caused by a grain added at i is G_ij = (Delta^-1)_ij, Delta the toppling matrix (2d
 on the diagonal, -1 between neighbours; Dirichlet boundary).  Hence the exact mean avalanche size
-per grain with uniform bulk drive is <s> = (1/L^d) sum_ij G_ij, the mean of Delta^-1 1 (593.9 at
-d = 2, L = 128; REFERENCES.md item 15).  Stationary mean height in 2-D: 17/8 = 2.125 as L -> inf
-(heights 0..3; Jeng, Piroux & Ruelle 2006 conjecture, proved since, e.g. Caracciolo & Sportiello
-2012; REFERENCES.md item 4).  BTW 2-D has no reliable avalanche-size exponent: its statistics are
-multifractal and simple finite-size scaling fails (Tebaldi, De Menech & Stella, PRL 83:3952,
-1999), so any tau fitted to it is an effective exponent.
+per grain with uniform bulk drive is <s> = (1/L^d) sum_ij G_ij, the mean of Delta^-1 1 (keys
+``btw_mean_size_*``).  Stationary mean height in 2-D: 17/8 as L -> inf (heights 0..3; Jeng, Piroux
+& Ruelle 2006 conjecture, proved since, e.g. Caracciolo & Sportiello 2012; ``btw_mean_height_2d``).
+BTW 2-D has no reliable avalanche-size exponent: its statistics are multifractal and simple
+finite-size scaling fails (Tebaldi, De Menech & Stella, PRL 83:3952, 1999), so any tau fitted to
+it is an effective exponent (the caveat of ``btw_2d_tau``).
 
 Manna (Manna, J. Phys. A 24:L363, 1991), in its abelian form (Dhar, Physica A 263:4, 1999): a site
 with z_i >= 2 topples, z_i -= 2, and each of the two grains moves to a neighbour chosen uniformly
 and independently.  Each grain then performs a random walk until it leaves the lattice, so the
-mean size per grain is (2d/2) times BTW's: d <Delta^-1 1>, twice the BTW value in 2-D.  Manna 2-D:
-tau ~ 1.27-1.28, D ~ 2.75-2.76 (Lubeck, PRE 61:204, 2000; Huynh, Pruessner & Chew, J. Stat. Mech.
-P09024, 2011; tau = 2 - 2/D for bulk drive; REFERENCES.md item 4 lists them as unverified).
+mean size per grain is (2d/2) times BTW's: d <Delta^-1 1>, twice the BTW value in 2-D.  Manna 2-D
+exponents: a spread of published estimates (Lubeck, PRE 61:204, 2000; Huynh, Pruessner & Chew,
+J. Stat. Mech. P09024, 2011; tau = 2 - 2/D for bulk drive), the bands ``manna_2d_tau`` and
+``manna_2d_D``.
 
 Avalanche size, area and duration (generations of the parallel update) as in
 :mod:`dynsim.sims.sandpile.common`; the kernels are in :mod:`dynsim.sims.sandpile.kernels`.

@@ -9,12 +9,12 @@ grain leaves the pile and z_L -= 1.  After each toppling the site draws a new th
 update, as for the other sandpiles (:mod:`dynsim.sims.sandpile.kernels`).
 
 Exact: every grain leaves at the right edge after exactly L topplings (one per column it crosses),
-so in the stationary state the mean avalanche size per added grain is <s> = L (REFERENCES.md item
-15).  Exponents (Grassberger, Dhar & Mohanty, PRE 94:042314, 2016, arXiv 1606.02553; REFERENCES.md
-item 4): D = 9/4, tau = 2 - 1/D = 14/9 (boundary drive: D (2 - tau) = 1), z = 10/7.
-``height_mean`` is the mean slope (1/L) sum z_i = h_1 / L, which tends to about 1.73 (Christensen
-et al. 1996); ``height_map`` holds the final slopes z_i of replica 0 (the profile is their
-reversed cumulative sum).
+so in the stationary state the mean avalanche size per added grain is <s> = L
+(``oslo_mean_size_per_L``).  Exponents (Grassberger, Dhar & Mohanty, PRE 94:042314, 2016, arXiv
+1606.02553): D, tau = 2 - 1/D (boundary drive: D (2 - tau) = 1) and z, the keys ``oslo_D``,
+``oslo_tau``, ``oslo_z``.  ``height_mean`` is the mean slope (1/L) sum z_i = h_1 / L, which tends
+to a constant (Christensen et al. 1996; measured: benchmarks/RESULTS.md); ``height_map`` holds the
+final slopes z_i of replica 0 (the profile is their reversed cumulative sum).
 """
 
 from __future__ import annotations

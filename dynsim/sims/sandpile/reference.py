@@ -1,34 +1,52 @@
-"""Published values the sandpiles are checked against (REFERENCES.md items 4 and 15), with their
-reliability.  A value is an interval [low, high]: a point when the source gives one number, the
-spread of published estimates when it does not.  A measurement agrees when its distance from the
-interval is at most k standard errors (:func:`agrees`).
+"""The values the sandpiles are checked against, read from ``dynsim/data/references.json``
+(the keys ``oslo_tau``, ``oslo_D``, ``manna_2d_tau``, ``manna_2d_D``, ``mean_field_tau``,
+``mean_field_tau_t``, ``mean_field_D``, ``btw_mean_height_2d`` and the caveat of ``btw_2d_tau``),
+and the exact mean avalanche sizes, computed here (:func:`dhar_mean`, :func:`exact_mean_size`).
+
+A value is an interval [low, high]: a point when the source gives one number, the spread of
+published estimates when it does not.  A measurement agrees when its distance from the interval is
+at most k standard errors (:func:`agrees`).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
-from dataclasses import dataclass
+
+from dynsim import references
 
 
 @dataclass(frozen=True)
 class Reference:
+    """The interval of the references.json entry ``key`` and its status (exact, published or
+    measured here); ``source`` is the entry's citation."""
+
+    key: str
     low: float
     high: float
-    source: str
-    status: str  # "exact", "confirmed", "unverified"
+    status: str
+
+    @classmethod
+    def of(cls, key: str) -> "Reference":
+        low, high = references.band(key)
+        return cls(key, float(low), float(high), references.get(key)["status"])
 
     @property
     def value(self) -> float:
         return 0.5 * (self.low + self.high)
+
+    @property
+    def source(self) -> str:
+        return references.cite(self.key)
 
     def distance(self, x: float) -> float:
         return max(self.low - x, x - self.high, 0.0)
 
     def __str__(self) -> str:
         v = f"{self.low:.4g}" if self.low == self.high else f"{self.low:.4g}-{self.high:.4g}"
-        return f"{v} ({self.status}; {self.source})"
+        return f"{v} ({self.status}; {self.key})"
 
 
 def agrees(x: float, stderr: float, ref: Reference, k: float = 3.0) -> bool:
@@ -36,34 +54,22 @@ def agrees(x: float, stderr: float, ref: Reference, k: float = 3.0) -> bool:
     return math.isfinite(stderr) and ref.distance(x) <= k * stderr
 
 
-_GDM = "Grassberger, Dhar & Mohanty, PRE 94:042314 (2016)"
-_MANNA = ("Lubeck, PRE 61:204 (2000); Huynh, Pruessner & Chew, J. Stat. Mech. P09024 (2011); "
-          "spread of published values, not re-read")
-_MF = "mean-field branching process (Goh et al., PRL 91:148701, 2003; textbook)"
-
-# model -> exponent -> Reference; BTW 2-D has none (multiscaling: Tebaldi, De Menech & Stella,
-# PRL 83:3952, 1999; "still not known", Grassberger, Dhar & Mohanty 2016)
+# model -> exponent -> Reference; BTW 2-D has none (the caveat of ``btw_2d_tau``)
 EXPONENTS = {
-    "oslo": {"tau": Reference(14 / 9, 14 / 9, _GDM + ": tau = 2 - 1/D", "confirmed"),
-             "D": Reference(9 / 4, 9 / 4, _GDM, "confirmed")},
-    "manna": {"tau": Reference(1.27, 1.28, _MANNA, "unverified"),
-              "D": Reference(2.75, 2.76, _MANNA, "unverified")},
-    "mean_field": {"tau": Reference(1.5, 1.5, _MF, "confirmed"),
-                   "tau_t": Reference(2.0, 2.0, _MF, "confirmed"),
-                   "D": Reference(4.0, 4.0, _MF, "confirmed")},
+    "oslo": {"tau": Reference.of("oslo_tau"), "D": Reference.of("oslo_D")},
+    "manna": {"tau": Reference.of("manna_2d_tau"), "D": Reference.of("manna_2d_D")},
+    "mean_field": {"tau": Reference.of("mean_field_tau"), "tau_t": Reference.of("mean_field_tau_t"),
+                   "D": Reference.of("mean_field_D")},
 }
-BTW_2D_HEIGHT = Reference(17 / 8, 17 / 8, "Jeng, Piroux & Ruelle 2006 (conjecture); proved, e.g. "
-                          "Caracciolo & Sportiello 2012", "exact")
-BTW_CAVEAT = ("BTW: no reliable size exponent exists (multiscaling; simple finite-size scaling "
-              "fails, Tebaldi, De Menech & Stella 1999): any tau fitted here is an effective "
-              "exponent")
+BTW_2D_HEIGHT = Reference.of("btw_mean_height_2d")
+BTW_CAVEAT = references.get("btw_2d_tau")["caveat"]
 
 
 def dhar_mean(L: int, d: int) -> float:
     """The mean over the sites of {1..L}^d of Delta^-1 1, Delta the toppling matrix (2d on the
     diagonal, -1 between neighbours, Dirichlet boundary): BTW's exact mean avalanche size per grain
-    with uniform bulk drive (Dhar, PRL 64:1613, 1990; 593.9 at d = 2, L = 128; REFERENCES.md item
-    15).  Exact, by the sine eigenbasis of Delta: with theta_k = pi k / (L + 1), the modes
+    with uniform bulk drive (Dhar, PRL 64:1613, 1990; keys ``btw_mean_size_*``).  Exact, by the
+    sine eigenbasis of Delta: with theta_k = pi k / (L + 1), the modes
     prod_i sqrt(2 / (L + 1)) sin(theta_(k_i) j_i) have eigenvalues sum_i 2 (1 - cos theta_(k_i)) and
     overlaps with 1 of prod_i c_(k_i), c_k = sqrt(2 / (L + 1)) sum_j sin(theta_k j) (zero for even
     k), so 1^T Delta^-1 1 = sum over modes of prod c^2 / lambda.  O(L^d / 2^d) work."""
@@ -85,10 +91,11 @@ def dhar_mean(L: int, d: int) -> float:
 
 
 def exact_mean_size(model: str, L: int, d: int = 1) -> float:
-    """Exact stationary mean avalanche size per grain added (avalanches of size 0 included;
-    REFERENCES.md item 15): BTW with bulk drive the mean of Delta^-1 1 (:func:`dhar_mean`); abelian
-    Manna d times that (two grains per toppling, each a random walk until it leaves, against BTW's
-    2d; twice BTW in 2-D); the Oslo pile with boundary drive L (a grain crosses every column)."""
+    """Exact stationary mean avalanche size per grain added (avalanches of size 0 included; keys
+    ``btw_mean_size_*``, ``manna_mean_size_factor``, ``oslo_mean_size_per_L``): BTW with bulk
+    drive the mean of Delta^-1 1 (:func:`dhar_mean`); abelian Manna d times that (two grains per
+    toppling, each a random walk until it leaves, against BTW's 2d; twice BTW in 2-D); the Oslo pile
+    with boundary drive L (a grain crosses every column)."""
     if model == "btw":
         return dhar_mean(L, d)
     if model == "manna":

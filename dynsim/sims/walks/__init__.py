@@ -1,4 +1,4 @@
-"""Random walks in high dimensions (MISSION.md section 3): walks, PCA, landscapes, random vectors."""
+"""Random walks in high dimensions: walks, PCA, landscapes, random vectors."""
 
 from dynsim.sims.walks.landscape import landscape_peaks, random_vectors
 from dynsim.sims.walks.pca import walk_pca

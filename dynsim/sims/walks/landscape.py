@@ -1,10 +1,11 @@
 """High-dimensional geometry: peaks of random landscapes, and random vectors.
 
-Peaks (REFERENCES.md item 7): on the periodic lattice (Z/side)^d with i.i.d. continuous heights a
-site is a strict local maximum with probability 1/(k + 1), k its number of neighbours (exchangeability:
-each of the k + 1 values is equally likely the largest).  With ``levels`` discrete heights ties make
-peaks rarer: P = (1/m) sum_h ((h - 1)/m)^k, or (1/m) ((m - 1)/m)^k counting only top-level sites.
-A smoothed field has no such oracle; it is measured and reported as such.
+Peaks (``peak_fraction_iid_d10``, the 5-level keys ``peak_fraction_levels5_*``): on the periodic
+lattice (Z/side)^d with i.i.d. continuous heights a site is a strict local maximum with probability
+1/(k + 1), k its number of neighbours (exchangeability: each of the k + 1 values is equally likely
+the largest).  With ``levels`` discrete heights ties make peaks rarer:
+P = (1/m) sum_h ((h - 1)/m)^k, or (1/m) ((m - 1)/m)^k counting only top-level sites.  A smoothed
+field has no such oracle; it is measured and reported as such.
 
 Random vectors: x ~ N(0, I_d) has |x|/sqrt(d) -> 1 with SD ~ 1/sqrt(2d) (a thin shell), and the
 cosine between two independent ones has mean 0 and SD exactly 1/sqrt(d) (near-orthogonality).

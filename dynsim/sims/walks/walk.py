@@ -1,9 +1,9 @@
 """Lattice and Gaussian random walks: distance from the origin and first returns.
 
-Normalisation (REFERENCES.md item 15): a lattice step has length 1, so E|X_n|^2 = n in every d and the
-per-coordinate RMS is sqrt(n/d).  Gaussian steps N(0, step_std^2 I) give E|X_n|^2 = n d step_std^2;
-the default step_std = 1/sqrt(d) matches the lattice walk (E|X_n|^2 = n).  Only step_std = 1 gives the
-often quoted "sqrt(n d)".
+Normalisation (``walk_mean_square_distance``): a lattice step has length 1, so E|X_n|^2 = n in
+every d and the per-coordinate RMS is sqrt(n/d).  Gaussian steps N(0, step_std^2 I) give
+E|X_n|^2 = n d step_std^2; the default step_std = 1/sqrt(d) matches the lattice walk
+(E|X_n|^2 = n).  Only step_std = 1 gives the often quoted "sqrt(n d)".
 
 The trace keeps summaries at ``records`` log-spaced steps (not the walkers' states) plus each
 lattice walker's first-return step; see the channel table in :mod:`dynsim.trace`.
