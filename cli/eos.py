@@ -116,23 +116,23 @@ def run(system, opt, lr, steps, x0, spectrum, rotated, degree, minibatch, n_quad
     trace = run_system(f"eos.{system}", "running", seed=seed, **params)
     m = measure(trace, only=RUN_MEASURES[:2])
     stab, sharp = m["stability"], m["sharpness"]
-    if not hasattr(stab, "verdict"):  # the stability row failed: say why, as one line
-        raise ValueError(stab.method)
+    if stab.failed or sharp.failed:  # say why, as one line
+        raise ValueError(stab.method if stab.failed else sharp.method)
     if stab.verdict != "diverged":  # an unbounded orbit has no attractor: no dimensions
-        m = measure(trace, only=RUN_MEASURES)
+        m = m.merged(measure(trace, only=RUN_MEASURES[2:]))
     conv, thr, p = trace.meta["threshold_convention"], float(trace["threshold"][0]), trace.params
     rows = [f"{trace.system}  seed={trace.seed}  opt={p['opt']}  lr={p['lr']:g}  "
             f"steps={p['steps']}  status={trace.meta['status']}  x0={p['x0']}",
             f"{'threshold':<20} {thr:.6g} ({conv})",
-            f"{'sharpness':<20} start {sharp.data['start']:.6g}, final {sharp.data['final']:.6g}",
+            f"{'sharpness':<20} start {sharp.start:.6g}, final {sharp.final:.6g}",
             measures_table(m)]
-    rows += _run_notes(p, stab.verdict, "sharpness_dimension" in m)
+    rows += _run_notes(p, stab.verdict, "sharpness_dimension" in m, trace.meta["status"])
     if out is not None:
         rows.append(f"run folder: {out}")
     payload = {"system": trace.system, "params": p, "seed": trace.seed,
                "status": trace.meta["status"], "verdict": stab.verdict, "threshold": thr,
-               "threshold_convention": conv, "sharpness_start": sharp.data["start"],
-               "sharpness_final": sharp.data["final"], "out": out,
+               "threshold_convention": conv, "sharpness_start": sharp.start,
+               "sharpness_final": sharp.final, "out": out,
                "measures": m.to_dict()["measures"]}
     emit(as_json, payload, "\n".join(rows))
     if out is not None:
@@ -141,7 +141,7 @@ def run(system, opt, lr, steps, x0, spectrum, rotated, degree, minibatch, n_quad
         save_figure(plot_run(trace, stab), plot)
 
 
-def _run_notes(p: dict, verdict: str, has_sd: bool) -> list[str]:
+def _run_notes(p: dict, verdict: str, has_sd: bool, status: str) -> list[str]:
     """The notes under the table of ``eos run``: what a verdict or a missing row means here."""
     rows = []
     if p["opt"] in ("rmsprop", "adam") and p["steps"] < ADAPTIVE_STEPS and verdict != "diverged":
@@ -155,6 +155,9 @@ def _run_notes(p: dict, verdict: str, has_sd: bool) -> list[str]:
                     f"sharpness and threshold are the full loss's")
     if verdict == "diverged":
         rows.append(f"{'dimensions':<20} - (the run diverged: there is no attractor to measure)")
+        if status == "ok":
+            rows.append(f"{'status ok':<20} the iterates stayed finite within the steps (status); "
+                        f"they grow past the threshold, so the verdict is diverged")
     elif not has_sd:
         rows.append(f"{'sharpness_dimension':<20} - (not measured: it needs the update "
                     f"Jacobians (drop --no-jacobian) or Hessian eigenvalues, a constant lr and "

@@ -215,6 +215,10 @@ class Measures(Mapping):
     def __len__(self):
         return len(self._results)
 
+    def merged(self, other: "Measures") -> "Measures":
+        """These results followed by ``other``'s (rows measured in two passes of one trace)."""
+        return Measures({**self._results, **other._results}, self.system, self.seed)
+
     def headline(self) -> dict[str, float]:
         """Measure name -> one float, for tables and sweep indexes."""
         return {name: float(r.headline()) for name, r in self._results.items()}

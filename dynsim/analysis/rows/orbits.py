@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from dynsim.analysis.lyapunov import (jacobian_sharpness_exponents, kaplan_yorke_dimension,
@@ -36,7 +38,25 @@ def _late_block_median(x: np.ndarray, late: float, blocks: int) -> tuple[float, 
     return float(np.median(lw)), se, m
 
 
-def sharpness_summary(trace, *, late: float = 0.25, blocks: int = 10) -> Estimate:
+@dataclass(frozen=True)
+class SharpnessSummary(Estimate):
+    """The late-window median sharpness (``value``, block SE), with the first, last and largest
+    finite sharpness of the run as attributes (they are also in ``data`` for the JSON)."""
+
+    @property
+    def start(self) -> float:
+        return self.data["start"]
+
+    @property
+    def final(self) -> float:
+        return self.data["final"]
+
+    @property
+    def maximum(self) -> float:
+        return self.data["max"]
+
+
+def sharpness_summary(trace, *, late: float = 0.25, blocks: int = 10) -> SharpnessSummary:
     """The late-window median of the ``sharpness`` channel (block SE), with the start and final
     values and the maximum in ``data`` (``data['start']`` is lambda_max at the start point)."""
     s = np.asarray(trace["sharpness"], dtype=float).reshape(-1)
@@ -47,7 +67,7 @@ def sharpness_summary(trace, *, late: float = 0.25, blocks: int = 10) -> Estimat
         raise ValueError(f"late must be a fraction in (0, 1], got {late!r}")
     med, se, m = _late_block_median(s, late, blocks)
     steps = channel_steps(trace, "sharpness")
-    return Estimate.normal(med, se, method="late median sharpness, block SE", n=m,
+    return SharpnessSummary.normal(med, se, method="late median sharpness, block SE", n=m,
                            data={"start": float(s[0]), "final": float(s[-1]),
                                  "max": float(s.max()), "window": (int(steps[-m]), int(steps[-1]))})
 
