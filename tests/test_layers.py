@@ -111,3 +111,11 @@ def test_cli_files_are_short():
     long = {p.name: n for p in _modules(ROOT / "cli")
             if (n := len(p.read_text().splitlines())) >= 300}
     assert not long, f"cli files over 300 lines: {long}"
+
+
+def test_no_command_imports_another_commands_helpers():
+    # what commands share lives in cli/base.py; a command module imports no other command module
+    bad = [f"{p.name} imports {m}" for p in _modules(ROOT / "cli")
+           for m in _imports(p) if m.startswith("dynsim.cli.") and m not in ("dynsim.cli.base",)
+           and not (p.name == "main.py")]
+    assert not bad, "\n".join(bad)
