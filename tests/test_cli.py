@@ -168,7 +168,6 @@ def test_library_errors_are_mapped_onto_the_commands_flags():
 
 # flags whose default deliberately differs from the API parameter's (schema) default
 CLI_OWN_DEFAULTS = {
-    ("walk return", "--steps"): "the Polya study's own length (the extrapolation needs long walks)",
     ("eos run", "--steps"): "depends on --opt and --system (20000 for rmsprop / adam)",
     ("sandpile fss", "--grains"): "derived per size from L (default_grains)",
     ("sandpile fss", "--replicas"): "the fss study's own (two replicas per size)",
