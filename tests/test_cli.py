@@ -169,8 +169,6 @@ def test_library_errors_are_mapped_onto_the_commands_flags():
 # flags whose default deliberately differs from the API parameter's (schema) default
 CLI_OWN_DEFAULTS = {
     ("eos run", "--steps"): "depends on --opt and --system (20000 for rmsprop / adam)",
-    ("sandpile fss", "--grains"): "derived per size from L (default_grains)",
-    ("sandpile fss", "--replicas"): "the fss study's own (two replicas per size)",
     **{(cmd, flag): "one flag for several toys: left unset, the chosen toy's default applies"
        for cmd in ("eos run", "eos bifurcation", "eos flows") for flag in ("--spectrum", "--degree")},
 }
