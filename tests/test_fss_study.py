@@ -94,3 +94,12 @@ def test_bad_inputs_name_the_parameter(tmp_path):
     # runs that did not become stationary are refused, saying how many grains would do
     with pytest.raises(ValueError, match=r"add grains: run at L=64 .* give `grains` of at least"):
         finite_size_scaling("oslo", (16, 32, 64), grains=3000, seed=3)
+
+
+def test_table_fits_a_terminal(fresh):
+    # rows carry reference keys; notes and citations are wrapped under the table
+    assert max(map(len, str(fresh).splitlines())) <= 100
+    oslo = finite_size_scaling("oslo", (16, 32, 64), grains=20000, boot=20, seed=1)
+    text = str(oslo)
+    assert max(map(len, text.splitlines())) <= 100
+    assert "(published; oslo_D)" in text and text.count("Grassberger") == 1
