@@ -6,10 +6,10 @@ import click
 
 from dynsim.cli.base import (DynsimGroup, check_outputs, emit, measures_table, output_options,
                              option, progress_bar, run_system, save_figure)
-from dynsim.params import Int
 from dynsim.sims.walks.landscape import PEAK_PARAMS
 from dynsim.sims.walks.pca import PARAMS as PCA_PARAMS
 from dynsim.sims.walks.walk import GAUSSIAN_PARAMS, PARAMS as WALK_PARAMS
+from dynsim.studies.claims import PARAMS as CLAIMS_PARAMS
 from dynsim.studies.returns import PARAMS as RETURN_PARAMS
 
 
@@ -127,8 +127,8 @@ def peaks(d, side, levels, neighbours, top_only, smooth, landscapes, seed, as_js
 
 
 @walk.command()
-@option("--seed", "seed", Int(0, 2**63 - 1), default=0, help="Random seed.")
-@click.option("--quick", is_flag=True, help="Fewer walkers: a demo in seconds, wider error bars.")
+@option("--seed", "seed", CLAIMS_PARAMS["seed"], default=0, help="Random seed.")
+@option("--quick", "quick", CLAIMS_PARAMS["quick"])
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, not a table.")
 def claims(seed, quick, as_json):
     """Test ten claims about random walks in high dimensions, each stated with its source: what
