@@ -7,12 +7,10 @@ import click
 
 from dynsim.cli.base import (DynsimGroup, check_outputs, emit, measures_table, option,
                              output_options, progress_bar, run_system, save_figure)
-from dynsim.params import Float, Int
-from dynsim.sims.eos.bifurcation import BIFURCATION_PARAMS as BP
 from dynsim.sims.eos.losses import TOY_PARAMS
 from dynsim.sims.eos.systems import OPT_PARAMS as OP, PRODUCT_PARAMS, QUADRATIC_PARAMS
-from dynsim.sims.flows import CENTRAL_PARAMS
-from dynsim.studies.flows_vs_gd import EDGE_TOL, EDGE_WINDOW
+from dynsim.studies.bifurcation import PARAMS as BP
+from dynsim.studies.flows_vs_gd import PARAMS as FLOWS
 
 
 def loss_options(f):
@@ -201,19 +199,16 @@ def bifurcation(system, opt, lr_min, lr_max, n_lr, steps, keep, x0, spectrum, ro
 
 
 @eos.command()
-@option("--system", "system", CENTRAL_PARAMS["system"], help="Toy loss (not quadratic: there "
-        "the central flow is gradient flow).")
-@option("--lr", "lr", CENTRAL_PARAMS["lr"], help="Learning rate of GD.")
-@option("--steps", "steps", CENTRAL_PARAMS["steps"], help="Steps (flow time).")
+@option("--system", "system", FLOWS["system"])
+@option("--lr", "lr", FLOWS["lr"])
+@option("--steps", "steps", FLOWS["steps"])
 @loss_options
-@option("--tau", "tau", CENTRAL_PARAMS["tau"])
-@option("--method", "method", CENTRAL_PARAMS["method"])
-@option("--max-evals", "max_evals", CENTRAL_PARAMS["max_evals"])
-@option("--average", "average", Int(1, 10**6), default=10, help="GD time average, in steps.")
-@option("--edge-tol", "edge_tol", Float(0.0, 1.0, lo_open=True, hi_open=True), default=EDGE_TOL,
-        help="GD is at the edge while |averaged sharpness x lr/2 - 1| <= this ...")
-@option("--edge-window", "edge_window", Int(1, 10**6), default=EDGE_WINDOW,
-        help="... for at least this many consecutive steps.")
+@option("--tau", "tau", FLOWS["tau"])
+@option("--method", "method", FLOWS["method"])
+@option("--max-evals", "max_evals", FLOWS["max_evals"])
+@option("--average", "average", FLOWS["average"])
+@option("--edge-tol", "edge_tol", FLOWS["edge_tol"])
+@option("--edge-window", "edge_window", FLOWS["edge_window"])
 @output_options
 def flows(system, lr, steps, x0, spectrum, rotated, degree, tau, method, max_evals, average,
           edge_tol, edge_window, seed, as_json, out, force, plot):

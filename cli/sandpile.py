@@ -6,31 +6,15 @@ import click
 
 from dynsim.cli.base import (DynsimGroup, check_outputs, emit, given, measures_table, option,
                              output_options, progress_bar, run_system, save_figure)
-from dynsim.params import Float, Int
+from dynsim.params import Int
 from dynsim.sims.sandpile.graph import PARAMS as GRAPH_PARAMS
 from dynsim.sims.sandpile.lattice import PARAMS as LATTICE_PARAMS
+from dynsim.studies.fss import PARAMS as FSS
 
 SYSTEMS = {"btw": "sandpile.btw", "manna": "sandpile.manna", "oslo": "sandpile.oslo",
            "graph": "sandpile.graph"}
 APPLIES = {"L": ("btw", "manna", "oslo"), "d": ("btw", "manna"),
            **{name: ("graph",) for name in ("graph", "n", "k", "sink_fraction", "loss")}}
-
-
-class SizeList(click.ParamType):
-    """System sizes as ``32,64,128`` (at least 3, each >= 2)."""
-
-    name = "sizes"
-
-    def convert(self, value, param, ctx):
-        if not isinstance(value, str):
-            return value
-        try:
-            out = sorted({int(v) for v in value.split(",") if v.strip()})
-        except ValueError:
-            self.fail(f"must be sizes such as 32,64,128, got {value!r}", param, ctx)
-        if len(out) < 3 or out[0] < 2:
-            self.fail(f"must be at least 3 distinct sizes >= 2, got {value!r}", param, ctx)
-        return out
 
 
 def _params(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, k, sink_fraction,
@@ -143,35 +127,26 @@ def run(ctx, model, L, d, grains, replicas, stream, height_every, graph, n, k, s
 
 
 @sandpile.command()
-@click.option("--model", type=click.Choice(("manna", "oslo", "btw")), default="manna",
-              show_default=True, help="Lattice model (btw: effective exponents only).")
-@click.option("--L", "L", type=SizeList(), default="32,64,128", show_default=True,
-              help="System sizes, comma-separated (at least 3).")
-@option("--dims", "d", LATTICE_PARAMS["d"], default=2, help="Dimension d (btw, manna).")
-@option("--grains", "grains", LATTICE_PARAMS["grains"], default=None, show_default=False,
-        help="Grains per replica and size [default: twice what the pile can hold + 200000: "
-        "btw 2 (2d - 1) L^d, manna 2 L^d, oslo 2 L (L + 1)].")
-@option("--replicas", "replicas", LATTICE_PARAMS["replicas"], default=2,
-        help="Independent replicas per size, run in parallel.")
-@option("--boot", "boot", Int(2, 10**4), default=100, help="Bootstrap replicates for the errors.")
-@option("--q-min", "q_min", Float(0.0, 10.0), default=1.0,
-        help="Smallest moment order q of the fitted range.")
-@option("--q-max", "q_max", Float(0.0, 10.0), default=3.0,
-        help="Largest moment order q of the fitted range.")
+@option("--model", "model", FSS["model"])
+@option("--L", "L", FSS["L"])
+@option("--dims", "d", FSS["d"])
+@option("--grains", "grains", FSS["grains"])
+@option("--replicas", "replicas", FSS["replicas"])
+@option("--boot", "boot", FSS["boot"])
+@option("--q-min", "q_min", FSS["q_min"])
+@option("--q-max", "q_max", FSS["q_max"])
 @output_options
-@click.pass_context
-def fss(ctx, model, L, d, grains, replicas, boot, q_min, q_max, seed, as_json, out, force, plot):
+def fss(model, L, d, grains, replicas, boot, q_min, q_max, seed, as_json, out, force, plot):
     """Finite-size scaling over several L: D and tau from the moments <s^q> ~ L^(D(q + 1 - tau))
     (dynsim.studies.fss), with the collapse plot."""
     from dynsim.studies.fss import finite_size_scaling
     from dynsim.trace import save_runs
 
     check_outputs(out, force, plot)
-    with progress_bar(f"sizes {','.join(map(str, L))}") as progress:
-        res = finite_size_scaling(model, L, d=d if model != "oslo" or given(ctx, "d") else None,
-                                  grains=grains, replicas=replicas, boot=boot, q_min=q_min,
-                                  q_max=q_max, seed=seed, progress=progress)
-    emit(as_json, res, str(res) + (f"\nrun folders: {out}/L{L[0]} ..." if out else ""))
+    with progress_bar("sizes") as progress:
+        res = finite_size_scaling(model, L, d=d, grains=grains, replicas=replicas, boot=boot,
+                                  q_min=q_min, q_max=q_max, seed=seed, progress=progress)
+    emit(as_json, res, str(res) + (f"\nrun folders: {out}/L{res.runs[0].L} ..." if out else ""))
     if out is not None:
         save_runs({f"L{r.L}": tr for r, tr in zip(res.runs, res.traces)}, out, force=force)
     if plot is not None:

@@ -10,7 +10,8 @@ import click
 
 from dynsim.cli.base import DynsimGroup, check_outputs, emit, quiet, save_figure
 from dynsim.cli.base import option
-from dynsim.params import Float, Int
+from dynsim.params import Int
+from dynsim.studies.fss import PARAMS as FSS
 
 
 @click.group(cls=DynsimGroup)
@@ -104,9 +105,9 @@ def run_cmd(file, out, workers, scheduler, dry_run):
 @click.option("--fss", is_flag=True, help="Finite-size scaling of the avalanche sizes over L (the "
               "study of `dynsim sandpile fss`) with the collapse plot; only L and the seed may "
               "vary.")
-@option("--boot", "boot", Int(2, 10**4), default=100, help="--fss: bootstrap replicates.")
-@option("--q-min", "q_min", Float(0.0, 10.0), default=1.0, help="--fss: smallest fitted q.")
-@option("--q-max", "q_max", Float(0.0, 10.0), default=3.0, help="--fss: largest fitted q.")
+@option("--boot", "boot", FSS["boot"], help=f"--fss: {FSS['boot'].help}")
+@option("--q-min", "q_min", FSS["q_min"], help=f"--fss: {FSS['q_min'].help}")
+@option("--q-max", "q_max", FSS["q_max"], help=f"--fss: {FSS['q_max'].help}")
 @click.option("--measure", "measures", multiple=True,
               help="Measure to show (repeat the option) [default: all in the table; in the "
                    "figure stability and sharpness first, then others, 6 at most].")

@@ -6,33 +6,11 @@ import click
 
 from dynsim.cli.base import (DynsimGroup, check_outputs, emit, measures_table, output_options,
                              option, progress_bar, run_system, save_figure)
-from dynsim.params import Int
 from dynsim.sims.walks.landscape import PEAK_PARAMS
 from dynsim.sims.walks.pca import PARAMS as PCA_PARAMS
 from dynsim.sims.walks.walk import GAUSSIAN_PARAMS, PARAMS as WALK_PARAMS
-
-
-class DimsList(click.ParamType):
-    """Dimensions as ``3``, ``1-10`` or ``1,2,5``."""
-
-    name = "dims"
-
-    def convert(self, value, param, ctx):
-        if not isinstance(value, str):
-            return value
-        out = []
-        try:
-            for part in value.split(","):
-                lo, dash, hi = part.strip().partition("-")
-                if dash and not hi.strip():
-                    raise ValueError(part)  # "3-": a range without its upper end
-                out.extend(range(int(lo), int(hi) + 1) if dash else [int(lo)])
-        except ValueError:
-            self.fail(f"must be a dimension list such as 3, 1-10 or 1,2,5, got {value!r}", param, ctx)
-        bad = [d for d in out if not 1 <= d <= 64]
-        if not out or bad:
-            self.fail(f"must be dimensions in [1, 64], got {value!r}", param, ctx)
-        return sorted(set(out))
+from dynsim.studies.claims import PARAMS as CLAIMS_PARAMS
+from dynsim.studies.returns import PARAMS as RETURN_PARAMS
 
 
 def _finish(trace, measures, as_json, out, force, plot, figure):
@@ -80,10 +58,9 @@ def distance(d, walkers, steps, records, gaussian, step_std, seed, as_json, out,
 
 
 @walk.command("return")
-@click.option("--dims", "dims", type=DimsList(), default="1-10", show_default=True,
-              help="Dimensions: 3, 1-10 or 1,2,5 (each in [1, 64]).")
-@option("--walkers", "walkers", WALK_PARAMS["walkers"], help="Walkers per dimension.")
-@option("--steps", "steps", WALK_PARAMS["steps"], default=10000, help="Steps per walker.")
+@option("--dims", "dims", RETURN_PARAMS["dims"], show_default=RETURN_PARAMS["dims"].default_text())
+@option("--walkers", "walkers", RETURN_PARAMS["walkers"])
+@option("--steps", "steps", RETURN_PARAMS["steps"])
 @output_options
 def return_(dims, walkers, steps, seed, as_json, out, force, plot):
     """Polya: the fraction of walkers back at the origin by step n, and p(d) extrapolated.
@@ -150,8 +127,8 @@ def peaks(d, side, levels, neighbours, top_only, smooth, landscapes, seed, as_js
 
 
 @walk.command()
-@option("--seed", "seed", Int(0, 2**63 - 1), default=0, help="Random seed.")
-@click.option("--quick", is_flag=True, help="Fewer walkers: a demo in seconds, wider error bars.")
+@option("--seed", "seed", CLAIMS_PARAMS["seed"], default=0, help="Random seed.")
+@option("--quick", "quick", CLAIMS_PARAMS["quick"])
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, not a table.")
 def claims(seed, quick, as_json):
     """Test ten claims about random walks in high dimensions, each stated with its source: what

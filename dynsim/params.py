@@ -214,6 +214,51 @@ class Floats(Param):
 
 
 @dataclass(frozen=True)
+class Ints(Param):
+    """A set of distinct integers, each in [lo, hi], at least ``min_len`` of them (a sequence, or
+    "1-10" / "1,2,5" / "32,64,128" on the command line); normalised to a sorted tuple."""
+
+    lo: int = 1
+    hi: int = 2**63 - 1
+    min_len: int = 1
+    what: str = "values"
+
+    def allowed(self) -> str:
+        n = "" if self.min_len <= 1 else f"at least {self.min_len} distinct "
+        return f"{n}{self.what} each in [{self.lo}, {self.hi}]"
+
+    def default_text(self) -> str:
+        d = self.default
+        if d is not None and len(d) > 2 and list(d) == list(range(d[0], d[-1] + 1)):
+            return f"{d[0]}-{d[-1]}"  # a run of integers as the CLI writes it
+        return super().default_text()
+
+    def check(self, name: str, value) -> tuple[int, ...]:
+        items = [value] if isinstance(value, Integral) else value
+        ok = not isinstance(value, (str, bytes, bool)) and hasattr(items, "__iter__")
+        items = list(items) if ok else []
+        if not ok or not all(isinstance(v, Integral) and not isinstance(v, bool) for v in items):
+            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}")
+        out = tuple(sorted({int(v) for v in items}))
+        if len(out) < max(self.min_len, 1) or not all(self.lo <= v <= self.hi for v in out):
+            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}")
+        return out
+
+    def parse(self, text: str) -> list[int]:
+        out = []
+        try:
+            for part in str(text).split(","):
+                lo, dash, hi = part.strip().partition("-")
+                if dash and not hi.strip():
+                    raise ValueError(part)  # "3-": a range without its upper end
+                out.extend(range(int(lo), int(hi) + 1) if dash else [int(lo)])
+        except ValueError:
+            raise ValueError(f"must be {self.allowed()}, as 3, 1-10 or 1,2,5, "
+                             f"got {text!r}") from None
+        return out
+
+
+@dataclass(frozen=True)
 class Seed(Param):
     """A seed: None (draw one and record it) or an integer in [0, 2**63 - 1]."""
 

@@ -88,3 +88,11 @@ def test_shapes_are_checked():
         attractor(np.ones((100, 3)), embed=True)
     with pytest.raises(ValueError, match=r"\(4, 5, 6\) array"):
         attractor(np.zeros((4, 5, 6)))
+
+
+def test_seed_none_is_drawn_and_recorded():
+    x = henon(3000, seed=1)["trajectory"]
+    res = attractor(x, measures=["dimension"])
+    assert isinstance(res.seed, int) and res.to_dict()["seed"] == res.seed
+    again = attractor(x, measures=["dimension"], seed=res.seed)
+    assert again.dimension.value == res.dimension.value

@@ -68,3 +68,9 @@ def test_a_simulation_that_disagrees_with_theory_is_not_a_verdict(monkeypatch):
     verdicts = mod.walk_claims(seed=3, quick=True).verdicts
     assert set(verdicts) <= {"check failed", "true"}
     assert verdicts.count("check failed") >= 9  # claim 1 is a chi-square check, not _within
+
+
+def test_claims_study_draws_and_records_a_seed_by_default():
+    res = mod.walk_claims(quick=True)
+    assert isinstance(res.seed, int) and res.to_dict()["seed"] == res.seed
+    assert f"seed={res.seed}" in str(res)

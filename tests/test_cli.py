@@ -168,10 +168,9 @@ def test_library_errors_are_mapped_onto_the_commands_flags():
 
 # flags whose default deliberately differs from the API parameter's (schema) default
 CLI_OWN_DEFAULTS = {
-    ("walk return", "--steps"): "the Polya study's own length (the extrapolation needs long walks)",
+    ("walk claims", "--seed"): "a fixed seed (0): the printed verdicts are reproducible and the "
+                               "claims tests read them; the API draws one (seed=None)",
     ("eos run", "--steps"): "depends on --opt and --system (20000 for rmsprop / adam)",
-    ("sandpile fss", "--grains"): "derived per size from L (default_grains)",
-    ("sandpile fss", "--replicas"): "the fss study's own (two replicas per size)",
     **{(cmd, flag): "one flag for several toys: left unset, the chosen toy's default applies"
        for cmd in ("eos run", "eos bifurcation", "eos flows") for flag in ("--spectrum", "--degree")},
 }
@@ -220,3 +219,19 @@ def test_train_options_are_the_config_fields():
         assert flag in opts[f.name].opts and opts[f.name].default == f.default, f.name
     for flag in ("--model", "--data", "--opt", "--lr", "--steps", "--probe-every", "--seed", "--out"):
         assert any(flag in p.opts for p in cmd.params), flag
+
+
+def test_study_signatures_are_their_schemas():
+    # each study's defaults come from its schema (entry_point): one source for the API, the CLI
+    # and the docstring table
+    import inspect
+
+    from dynsim.studies import bifurcation, claims, flows_vs_gd, fss, returns
+
+    for fn in (returns.polya_returns, fss.finite_size_scaling, bifurcation.bifurcation_diagram,
+               flows_vs_gd.flows_vs_gd, claims.walk_claims):
+        params = inspect.signature(fn).parameters
+        assert fn.PARAMS is inspect.getmodule(fn).PARAMS, fn.__name__
+        for name, c in fn.PARAMS.items():
+            assert params[name].default == c.default, (fn.__name__, name)
+        assert params["seed"].default is None, fn.__name__   # drawn and recorded

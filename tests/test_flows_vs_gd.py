@@ -133,3 +133,16 @@ def test_flows_vs_gd_study_through_the_api():
 def test_flows_vs_gd_bad_inputs_raise_value_error(kw):
     with pytest.raises(ValueError):
         flows_vs_gd(**kw, seed=0)
+
+
+def test_flows_vs_gd_refuses_an_average_longer_than_the_run():
+    # GD's time average over more steps than the run has would be accepted silently otherwise
+    with pytest.raises(ValueError, match=r"`average` must be <= `steps` = 100 .*got 2000"):
+        flows_vs_gd(average=2000, steps=100, seed=0)
+    with pytest.raises(ValueError, match=r"average must be an integer in \[1, 1000000\], got 0"):
+        flows_vs_gd(average=0, seed=0)
+
+
+def test_flows_vs_gd_table_fits_a_terminal():
+    cmp = flows_vs_gd(system="minimalist", lr=0.1, steps=200, seed=3)
+    assert max(map(len, str(cmp).splitlines())) <= 100

@@ -78,7 +78,12 @@ def test_a_sweep_of_the_same_runs_gives_the_same_estimates(fresh, tmp_path):
 
 def test_bad_inputs_name_the_parameter(tmp_path):
     for kwargs, msg in [(dict(q_min=3.0, q_max=2.0), "`q_max` must exceed `q_min`"),
-                        (dict(model="graph"), "`model` must be one of btw, manna, oslo"),
+                        (dict(model="graph"), "`model` must be one of 'btw', 'manna', 'oslo'"),
+                        (dict(boot=0), r"`boot` must be an integer in \[2, 10000\], got 0"),
+                        (dict(boot=-3), r"`boot` must be an integer in \[2, 10000\], got -3"),
+                        (dict(L="abc"), r"`L` must be at least 3 distinct sizes .*'abc'"),
+                        (dict(model="manna", L="abc"), "`L` must be"),
+                        (dict(L=(8, 16, 32.5)), "`L` must be"),
                         (dict(L=(8, 16)), "`L` must be at least 3"),
                         (dict(model="oslo", d=2), "`d` does not apply"),
                         (dict(model="manna", L=(8, 16, 20000)), r"`L` must hold sizes that are each an integer in \[2, 16384\] for model manna, got 20000")]:
@@ -89,3 +94,12 @@ def test_bad_inputs_name_the_parameter(tmp_path):
     # runs that did not become stationary are refused, saying how many grains would do
     with pytest.raises(ValueError, match=r"add grains: run at L=64 .* give `grains` of at least"):
         finite_size_scaling("oslo", (16, 32, 64), grains=3000, seed=3)
+
+
+def test_table_fits_a_terminal(fresh):
+    # rows carry reference keys; notes and citations are wrapped under the table
+    assert max(map(len, str(fresh).splitlines())) <= 100
+    oslo = finite_size_scaling("oslo", (16, 32, 64), grains=20000, boot=20, seed=1)
+    text = str(oslo)
+    assert max(map(len, text.splitlines())) <= 100
+    assert "(published; oslo_D)" in text and text.count("Grassberger") == 1

@@ -91,6 +91,7 @@ class AttractorResult(StudyResult):
     theiler: int
     embedding: Embedding | None
     measures: dict = field(default_factory=dict)
+    seed: int | None = None  # the seed of the correlation sum's reference points (drawn if None)
 
     @property
     def dimension(self):
@@ -145,7 +146,7 @@ def _one_column(arr: np.ndarray) -> bool:
 
 def attractor(x, *, measures=MEASURES, embed: bool = False, delay: int | None = None,
               dim: int | None = None, max_dim: int | None = None, theiler: int | None = None,
-              fit_range: tuple[int, int] | None = None, dt: float | None = None, seed: int = 0,
+              fit_range: tuple[int, int] | None = None, dt: float | None = None, seed: int | None = None,
               source: str = "") -> AttractorResult:
     """Correlation dimension and / or Rosenstein's largest exponent (``measures``) of ``x``: a point
     cloud (N, dim), rows as points (successive states for the exponent), or with ``embed`` (implied
@@ -196,6 +197,9 @@ def attractor(x, *, measures=MEASURES, embed: bool = False, delay: int | None = 
         points = arr[:, None] if arr.ndim == 1 else (arr.T if arr.shape[0] == 1 else arr)
         theiler = 0 if theiler is None else theiler
     _check_theiler(theiler, points.shape[0], "points")
+    from dynsim.rng import make_seed
+
+    seed = make_seed(seed)  # None: drawn, and recorded in the result
     results = {}
     if "dimension" in measures:
         results["correlation_dimension"] = correlation_dimension(points, theiler=theiler,
@@ -207,7 +211,7 @@ def attractor(x, *, measures=MEASURES, embed: bool = False, delay: int | None = 
             largest_lyapunov_rosenstein(series, dim=emb.dim, delay=emb.delay, **kw) if embed
             else largest_lyapunov_rosenstein(points, **kw))
     return AttractorResult(source, measures, tuple(arr.shape), tuple(points.shape), int(theiler),
-                           emb, results)
+                           emb, results, seed)
 
 
 __all__ = ["AttractorResult", "Embedding", "attractor", "embedding"]

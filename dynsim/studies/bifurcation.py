@@ -15,7 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dynsim.params import entry_point
+from dynsim.sims.eos.bifurcation import BIFURCATION_PARAMS
 from dynsim.studies.base import StudyResult
+
+# the study's parameters are the simulator's, defaults included: one schema
+PARAMS = BIFURCATION_PARAMS
 
 SHOWN = 21  # rows of the printed table (evenly spaced over the sweep)
 
@@ -95,21 +100,23 @@ def minimum_flip_lr(trace) -> tuple[float, float] | None:
     return None
 
 
-def bifurcation_diagram(system: str = "product", opt: str = "gd", lr_min: float = 0.8,
-                        lr_max: float = 2.0, n_lr: int = 200, steps: int = 3000, keep: int = 200,
-                        *, seed: int | None = None, progress=None,
-                        **params) -> BifurcationResult:
-    """Sweep ``n_lr`` learning rates in [lr_min, lr_max] of ``opt`` on ``system`` (``params``: the
-    toy's and the optimizer's other parameters, as :func:`dynsim.sims.eos.bifurcation` takes them:
-    x0, spectrum, rotated, degree, beta, beta1, beta2, eps, noise_std) and read each run (module
-    docstring)."""
+@entry_point(PARAMS)
+def bifurcation_diagram(system: str, opt: str, lr_min: float, lr_max: float, n_lr: int,
+                        steps: int, keep: int, *, x0, degree: int, spectrum, rotated: bool,
+                        beta: float, beta1: float, beta2: float | None, eps: float,
+                        noise_std: float | None, seed: int | None = None,
+                        progress=None) -> BifurcationResult:
+    """Sweep ``n_lr`` learning rates in [lr_min, lr_max] of ``opt`` on ``system`` (the toy's and
+    the optimizer's other parameters as :func:`dynsim.sims.eos.bifurcation` takes them) and read
+    each run (module docstring)."""
     from dynsim import registry
     from dynsim.analysis import measure
     from dynsim.analysis.orbits import divergence_steps, orbit_period, orbit_state
 
     trace = registry.run("eos.bifurcation", system=system, opt=opt, lr_min=lr_min, lr_max=lr_max,
-                         n_lr=n_lr, steps=steps, keep=keep, seed=seed, progress=progress,
-                         **params)
+                         n_lr=n_lr, steps=steps, keep=keep, x0=x0, degree=degree,
+                         spectrum=spectrum, rotated=rotated, beta=beta, beta1=beta1, beta2=beta2,
+                         eps=eps, noise_std=noise_std, seed=seed, progress=progress)
     windows, stopped = trace["bifurcation_iterates"], trace["bifurcation_diverged_at"]
     lam = trace["bifurcation_lyapunov"][:, 0]
     se = trace["bifurcation_lyapunov_se"][:, 0]
@@ -128,4 +135,4 @@ def bifurcation_diagram(system: str = "product", opt: str = "gd", lr_min: float 
                              summary=summary)
 
 
-__all__ = ["BifurcationResult", "bifurcation_diagram", "minimum_flip_lr"]
+__all__ = ["PARAMS", "BifurcationResult", "bifurcation_diagram", "minimum_flip_lr"]

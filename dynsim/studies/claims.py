@@ -22,7 +22,8 @@ from scipy import stats
 from dynsim import references
 from dynsim.analysis import measure
 from dynsim.analysis import walks as theory
-from dynsim.rng import child_seed
+from dynsim.params import Bool, Seed, entry_point
+from dynsim.rng import child_seed, make_seed
 from dynsim.sims.walks import gaussian_walk, landscape_peaks, lattice_walk, random_vectors, walk_pca
 from dynsim.sims.walks.kernels import lattice_paths_kernel
 from dynsim.studies.base import StudyResult
@@ -138,12 +139,19 @@ def move_counts(d: int, steps: int, walkers: int, seed: int) -> np.ndarray:
     return np.bincount(2 * axis + positive, minlength=2 * d)
 
 
-def walk_claims(seed: int = 0, quick: bool = False, progress=None) -> ClaimsResult:
+PARAMS = {
+    "seed": Seed(help="Random seed; None: drawn and recorded in the result."),
+    "quick": Bool(default=False, help="Fewer walkers: a demo in seconds, wider error bars."),
+}
+
+
+@entry_point(PARAMS)
+def walk_claims(*, quick: bool, seed: int | None = None, progress=None) -> ClaimsResult:
     """Test ten claims about random walks in high dimensions (module docstring).  ``quick`` uses
     fewer walkers (a demo in seconds, wider error bars); ``progress(done, total)`` is called after
     each claim."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    quick = PARAMS["quick"].check("quick", quick)
+    seed = make_seed(seed)  # None: drawn; the result records it
     s = lambda key: child_seed(seed, key)  # noqa: E731  one seed per measurement
     scale = 0.2 if quick else 1.0
     W = lambda n, floor=200: max(floor, int(n * scale))  # noqa: E731

@@ -14,6 +14,8 @@ guessed version would be worse than none.
 
 from __future__ import annotations
 
+import dataclasses
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +23,8 @@ import numpy as np
 from dynsim.analysis.results import Estimate
 from dynsim.analysis.tracking import edge_window as find_edge_window, time_average, tracking_gap
 from dynsim.sims.eos.systems import run_toy
-from dynsim.sims.flows import CENTRAL_PARAMS, METHOD, central_flow, flow_setup, gradient_flow
+from dynsim.params import Float, Int, check_params, entry_point
+from dynsim.sims.flows import CENTRAL_PARAMS, central_flow, flow_setup, gradient_flow
 from dynsim.studies.base import StudyResult
 from dynsim.trace import Trace
 
@@ -32,6 +35,20 @@ EDGE_FLOW_NOTE = ("Edge Flow (P. Marion 2026, arXiv:2606.18080): not built, its 
 EDGE_TOL = 0.05       # GD at the edge: |time-averaged sharpness x lr/2 - 1| <= EDGE_TOL ...
 EDGE_WINDOW = 50      # ... for at least EDGE_WINDOW consecutive steps (tracking.edge_window)
 FLOOR_FACTOR = 1e3    # loss floor = FLOOR_FACTOR rtol^2 L(x0) (see flows_vs_gd)
+WIDTH = 100           # printed lines fit a terminal
+# the central flow's parameters (one start for GD and both flows) and the comparison's own
+PARAMS = {
+    **CENTRAL_PARAMS,
+    "system": dataclasses.replace(CENTRAL_PARAMS["system"], help="Toy loss (not quadratic: there "
+                                  "the central flow is gradient flow)."),
+    "lr": dataclasses.replace(CENTRAL_PARAMS["lr"], help="Learning rate of GD."),
+    "steps": dataclasses.replace(CENTRAL_PARAMS["steps"], help="Steps (flow time)."),
+    "average": Int(1, 10**6, default=10, help="GD time average, in steps (at most steps)."),
+    "edge_tol": Float(0.0, 1.0, lo_open=True, hi_open=True, default=EDGE_TOL,
+                      help="GD is at the edge while |averaged sharpness x lr/2 - 1| <= this ..."),
+    "edge_window": Int(1, 10**6, default=EDGE_WINDOW,
+                       help="... for at least this many consecutive steps."),
+}
 
 
 @dataclass(frozen=True)
@@ -112,8 +129,8 @@ class FlowComparison(StudyResult):
     def __str__(self) -> str:
         p, st = self.central.params, self.statuses()
         rows = [f"flows  system={p['system']}  lr={p['lr']:g}  steps={p['steps']}  "
-                f"seed={self.gd.seed}  x0={self.gd.params['x0']}  tau={p['tau']:g}  GD averaged "
-                f"over {self.average} steps",
+                f"seed={self.gd.seed}  x0={self.gd.params['x0']}  tau={p['tau']:g}  "
+                f"average={self.average}",
                 f"statuses: GD {st['gd']}, gradient flow {st['gradient_flow']}, "
                 f"central flow {st['central_flow']}"]
         if self.start is None:
@@ -121,7 +138,8 @@ class FlowComparison(StudyResult):
         else:
             rows.append(f"GD at the edge over steps {self.start}-{self.stop - 1} (averaged "
                         f"sharpness ratio within {self.edge_tol:g} of 1 for >= {self.edge_window} "
-                        "steps); gaps to GD's time averages there:")
+                        "steps)")
+            rows.append("gaps to GD's time averages there:")
             rows.append(f"{'':<15} {'loss gap per step':>19} {'window-mean loss':>17} "
                         f"{'sharpness gap':>16}")
             for label, lg, me, sg in (
@@ -139,7 +157,10 @@ class FlowComparison(StudyResult):
             if self.note:
                 rows.append(f"note: {self.note}")
         rows.append(EDGE_FLOW_NOTE)
-        return "\n".join(rows)
+        out = []
+        for row in rows:
+            out += textwrap.wrap(row, WIDTH, subsequent_indent="  ") if len(row) > WIDTH else [row]
+        return "\n".join(out)
 
     def figure(self):
         from dynsim.plots.eos import plot_flows
@@ -147,16 +168,10 @@ class FlowComparison(StudyResult):
         return plot_flows(self)
 
 
-def _check_int(name, value, lo):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
-
-
-def flows_vs_gd(system: str = "minimalist", lr: float = 0.1, steps: int = 1000, x0=None,
-                spectrum=(15.0, 1.0), rotated: bool = False, degree: int = 2, tau: float = 0.25,
-                rtol: float = 1e-8, average: int = 10, edge_tol: float = EDGE_TOL,
-                edge_window: int = EDGE_WINDOW, method: str = METHOD,
-                max_evals: int | None = None, *, seed: int | None = None) -> FlowComparison:
+@entry_point(PARAMS)
+def flows_vs_gd(system: str, lr: float, steps: int, x0, spectrum, rotated: bool, degree: int,
+                tau: float, rtol: float, average: int, edge_tol: float, edge_window: int,
+                method: str, max_evals: int | None, *, seed: int | None = None) -> FlowComparison:
     """Run GD, then gradient flow and the central flow from the same start, and measure how far
     each flow's loss and sharpness stay from GD's time averages while GD is at the edge (see
     :class:`FlowComparison`).
@@ -168,16 +183,17 @@ def flows_vs_gd(system: str = "minimalist", lr: float = 0.1, steps: int = 1000, 
     solver at relative tolerance rtol resolves the residual of the loss to ~rtol, hence the loss
     to ~rtol^2 of its start (gradient flow on the minimalist toy reaches this floor:
     benchmarks/RESULTS.md).  ``tau`` = 0.25 is the authors' 4 substeps (``central_flow_substeps``)."""
-    _check_int("average", average, 1)
-    _check_int("edge_window", edge_window, 1)
-    if isinstance(edge_tol, bool) or not isinstance(edge_tol, (int, float)) \
-            or not 0 < edge_tol < 1:
-        raise ValueError(f"edge_tol must be in (0, 1), got {edge_tol!r}")
+    own = check_params(PARAMS, dict(average=average, edge_tol=edge_tol, edge_window=edge_window),
+                       "flows_vs_gd")
+    average, edge_tol, edge_window = own["average"], own["edge_tol"], own["edge_window"]
     p, seed, loss, x = flow_setup(dict(system=system, lr=lr, steps=steps, x0=x0,
                                        spectrum=spectrum, rotated=rotated, degree=degree,
                                        rtol=rtol, method=method, max_evals=max_evals, tau=tau),
                                   seed, CENTRAL_PARAMS, "flows_vs_gd")
     lr, steps, x0 = p["lr"], p["steps"], p["x0"]
+    if average > steps:
+        raise ValueError(f"`average` must be <= `steps` = {steps} (GD's time average is over "
+                         f"that many steps), got {average}")
     gd = run_toy(p["system"], opt="gd", lr=lr, steps=steps, x0=x0, jacobian=False,
                  spectrum=spectrum, rotated=rotated, degree=degree, seed=seed)
     if gd.meta["status"] == "diverged" or not np.all(np.isfinite(gd["loss"])):
@@ -233,4 +249,4 @@ def flows_vs_gd(system: str = "minimalist", lr: float = 0.1, steps: int = 1000, 
                           floor_gradient=floors[1], note="; ".join(notes))
 
 
-__all__ = ["EDGE_TOL", "EDGE_WINDOW", "FLOOR_FACTOR", "FlowComparison", "flows_vs_gd"]
+__all__ = ["EDGE_TOL", "EDGE_WINDOW", "FLOOR_FACTOR", "PARAMS", "FlowComparison", "flows_vs_gd"]

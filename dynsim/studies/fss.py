@@ -14,17 +14,61 @@ verdict of D and tau against published values where there are any.
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
+from dynsim.params import Choice, Float, Int, Ints, Text, entry_point
+from dynsim.sims.sandpile.common import DRIVE_PARAMS
+from dynsim.sims.sandpile.lattice import PARAMS as LATTICE_PARAMS
 from dynsim.studies.base import StudyResult
 
 MODELS = {"btw": "sandpile.btw", "manna": "sandpile.manna", "oslo": "sandpile.oslo"}
 EXACT_NOTE = {"btw": "mean of Delta^-1 1 (Dhar 1990)", "manna": "d x mean of Delta^-1 1",
               "oslo": "L"}
+DEFAULT_MODEL = "manna"
 DEFAULT_L = (32, 64, 128)
+DEFAULT_D = 2          # btw, manna
+DEFAULT_REPLICAS = 2
 MIN_Q_SPAN = 0.25  # the fitted q range spans at least this much
+WIDTH = 100        # printed lines fit a terminal
+# model, L, d, grains and replicas default to None: fresh runs resolve them (none_means), a sweep
+# fixes them (giving them with `sweep` is refused)
+PARAMS = {
+    "model": Choice(tuple(MODELS), none_means=DEFAULT_MODEL,
+                    help="Lattice model (btw: effective exponents only)."),
+    "L": Ints(2, 2**24, min_len=3, what="sizes", none_means=",".join(map(str, DEFAULT_L)),
+              help="System sizes, comma-separated (at least 3; btw, manna: up to 2^14)."),
+    "d": dataclasses.replace(LATTICE_PARAMS["d"], default=None,
+                             none_means=f"{DEFAULT_D} (btw, manna)",
+                             help="Dimension d (btw, manna)."),
+    "grains": dataclasses.replace(
+        DRIVE_PARAMS["grains"], default=None, help="Grains per replica and size.",
+        none_means="twice what the pile can hold + 200000: btw 2 (2d - 1) L^d, manna 2 L^d, "
+        "oslo 2 L (L + 1)"),
+    "replicas": dataclasses.replace(DRIVE_PARAMS["replicas"], default=None,
+                                    none_means=str(DEFAULT_REPLICAS),
+                                    help="Independent replicas per size, run in parallel."),
+    "boot": Int(2, 10**4, default=100, help="Bootstrap replicates for the errors."),
+    "q_min": Float(0.0, 10.0, default=1.0, help="Smallest moment order q of the fitted range."),
+    "q_max": Float(0.0, 10.0, default=3.0, help="Largest moment order q of the fitted range."),
+    "sweep": Text(what="a sweep folder", none_means="fresh runs",
+                  help="A sweep folder over L to read instead of running sizes."),
+}
+
+
+def _checked(**values) -> dict:
+    """The values checked against PARAMS (None: the default, unchecked); errors name the API
+    parameter in backticks, so that the CLI shows its flag."""
+    out = {}
+    for name, value in values.items():
+        try:
+            out[name] = None if value is None else PARAMS[name].check(name, value)
+        except ValueError as err:
+            raise ValueError(f"`{name}`{str(err)[len(name):]}") from None
+    return out
 
 
 @dataclass(frozen=True)
@@ -101,7 +145,9 @@ class FssStudy(StudyResult):
             lines.append(f"{r.L:>6} {r.grains:>10} {r.stationary_from:>16} {r.avalanches:>11} "
                          f"{r.mean_size:>11.5g} {r.exact_mean_size:>11.5g}")
         lines += [str(e) for e in self.exponents]
-        return "\n".join(lines + list(self.notes))
+        for note in self.notes:
+            lines += textwrap.wrap(note, WIDTH, subsequent_indent="  ")
+        return "\n".join(lines)
 
     def figure(self):
         """The data collapse s^tau P(s) against s / L^D, with sigma(q) and its fit as an inset."""
@@ -111,35 +157,37 @@ class FssStudy(StudyResult):
         return plot_fss(self.fit, collapse(self.samples, self.fit.tau, self.fit.D))
 
 
-def finite_size_scaling(model: str | None = None, L=None, *, d: int | None = None,
-                        grains: int | None = None, replicas: int | None = None,
-                        boot: int = 100, q_min: float = 1.0, q_max: float = 3.0,
-                        seed: int | None = None, sweep=None, progress=None) -> FssStudy:
+@entry_point(PARAMS)
+def finite_size_scaling(model, L, *, d, grains, replicas, boot, q_min, q_max, sweep,
+                        seed: int | None = None, progress=None) -> FssStudy:
     """D and tau of a sandpile model by finite-size scaling over system sizes ``L``.
 
-    Fresh runs (``sweep`` None): ``model`` btw, manna or oslo (default manna), ``L`` at least 3
-    sizes (default 32, 64, 128), ``d`` the dimension (btw, manna; default 2), ``grains`` per replica
-    (default: twice what the pile can hold + 200000, :func:`default_grains`), ``replicas`` per size
-    (default 2).  The run at size L has seed ``child_seed(seed, L)``; ``progress(done, total)`` is
+    Fresh runs (``sweep`` None): ``model`` btw, manna or oslo, ``L`` at least 3 sizes, ``d`` the
+    dimension (btw, manna), ``grains`` per replica (default: :func:`default_grains`), ``replicas``
+    per size.  The run at size L has seed ``child_seed(seed, L)``; ``progress(done, total)`` is
     called after each size.  From a sweep (``sweep`` a sweep folder): its ok runs, in which only L
     and the seed may vary; model, L, d, grains and replicas come from the runs and are not given.
     Either way the bootstrap (``boot`` replicates, q fitted over [``q_min``, ``q_max``]) is seeded
     with ``child_seed(seed, 0)``, so the same runs give the same estimates by either path."""
     from dynsim.rng import make_seed
 
+    sweep = os.fspath(sweep) if isinstance(sweep, os.PathLike) else sweep
+    p = _checked(model=model, L=L, d=d, grains=grains, replicas=replicas, boot=boot,
+                 q_min=q_min, q_max=q_max, sweep=sweep)
+    boot, q_min, q_max = p["boot"], p["q_min"], p["q_max"]
     _check_q(q_min, q_max)
     seed = make_seed(seed)
     if sweep is None:
-        system, traces, ids = _fresh(model or "manna", L, d, grains, replicas, seed, progress)
+        system, traces, ids = _fresh(p["model"] or DEFAULT_MODEL, p["L"], p["d"], p["grains"],
+                                     p["replicas"], seed, progress)
     else:
-        given = [name for name, v in (("model", model), ("L", L), ("d", d), ("grains", grains),
-                                      ("replicas", replicas)) if v is not None]
+        given = [name for name in ("model", "L", "d", "grains", "replicas") if p[name] is not None]
         if given:
             raise ValueError(f"{', '.join(f'`{n}`' for n in given)}: given with `sweep`, whose "
                              "runs fix them; leave them out")
         system, traces, ids = _from_sweep(Path(sweep), progress)
     return _analyse(system, traces, ids, boot=boot, q_range=(q_min, q_max), seed=seed,
-                    sweep=None if sweep is None else str(sweep))
+                    sweep=sweep)
 
 
 def _check_q(q_min, q_max) -> None:
@@ -155,16 +203,12 @@ def _fresh(model, L, d, grains, replicas, seed, progress):
     from dynsim.rng import child_seed
     from dynsim.sims.sandpile.common import default_grains
 
-    if model not in MODELS:
-        raise ValueError(f"`model` must be one of {', '.join(MODELS)}, got {model!r}")
     system = MODELS[model]
-    sizes = sorted({int(v) for v in (DEFAULT_L if L is None else L)})
-    if len(sizes) < 3:
-        raise ValueError(f"`L` must be at least 3 distinct sizes, got {list(sizes)}")
+    sizes = DEFAULT_L if L is None else L
     if model == "oslo" and d is not None:
         raise ValueError("`d` does not apply to model oslo (a 1-D pile)")
-    d = None if model == "oslo" else (2 if d is None else d)
-    replicas = 2 if replicas is None else replicas
+    d = None if model == "oslo" else (DEFAULT_D if d is None else d)
+    replicas = DEFAULT_REPLICAS if replicas is None else replicas
     schema = registry.get(system).schema
     bad = [size for size in sizes if not schema["L"].lo <= size <= schema["L"].hi]
     if bad:
@@ -263,20 +307,26 @@ def _analyse(system, traces, ids, *, boot, q_range, seed, sweep) -> FssStudy:
     fit = moment_analysis(samples, q=q_grid(*q_range), q_range=q_range, boot=boot,
                           seed=child_seed(seed, 0))
     refs = EXPONENTS.get(model) if (model == "oslo" or d == 2) else None
-    exponents = []
+    exponents, cited = [], []
     for name, val, se in (("D", fit.D, fit.D_stderr), ("tau", fit.tau, fit.tau_stderr)):
         ref = refs.get(name) if refs else None
         exponents.append(Exponent(name, val, se, None if ref is None else str(ref),
                                   None if ref is None else bool(agrees(val, se, ref))))
+        if ref is not None:
+            cited.append(ref)
     notes = [f"<s>/grain: stationary topplings per grain added; exact: {EXACT_NOTE[model]}",
              f"moment analysis, q in [{q_range[0]:g}, {q_range[1]:g}], {boot} moving-block "
              f"bootstrap replicates ({fit.data['blocks']} time blocks per replica); corrections "
              "to scaling bias small L: drop the smallest sizes to check"]
     if model == "btw":
         notes.append(BTW_CAVEAT)
+    sources = {}
+    for ref in cited:  # one citation per source, under the table (the rows carry the keys)
+        sources.setdefault(ref.source, []).append(ref.key)
+    notes += [f"{', '.join(keys)}: {source}" for source, keys in sources.items()]
     return FssStudy(system, d, int(traces[0].params.get("replicas") or 1), seed, tuple(runs), fit,
                     tuple(exponents), tuple(float(q) for q in q_range), boot, sweep, tuple(notes),
                     {L: samples[L] for L in sorted(samples)}, tuple(traces))
 
 
-__all__ = ["Exponent", "FssRun", "FssStudy", "check_sweep_rows", "finite_size_scaling"]
+__all__ = ["Exponent", "FssRun", "FssStudy", "PARAMS", "check_sweep_rows", "finite_size_scaling"]

@@ -11,12 +11,24 @@ number of visits U(n), which grows without bound.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+from dynsim.params import Ints, entry_point
+from dynsim.sims.walks.walk import PARAMS as WALK_PARAMS
 from dynsim.studies.base import StudyResult
 
 SYSTEM = "walk.lattice"
 MAX_D = 64
+# the lattice walk's walkers and steps, with the study's own defaults (the extrapolation in n
+# needs long walks and many walkers)
+PARAMS = {
+    "dims": Ints(1, MAX_D, what="dimensions", default=tuple(range(1, 11)),
+                 help="Dimensions: 3, 1-10 or 1,2,5."),
+    "walkers": dataclasses.replace(WALK_PARAMS["walkers"], default=20000,
+                                   help="Walkers per dimension."),
+    "steps": dataclasses.replace(WALK_PARAMS["steps"], default=10000, help="Steps per walker."),
+}
 D_LE_2_NOTE = ("d <= 2: U(n) = sum_k<=n P(X_k = 0), the expected visits to the origin, grows "
                "without bound\n(~ sqrt(n) in 1-D, ~ ln(n)/pi in 2-D), so p = 1")
 
@@ -70,28 +82,21 @@ class ReturnsResult(StudyResult):
         return plot_returns(self.traces, self.measures)
 
 
-def _iv_dims(dims) -> tuple[int, ...]:
-    try:
-        out = sorted({int(d) for d in dims})
-    except (TypeError, ValueError):
-        raise ValueError(f"dims must be dimensions in [1, {MAX_D}], got {dims!r}") from None
-    if not out or any(isinstance(d, bool) for d in dims) or not all(1 <= d <= MAX_D for d in out):
-        raise ValueError(f"dims must be dimensions in [1, {MAX_D}], got {dims!r}")
-    return tuple(out)
-
-
-def polya_returns(dims=tuple(range(1, 11)), walkers: int = 20000, steps: int = 10000, *,
-                  seed: int | None = None, progress=None) -> ReturnsResult:
+@entry_point(PARAMS)
+def polya_returns(dims, walkers: int, steps: int, *, seed: int | None = None,
+                  progress=None) -> ReturnsResult:
     """Run ``walkers`` lattice walkers for ``steps`` steps in each dimension of ``dims`` (each in
-    [1, 64]; one seed per dimension, derived from (``seed``, d), so dimensions are independent and
+    [1, MAX_D]; one seed per dimension, derived from (``seed``, d), so dimensions are independent and
     the result depends on ``seed`` alone) and measure the returns (module docstring).
     ``progress(done, total)`` counts walkers over all dimensions."""
     from dynsim import registry
     from dynsim.analysis import measure
     from dynsim.analysis.walks import polya_return_probability
+    from dynsim.params import check_params
     from dynsim.rng import child_seed, make_seed
 
-    dims = _iv_dims(dims)
+    p = check_params(PARAMS, dict(dims=dims, walkers=walkers, steps=steps), "polya_returns")
+    dims, walkers, steps = p["dims"], p["walkers"], p["steps"]
     seed = make_seed(seed)
     traces, measures = {}, {}
     for i, d in enumerate(dims):
@@ -108,4 +113,4 @@ def polya_returns(dims=tuple(range(1, 11)), walkers: int = 20000, steps: int = 1
                          exact_p={d: polya_return_probability(d) for d in dims})
 
 
-__all__ = ["ReturnsResult", "polya_returns"]
+__all__ = ["MAX_D", "PARAMS", "ReturnsResult", "polya_returns"]
