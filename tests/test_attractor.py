@@ -8,7 +8,6 @@ of the divergence); the logistic map at r = 4, lambda = ln 2 within 3 SE (Grassb
 """
 
 import json
-import math
 
 import numpy as np
 import pytest

@@ -318,7 +318,7 @@ def _analyse(system, traces, ids, *, boot, q_range, seed, sweep) -> FssStudy:
              f"moment analysis, q in [{q_range[0]:g}, {q_range[1]:g}], {boot} moving-block "
              f"bootstrap replicates ({fit.data['blocks']} time blocks per replica); corrections "
              "to scaling bias small L: drop the smallest sizes to check"]
-    if model == "btw":
+    if model == "btw" and d == 2:  # the caveat is of 2-D BTW (multiscaling)
         notes.append(BTW_CAVEAT)
     sources = {}
     for ref in cited:  # one citation per source, under the table (the rows carry the keys)
