@@ -8,7 +8,8 @@ import click
 from dynsim.cli.base import (DynsimGroup, check_outputs, emit, measures_table, option,
                              output_options, progress_bar, run_system, save_figure)
 from dynsim.sims.eos.losses import TOY_PARAMS
-from dynsim.sims.eos.systems import OPT_PARAMS as OP, PRODUCT_PARAMS, QUADRATIC_PARAMS
+from dynsim.sims.eos.systems import (ADAPTIVE_STEPS, OPT_PARAMS as OP, PRODUCT_PARAMS,
+                                     QUADRATIC_PARAMS)
 from dynsim.studies.bifurcation import PARAMS as BP
 from dynsim.studies.flows_vs_gd import PARAMS as FLOWS
 
@@ -62,7 +63,6 @@ def _toy_params(system, x0, spectrum, rotated, degree) -> dict:
     return out
 
 
-ADAPTIVE_STEPS = 20000   # default steps for rmsprop / adam
 # the rows of measure() that eos run reports (lyapunov gives lyapunov_<i> and kaplan_yorke)
 RUN_MEASURES = ["stability", "sharpness", "lyapunov", "sharpness_dimension"]
 
@@ -81,9 +81,7 @@ def eos():
 @option("--system", "system", TOY_PARAMS["system"])
 @option("--opt", "opt", OP["opt"])
 @option("--lr", "lr", OP["lr"])
-@option("--steps", "steps", OP["steps"], default=None, show_default=False,
-        help=f"Steps [default: {ADAPTIVE_STEPS} for rmsprop / adam (their preconditioner "
-             "equilibrates slowly), else 1000 quadratic, 3000 otherwise].")
+@option("--steps", "steps", OP["steps"])
 @loss_options
 @minibatch_options
 @opt_options
@@ -109,8 +107,6 @@ def run(system, opt, lr, steps, x0, spectrum, rotated, degree, minibatch, n_quad
                         ("steps", steps)):
         if value is not None:
             params[name] = value
-    if steps is None and opt in ("rmsprop", "adam"):
-        params["steps"] = ADAPTIVE_STEPS
     trace = run_system(f"eos.{system}", "running", seed=seed, **params)
     m = measure(trace, only=RUN_MEASURES[:2])
     stab, sharp = m["stability"], m["sharpness"]

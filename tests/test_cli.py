@@ -170,7 +170,6 @@ def test_library_errors_are_mapped_onto_the_commands_flags():
 CLI_OWN_DEFAULTS = {
     ("walk claims", "--seed"): "a fixed seed (0): the printed verdicts are reproducible and the "
                                "claims tests read them; the API draws one (seed=None)",
-    ("eos run", "--steps"): "depends on --opt and --system (20000 for rmsprop / adam)",
     **{(cmd, flag): "one flag for several toys: left unset, the chosen toy's default applies"
        for cmd in ("eos run", "eos bifurcation", "eos flows") for flag in ("--spectrum", "--degree")},
 }

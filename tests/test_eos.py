@@ -689,3 +689,15 @@ def test_projected_gd_on_a_quadratic_past_the_threshold_fails_with_a_reason():
     assert ok.meta["status"] == "ok" and not ok["projected_newton"].any()
     with pytest.raises(ValueError, match="lr"):
         projected_gd(lr=0.0)
+
+
+def test_adaptive_optimizers_default_to_more_steps_in_the_api_as_in_the_cli():
+    # one default, written once: steps left unset are 3000 for GD on the minimalist toy and
+    # ADAPTIVE_STEPS for rmsprop / adam, for the API, the CLI and the sweep's run ids alike
+    from dynsim.sims.eos.systems import ADAPTIVE_STEPS
+    from dynsim.sweep.spec import resolved_params
+
+    assert resolved_params("eos.minimalist", {"lr": 0.1})["steps"] == 3000
+    assert resolved_params("eos.quadratic", {"opt": "adam", "lr": 0.01})["steps"] == ADAPTIVE_STEPS
+    tr = quadratic(opt="rmsprop", lr=0.01, jacobian=False, seed=0)
+    assert tr.params["steps"] == ADAPTIVE_STEPS and len(tr["loss"]) == ADAPTIVE_STEPS + 1

@@ -133,13 +133,17 @@ def run_id(system: str, params: dict, seed: int) -> str:
 
 def resolved_params(system: str, params: dict) -> dict:
     """``params`` (validated) completed with the entry point's defaults for every other parameter
-    of its schema: what the run is, whichever of them the sweep file wrote."""
+    of its schema, and those that depend on other parameters (an entry point's
+    ``resolve_defaults``, e.g. the steps of an eos toy by optimizer): what the run is, whichever
+    of them the sweep file wrote."""
     entry = registry.get(system)
     schema = entry.schema
     checked = check_params(schema, dict(params), caller=system)
     defaults = {name: p.default for name, p in inspect.signature(entry.load()).parameters.items()
                 if name in schema and name != "seed" and p.default is not inspect.Parameter.empty}
-    return to_jsonable({**defaults, **checked})
+    resolved = {**defaults, **checked}
+    resolve = getattr(entry.load(), "resolve_defaults", None)  # defaults that depend on others
+    return to_jsonable(resolve(resolved) if resolve is not None else resolved)
 
 
 def expand(spec: dict) -> list[RunSpec]:

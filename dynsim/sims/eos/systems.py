@@ -20,6 +20,7 @@ eigenbasis; it is recorded like every argument.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -32,12 +33,16 @@ from dynsim.sims.eos.optimizers import ADAPTIVE, OPTIMIZERS, SLOTS, opt_spec, op
 from dynsim.trace import Timer, Trace, make_trace
 
 MAX_BYTES = 2 * 2**30   # recorded channels of one call
+GD_STEPS = {"quadratic": 1000, "minimalist": 3000, "product": 3000}  # default steps, by toy
+ADAPTIVE_STEPS = 20000  # default steps of rmsprop / adam: their preconditioner equilibrates slowly
 
 
 OPT_PARAMS = {
     "opt": Choice(OPTIMIZERS, default="gd", help="Optimizer (momentum = heavy ball)."),
     "lr": TOY_PARAMS["lr"],
-    "steps": Int(1, 10**7, default=1000, help="Steps."),
+    "steps": Int(1, 10**7, help="Steps.", none_means=f"{GD_STEPS['quadratic']} (quadratic), "
+                 f"{GD_STEPS['minimalist']} (minimalist, product); {ADAPTIVE_STEPS} for rmsprop "
+                 "and adam"),
     "beta": Float(0.0, 1.0, hi_open=True, default=0.9, help="Momentum (momentum, nesterov, ema)."),
     "beta1": Float(0.0, 1.0, hi_open=True, default=0.9, help="Adam: first-moment decay."),
     "beta2": Float(0.0, 1.0, hi_open=True, help="RMSProp / Adam: second-moment decay.",
@@ -59,9 +64,9 @@ QUADRATIC_PARAMS = {
     "n_quadratics": Int(1, 10**5, help="Quadratic: rank-one quadratics averaging to H.",
                         none_means="max(32, d)")}
 DEFAULT_N_QUADRATICS = 32   # rows of a minibatch of quadratics (at least d)
-MINIMALIST_PARAMS = {**with_defaults(OPT_PARAMS, steps=3000), "x0": dataclasses.replace(
+MINIMALIST_PARAMS = {**OPT_PARAMS, "x0": dataclasses.replace(
     TOY_PARAMS["x0"], min_len=2, max_len=4, none_means="(4.0, 0.1) on the slice")}
-PRODUCT_PARAMS = {**with_defaults(OPT_PARAMS, steps=3000), "x0": dataclasses.replace(
+PRODUCT_PARAMS = {**OPT_PARAMS, "x0": dataclasses.replace(
     TOY_PARAMS["x0"], min_len=2, max_len=MAX_DEGREE, none_means="(5.0, 0.05, ..., 0.05)"),
     "degree": TOY_PARAMS["degree"]}
 SCHEMAS = {"quadratic": QUADRATIC_PARAMS, "minimalist": MINIMALIST_PARAMS,
@@ -124,6 +129,17 @@ def simulate(loss, opt_code: int, op: np.ndarray, lrs: np.ndarray, x0s: np.ndarr
     return out
 
 
+def resolve_defaults(system: str, params: dict) -> dict:
+    """``params`` with the defaults that depend on other parameters filled in: ``steps`` left None
+    is GD_STEPS[system], or ADAPTIVE_STEPS for rmsprop and adam.  The sweep resolves a run's
+    parameters with it too, so a run's id does not depend on whether its file wrote the default."""
+    out = dict(params)
+    if out.get("steps") is None:
+        out["steps"] = ADAPTIVE_STEPS if out.get("opt", "gd") in ("rmsprop", "adam") \
+            else GD_STEPS[system]
+    return out
+
+
 def run_toy(system: str, *, seed: int | None = None, **params) -> Trace:
     """One run of an optimizer on toy ``system`` ('quadratic', 'minimalist', 'product'): ``params``
     as that system's entry point takes them, its schema's defaults for the rest.  ``spectrum``,
@@ -138,7 +154,7 @@ def run_toy(system: str, *, seed: int | None = None, **params) -> Trace:
         raise ValueError(f"minibatch and n_quadratics apply to the quadratic system only, got "
                          f"system={system!r}")
     own = {k: v for k, v in params.items() if k in schema or k not in TOY_EXTRAS}
-    p = check_params(schema, {**defaults(schema), **own}, f"eos.{system}")
+    p = resolve_defaults(system, check_params(schema, {**defaults(schema), **own}, f"eos.{system}"))
     batch = p.get("minibatch") or 0
     if p.get("n_quadratics") is not None and not batch:
         raise ValueError("n_quadratics needs minibatch (the rows drawn per step)")
@@ -308,3 +324,7 @@ def starts(system: str, x0s, opt: str, lr: float, steps: int, keep: int, beta: f
     return make_trace("eos.starts", p, seed, ch, timings=timer.timings,
                       threshold_convention=conv, loss=loss.description)
 
+
+for _name, _fn in (("quadratic", quadratic), ("minimalist", minimalist), ("product", product)):
+    _fn.resolve_defaults = functools.partial(resolve_defaults, _name)
+del _name, _fn
