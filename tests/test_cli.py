@@ -61,7 +61,7 @@ def test_api_value_error_is_one_line():
     # a combination only the API can judge: top_only needs levels > 0
     r = run("walk", "peaks", "--dims", "2", "--top-only")
     assert r.exit_code == 2
-    assert r.output.strip().count("\n") == 0 and "top_only needs discrete heights" in r.output
+    assert r.output.strip().count("\n") == 0 and "--top-only needs discrete heights (--levels > 0)" in r.output
 
 
 def test_distance_json_out_and_plot(tmp_path):

@@ -98,18 +98,18 @@ def test_vectorised_events_match_a_plain_loop():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(signal=np.ones((3, 3)), threshold=0.5), "signal must be a 1-D"),
+    (dict(signal=np.ones((3, 3)), threshold=0.5), "`signal` must be a 1-D"),
     (dict(signal=[1.0], threshold=0.5), "at least 2"),
     (dict(signal=[1.0, np.nan, 2.0], threshold=0.5), "finite, got nan at index 1"),
-    (dict(signal=["a", "b"], threshold=0.5), "signal must be"),
+    (dict(signal=["a", "b"], threshold=0.5), "`signal` must be"),
     (dict(signal=[1.0, 2.0]), "exactly one of threshold or quantile"),
     (dict(signal=[1.0, 2.0], threshold=1.0, quantile=0.5), "exactly one"),
-    (dict(signal=[1.0, 2.0], quantile=1.0), r"quantile must be in \(0, 1\), got 1.0"),
-    (dict(signal=[1.0, 2.0], quantile=0.0), "quantile must be in"),
-    (dict(signal=[1.0, 2.0], threshold=np.inf), "threshold must be a finite number"),
-    (dict(signal=[1.0, 2.0], threshold="x"), "threshold must be a finite number"),
-    (dict(signal=[1.0, 2.0], threshold=True), "threshold must be a finite number"),
-    (dict(signal=[1.0, 2.0, 3.0], threshold=1.0, time=[0.0, 1.0]), "time must have"),
+    (dict(signal=[1.0, 2.0], quantile=1.0), r"`quantile` must be in \(0, 1\), got 1.0"),
+    (dict(signal=[1.0, 2.0], quantile=0.0), "`quantile` must be in"),
+    (dict(signal=[1.0, 2.0], threshold=np.inf), "`threshold` must be a finite number"),
+    (dict(signal=[1.0, 2.0], threshold="x"), "`threshold` must be a finite number"),
+    (dict(signal=[1.0, 2.0], threshold=True), "`threshold` must be a finite number"),
+    (dict(signal=[1.0, 2.0, 3.0], threshold=1.0, time=[0.0, 1.0]), "`time` must have"),
     (dict(signal=[1.0, 2.0, 3.0], threshold=1.0, time=[0.0, 1.0, 1.0]), "strictly increasing"),
 ])
 def test_find_events_rejects_bad_input(kwargs, match):
@@ -279,7 +279,7 @@ def test_exceedances_reject_bad_input():
         exceedances(np.ones(5))
     with pytest.raises(ValueError, match="quantile"):
         exceedances(np.ones((5, 2)), 1.5)
-    with pytest.raises(ValueError, match="per must be"):
+    with pytest.raises(ValueError, match="`per` must be"):
         exceedances(np.ones((5, 2)), per="layer")
     with pytest.raises(ValueError, match="finite"):
         exceedances(np.array([[1.0, np.nan], [1.0, 2.0]]))
@@ -323,7 +323,7 @@ def test_ls_recipe_drops_bins_after_removing_empty_ones():
         interval_hist_fit_ls(counts, edges[:-1])
     with pytest.raises(ValueError, match="strictly increasing"):
         interval_hist_fit_ls(counts, edges[::-1])
-    with pytest.raises(ValueError, match="counts must be >= 0"):
+    with pytest.raises(ValueError, match="`counts` must be >= 0"):
         interval_hist_fit_ls(-counts, edges)
-    with pytest.raises(ValueError, match="drop_first must be an integer"):
+    with pytest.raises(ValueError, match="`drop_first` must be an integer"):
         interval_hist_fit_ls(counts, edges, drop_first=1.5)

@@ -45,14 +45,14 @@ def _iv_1d(name: str, x, min_n: int = 2) -> np.ndarray:
     try:
         a = np.asarray(x, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a 1-D array of finite numbers, got {x!r:.80}") from None
+        raise ValueError(f"`{name}` must be a 1-D array of finite numbers, got {x!r:.80}") from None
     if a.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array, got shape {a.shape}")
+        raise ValueError(f"`{name}` must be a 1-D array, got shape {a.shape}")
     if a.size < min_n:
-        raise ValueError(f"{name} needs at least {min_n} samples, got {a.size}")
+        raise ValueError(f"`{name}` needs at least {min_n} samples, got {a.size}")
     bad = np.flatnonzero(~np.isfinite(a))
     if bad.size:
-        raise ValueError(f"{name} must be finite, got {a[bad[0]]} at index {bad[0]}")
+        raise ValueError(f"`{name}` must be finite, got {a[bad[0]]} at index {bad[0]}")
     return a
 
 
@@ -60,25 +60,25 @@ def _iv_scalar(name: str, v) -> float:
     try:
         f = float(v)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number, got {v!r}") from None
+        raise ValueError(f"`{name}` must be a finite number, got {v!r}") from None
     if isinstance(v, (bool, np.bool_)) or not math.isfinite(f):
-        raise ValueError(f"{name} must be a finite number, got {v!r}")
+        raise ValueError(f"`{name}` must be a finite number, got {v!r}")
     return f
 
 
 def _iv_quantile(q) -> float:
     q = _iv_scalar("quantile", q)
     if not 0.0 < q < 1.0:
-        raise ValueError(f"quantile must be in (0, 1), got {q}")
+        raise ValueError(f"`quantile` must be in (0, 1), got {q}")
     return q
 
 
 def _iv_intervals(x, min_n: int) -> np.ndarray:
     tau = _iv_1d("intervals", x, min_n)
     if (tau < 0).any():
-        raise ValueError(f"intervals must be >= 0, got {tau.min()}")
+        raise ValueError(f"`intervals` must be >= 0, got {tau.min()}")
     if not tau.mean() > 0:
-        raise ValueError("intervals must not all be 0")
+        raise ValueError("`intervals` must not all be 0")
     return tau
 
 
@@ -148,11 +148,11 @@ def find_events(signal, *, threshold: float | None = None, quantile: float | Non
     if time is not None:
         t = _iv_1d("time", time)
         if t.shape != x.shape:
-            raise ValueError(f"time must have the signal's shape {x.shape}, got {t.shape}")
+            raise ValueError(f"`time` must have the signal's shape {x.shape}, got {t.shape}")
         step = np.diff(t)
         bad = np.flatnonzero(step <= 0)
         if bad.size:
-            raise ValueError(f"time must be strictly increasing, got time[{bad[0] + 1}] = "
+            raise ValueError(f"`time` must be strictly increasing, got time[{bad[0] + 1}] = "
                              f"{t[bad[0] + 1]} after {t[bad[0]]}")
         dt = np.append(step, step[-1])
 
@@ -213,7 +213,7 @@ def burstiness(intervals, *, boot: int = 0, seed: int | None = 0,
                          f"{tau[(tau < 1) | (tau != np.round(tau))][0]}")
     boot = int(boot)
     if boot < 0:
-        raise ValueError(f"boot must be >= 0, got {boot}")
+        raise ValueError(f"`boot` must be >= 0, got {boot}")
     n, mu = tau.size, float(tau.mean())
     b = _burstiness_value(tau)
     c = tau - mu
@@ -338,7 +338,7 @@ def exponential_null(intervals, *, discrete: bool | None = None, boot: int = 200
         discrete = bool(np.issubdtype(raw.dtype, np.integer))
     boot = int(boot)
     if boot < 1:
-        raise ValueError(f"boot must be >= 1, got {boot}")
+        raise ValueError(f"`boot` must be >= 1, got {boot}")
     if discrete:
         if (tau < 1).any() or (tau != np.round(tau)).any():
             raise ValueError("discrete intervals must be integers >= 1, got "
@@ -382,19 +382,19 @@ def exceedances(updates, quantile: float = ZT_QUANTILE, *, per: str = "global") 
     try:
         u = np.abs(np.asarray(updates, dtype=float))
     except (TypeError, ValueError):
-        raise ValueError(f"updates must be a numeric (steps, parameters) array, got {updates!r:.80}"
+        raise ValueError(f"`updates` must be a numeric (steps, parameters) array, got {updates!r:.80}"
                          ) from None
     if u.ndim != 2 or u.shape[0] < 2 or u.shape[1] < 1:
-        raise ValueError("updates must be a (steps >= 2, parameters >= 1) array, "
+        raise ValueError("`updates` must be a (steps >= 2, parameters >= 1) array, "
                          f"got shape {u.shape}")
     if not np.isfinite(u).all():
-        raise ValueError("updates must be finite, got NaN or inf")
+        raise ValueError("`updates` must be finite, got NaN or inf")
     q = _iv_quantile(quantile)
     if per == "global":
         return u > np.quantile(u, q)
     if per == "parameter":
         return u > np.quantile(u, q, axis=0)
-    raise ValueError(f"per must be 'global' or 'parameter', got {per!r}")
+    raise ValueError(f"`per` must be 'global' or 'parameter', got {per!r}")
 
 
 def pooled_intervals(exceed) -> np.ndarray:
@@ -403,7 +403,7 @@ def pooled_intervals(exceed) -> np.ndarray:
     The censored stretches before a parameter's first and after its last exceedance are left out."""
     e = np.asarray(exceed)
     if e.dtype != bool or e.ndim != 2:
-        raise ValueError(f"exceed must be a 2-D boolean (steps, parameters) array, got "
+        raise ValueError(f"`exceed` must be a 2-D boolean (steps, parameters) array, got "
                          f"dtype {e.dtype} and shape {e.shape}")
     param, step = np.nonzero(e.T)                # sorted by parameter, then by step
     same = param[1:] == param[:-1]
@@ -423,7 +423,7 @@ def zt_rebin(counts, edges, bins: int = ZT_BINS):
     c = _iv_1d("counts", counts, 1)
     e = _iv_1d("edges", edges, 2)
     if e.size != c.size + 1:
-        raise ValueError(f"edges must have len(counts) + 1 = {c.size + 1} entries, got {e.size}")
+        raise ValueError(f"`edges` must have len(counts) + 1 = {c.size + 1} entries, got {e.size}")
     if not np.allclose(np.diff(e), np.diff(e)[0]):
         raise ValueError("zt_rebin needs equal-width (linear) bins")
     filled = np.flatnonzero(c > 0)
@@ -455,14 +455,14 @@ def interval_hist_fit_ls(counts, edges, *, drop_first: int = 1, drop_last: int =
     c = _iv_1d("counts", counts, 1)
     e = _iv_1d("edges", edges, 2)
     if e.size != c.size + 1:
-        raise ValueError(f"edges must have len(counts) + 1 = {c.size + 1} entries, got {e.size}")
+        raise ValueError(f"`edges` must have len(counts) + 1 = {c.size + 1} entries, got {e.size}")
     if (c < 0).any():
-        raise ValueError(f"counts must be >= 0, got {c.min()}")
+        raise ValueError(f"`counts` must be >= 0, got {c.min()}")
     if (np.diff(e) <= 0).any():
-        raise ValueError("edges must be strictly increasing")
+        raise ValueError("`edges` must be strictly increasing")
     for name, v in (("drop_first", drop_first), ("drop_last", drop_last)):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 0:
-            raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+            raise ValueError(f"`{name}` must be an integer >= 0, got {v!r}")
     width = np.diff(e)
     centre = e[:-1] + width / 2
     keep = np.flatnonzero(c > 0)

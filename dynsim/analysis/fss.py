@@ -141,7 +141,7 @@ def moment_analysis(samples_by_size: dict, *, q=None, q_range=(1.0, 3.0), boot: 
                          f"{len(samples_by_size)}")
     if blocks is not None and (isinstance(blocks, bool) or not isinstance(blocks, (int, np.integer))
                                or blocks < 1):
-        raise ValueError(f"blocks must be an integer >= 1 or None, got {blocks!r}")
+        raise ValueError(f"`blocks` must be an integer >= 1 or None, got {blocks!r}")
     sizes = sorted(samples_by_size)
     runs = [_runs(samples_by_size[L], L) for L in sizes]
     samples = [np.concatenate(r) for r in runs]
