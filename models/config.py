@@ -97,7 +97,7 @@ class TrainConfig:
     window: int = _setting("probes", Int(1, 10**6, default=100,
                                          help="Steps per window of the update statistics."))
     proj_k: int = _setting("probes", Int(1, 64, default=2, help="Random directions the "
-                                         "parameters are projected on (proj)."))
+                                         "parameters are projected on (channel param_proj)."))
     # run
     device: str = _setting("run", Choice(("auto", "cpu", "cuda"), default="auto", help="Device."))
     chunk_size: int | None = _setting("run", Int(

@@ -220,3 +220,17 @@ def test_train_options_are_the_config_fields():
         assert flag in opts[f.name].opts and opts[f.name].default == f.default, f.name
     for flag in ("--model", "--data", "--opt", "--lr", "--steps", "--probe-every", "--seed", "--out"):
         assert any(flag in p.opts for p in cmd.params), flag
+
+
+@pytest.mark.parametrize("args,flags", [
+    (["eos", "bifurcation", "--lr-min", "2", "--lr-max", "1"], ("--lr-min must be", "--lr-max")),
+    (["eos", "bifurcation", "--keep", "100", "--steps", "50"], ("--keep must be", "--steps + 1")),
+    (["eos", "run", "--system", "quadratic", "--opt", "sgd", "--minibatch", "3",
+      "--n-quadratics", "2"], ("--minibatch must be in [1, 2]", "--n-quadratics")),
+])
+def test_library_errors_name_the_flags(args, flags):
+    # the library words them with backticked API names; the CLI maps those onto its flags
+    r = run(*args)
+    assert r.exit_code == 2
+    assert r.output.strip().count("\n") == 0 and "`" not in r.output, r.output
+    assert all(f in r.output for f in flags) and "lr_min" not in r.output, r.output
