@@ -327,3 +327,24 @@ def test_ls_recipe_drops_bins_after_removing_empty_ones():
         interval_hist_fit_ls(-counts, edges)
     with pytest.raises(ValueError, match="`drop_first` must be an integer"):
         interval_hist_fit_ls(counts, edges, drop_first=1.5)
+
+
+def test_events_and_null_test_print_themselves():
+    import json
+
+    from dynsim.analysis.results import format_table
+
+    ev = find_events([0.0, 2.0, 3.0, 0.0, 0.0, 5.0, 0.0], threshold=1.0)
+    line = str(ev)
+    assert line.split()[0] == "2" and "events above 1" in line and "±" in line
+    assert "2 events above 1" in ev.details() and "0 touch an end" in ev.details()
+    assert "mean size 3.5, mean duration 1.5" in ev.details() and ev.details("events").startswith("events: ")
+    d = json.loads(ev.to_json())
+    assert d["n_events"] == 2 and d["size"] == [3.0, 4.0] and d["threshold"] == 1.0
+    t = exponential_null(np.random.default_rng(21).exponential(3.0, 300), boot=50, seed=1)
+    assert f"{t.p_value:.6g}" in str(t) and "KS distance" in str(t)
+    assert 0.0 <= t.ci[0] <= t.p_value <= t.ci[1] <= 1.0
+    assert "scale = " in t.details() and "50 replicates" in t.details()
+    assert json.loads(t.to_json())["p_value"] == t.p_value and "\n" not in str(t)
+    table = format_table({"waiting_null": t, "events": ev})
+    assert table.count("\n") == 2 and "waiting_null" in table

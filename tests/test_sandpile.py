@@ -639,3 +639,21 @@ def test_cli_bad_options_one_line_exit_2(args, flag):
     assert r.exit_code == 2, r.output
     lines = r.output.strip().splitlines()
     assert len(lines) == 1 and "error:" in lines[0] and flag in lines[0], r.output
+
+
+def test_fss_result_prints_itself():
+    import json
+
+    from dynsim.analysis.fss import FssResult
+
+    res = FssResult(D=2.2, D_stderr=0.05, tau=1.55, tau_stderr=0.01, q=np.array([1.0, 2.0]),
+                    sigma=np.array([0.9, 3.1]), sigma_stderr=np.array([0.01, 0.02]),
+                    sizes=(32, 64, 128), q_range=(1.0, 2.0), data={"blocks": 20})
+    line = str(res)
+    assert line.split()[0] == "2.2" and "0.05" in line and "moment analysis" in line
+    assert "\n" not in line and res.ci == pytest.approx((2.2 - 1.96 * 0.05, 2.2 + 1.96 * 0.05))
+    text = res.details("fss")
+    assert text.startswith("fss: D = 2.2000 ± 0.0500, tau = 1.5500 ± 0.0100")
+    assert "L = [32, 64, 128]" in text and "2: 3.1 ± 0.02" in text and "bootstrap" in text
+    d = json.loads(res.to_json())
+    assert d["sigma"] == [0.9, 3.1] and d["sizes"] == [32, 64, 128] and d["data"]["blocks"] == 20

@@ -30,7 +30,7 @@ import numpy as np
 from scipy import stats
 
 from dynsim import references
-from dynsim.analysis.results import Z95, Estimate
+from dynsim.analysis.results import Z95, Estimate, Printable, short_method, table_line
 from dynsim.rng import make_rng
 
 GB2008 = "Goh & Barabasi, EPL 81, 48002 (2008)"
@@ -87,7 +87,7 @@ def _iv_intervals(x, min_n: int) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class Events:
+class Events(Printable):
     """Events of a signal above a threshold (module docstring for the definitions).
 
     ``size``, ``duration``, ``start`` and ``truncated`` have one entry per event, ``waiting`` one
@@ -114,9 +114,24 @@ class Events:
         return float(self.n_events)
 
     def __str__(self) -> str:
-        mean = f"  mean size {self.size.mean():.4g}" if self.n_events else ""
-        return (f"{self.n_events} events above {self.threshold:.6g} ({self.rule}) in "
-                f"{self.n_samples} samples{mean}")
+        """The table line: the number of events (no SE), the threshold as the method."""
+        return table_line(float(self.n_events), math.nan, (math.nan, math.nan), None,
+                          f"events above {self.threshold:.4g}")
+
+    def details(self, name: str | None = None) -> str:
+        head = f"{name}: " if name else ""
+        lines = [f"{head}{self.n_events} events above {self.threshold:.6g} ({self.rule}) in "
+                 f"{self.n_samples} samples; {int(np.sum(self.truncated))} touch an end "
+                 f"(truncated)"]
+        if self.n_events:
+            lines.append(f"  mean size {self.size.mean():.4g}, mean duration "
+                         f"{self.duration.mean():.4g}" + (f", mean waiting time "
+                                                          f"{self.waiting.mean():.4g}"
+                                                          if self.waiting.size else ""))
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"n_events": self.n_events, **super().to_dict()}
 
 
 def _run_sums(w: np.ndarray, first: np.ndarray) -> np.ndarray:
@@ -277,7 +292,7 @@ def memory_coefficient(intervals) -> Estimate:
 
 
 @dataclass(frozen=True, eq=False)
-class NullTest:
+class NullTest(Printable):
     """A goodness-of-fit test: the statistic, its bootstrap p-value and the direction of p."""
 
     statistic: float         # KS distance of the data from the fitted null
@@ -294,9 +309,26 @@ class NullTest:
     def headline(self) -> float:
         return self.p_value
 
+    @property
+    def ci(self) -> tuple[float, float]:
+        """95% interval of the Monte-Carlo p, clipped to [0, 1]."""
+        return (max(0.0, self.p_value - Z95 * self.p_stderr),
+                min(1.0, self.p_value + Z95 * self.p_stderr))
+
     def __str__(self) -> str:
-        return (f"D={self.statistic:.4g}  p={self.p_value:.3g} ± {self.p_stderr:.2g}  n={self.n}  "
-                f"null: {self.null}  ({self.direction})")
+        """The table line: the p-value, its Monte-Carlo SE and interval, the test as the method."""
+        return table_line(self.p_value, self.p_stderr, self.ci, None, short_method(self.method))
+
+    def details(self, name: str | None = None) -> str:
+        head = f"{name}: " if name else ""
+        params = ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
+                           for k, v in self.params.items())
+        return "\n".join([
+            f"{head}KS distance {self.statistic:.4g} from the fitted {self.null} null ({params}); "
+            f"p = {self.p_value:.3g} ± {self.p_stderr:.2g} ({self.boot} replicates, seed "
+            f"{self.seed}, n = {self.n})",
+            f"  {self.direction}",
+            f"  method: {self.method}"])
 
 
 def _ks_exponential(x_sorted: np.ndarray) -> float:
