@@ -30,10 +30,6 @@ def _discrete_rule(arr: np.ndarray, discrete) -> str:
     return "continuous (non-integer values or a float array; --discrete overrides)"
 
 
-def _one_column(arr: np.ndarray) -> bool:
-    return arr.ndim <= 1 or (arr.ndim == 2 and min(arr.shape) == 1)
-
-
 def _names(flags) -> str:
     """'--a apply' / '--a, --b apply' with the verb agreeing."""
     return f"{', '.join(flags)} {'applies' if len(flags) == 1 else 'apply'}"
@@ -132,7 +128,7 @@ Examples:
 @click.pass_context
 def analyze(ctx, source, channel, measures, embed, delay, dim, max_dim, theiler, fit_range, dt,
             discrete, xmin, xmax, boot, seed, whole_run, as_json, plot):
-    from dynsim.inputs import load_input
+    from dynsim.inputs import load_input, one_column
 
     check_outputs(None, False, plot)
     attractor_opts = {"--embed": embed, "--delay": delay is not None, "--dim": dim is not None,
@@ -163,7 +159,7 @@ def analyze(ctx, source, channel, measures, embed, delay, dim, max_dim, theiler,
     if not measures:
         if embed:
             measures = ("dimension", "lyapunov")
-        elif _one_column(arr) or arr.ndim > 2 or (trace is not None and channel in EVENT_CHANNELS):
+        elif one_column(arr) or arr.ndim > 2 or (trace is not None and channel in EVENT_CHANNELS):
             measures = ("powerlaw",)
         else:
             measures = ("dimension",)
@@ -174,7 +170,7 @@ def analyze(ctx, source, channel, measures, embed, delay, dim, max_dim, theiler,
                                         "--embed (a series) or --measure dimension")
             raise ValueError(f"{_names(bad)} to --measure dimension or lyapunov, not to "
                              f"the power-law fit{hint}")
-        if trace is None and not _one_column(arr):
+        if trace is None and not one_column(arr):
             raise ValueError(f"{label!r} holds a {arr.shape} array; the power-law fit takes one "
                              f"column of samples")
         _analyze_samples(np.ravel(arr), label, discrete, xmin, xmax, boot, seed, as_json, plot)

@@ -5,6 +5,7 @@ results (table / JSON / run folder / figure)."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 import uuid
 from contextlib import contextmanager
@@ -39,9 +40,10 @@ API_WORDS = {"`x`": "the samples", "`points`": "the points", "`series`": "the se
 
 
 def flag_names(msg: str, command) -> str:
-    """A library error in the CLI's words: each backticked API parameter (`xmin`, `discrete=True`)
-    becomes the flag of the command's option of that name (--xmin, --discrete), and a few API words
-    without an option become plain words (`x`: the samples).  Names no option has stay as they are.
+    """A library error in the CLI's words: each backticked API parameter (`xmin`, `discrete=True`,
+    `opt='sgd'`) becomes the flag of the command's option of that name (--xmin, --discrete,
+    --opt sgd), and a few API words without an option become plain words (`x`: the samples).
+    Names no option has stay as they are.
     The one place where API names meet flags: every command's errors pass through it."""
     for param in getattr(command, "params", ()):
         if not isinstance(param, click.Option) or not param.name:
@@ -55,6 +57,9 @@ def flag_names(msg: str, command) -> str:
             flag = f"{flag}/{off}"
         elif param.is_flag:
             msg = msg.replace(f"`{param.name}=True`", flag)
+        else:  # `opt='sgd'`: --opt sgd
+            msg = re.sub(rf"`{re.escape(param.name)}=([^`]*)`",
+                         lambda m: f"{flag} {m.group(1).strip(chr(39) + chr(34))}", msg)
         msg = msg.replace(f"`{param.name}`", flag)
     for api, words in API_WORDS.items():
         msg = msg.replace(api, words)
@@ -136,7 +141,7 @@ class ClickParam(click.ParamType):
             return self.constraint.check(self.name, self.constraint.parse(value))
         except ValueError as err:
             msg = str(err)
-            prefix = f"{self.name} "
+            prefix = f"`{self.name}` "
             self.fail(msg[len(prefix):] if msg.startswith(prefix) else msg, param, ctx)
 
 

@@ -3,6 +3,7 @@ of numbers (.npy, .csv, .txt)."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,16 +33,25 @@ def load_input(source, channel: str | None = None):
         if suffix == ".npy":
             arr = np.load(source, allow_pickle=False)
         elif suffix in (".csv", ".txt"):
-            arr = np.loadtxt(source, delimiter="," if suffix == ".csv" else None, ndmin=1)
+            with warnings.catch_warnings():  # an empty file: the one-line error below says so
+                warnings.simplefilter("ignore", UserWarning)
+                arr = np.loadtxt(source, delimiter="," if suffix == ".csv" else None, ndmin=1)
         else:
             raise ValueError(f"{str(source)!r}: expected a run folder, .npy, .csv or .txt file")
     except (OSError, ValueError) as err:
         raise ValueError(f"cannot read {str(source)!r}: {' '.join(str(err).split())}") from None
     if arr.dtype.kind not in "iuf":
         raise ValueError(f"{str(source)!r} holds {arr.dtype} values, not numbers")
+    if arr.size == 0:
+        raise ValueError(f"the samples are empty: {str(source)!r} holds no value")
     if suffix in (".csv", ".txt"):
         arr = integral_as_int(arr)
     return None, arr, str(source)
+
+
+def one_column(arr: np.ndarray) -> bool:
+    """Whether ``arr`` is one column of numbers (1-D, or 2-D with one row or one column)."""
+    return arr.ndim <= 1 or (arr.ndim == 2 and min(arr.shape) == 1)
 
 
 def integral_as_int(arr: np.ndarray) -> np.ndarray:

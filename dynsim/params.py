@@ -71,10 +71,10 @@ class Int(Param):
 
     def check(self, name: str, value) -> int:
         if isinstance(value, bool) or not isinstance(value, Integral):
-            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}")
+            raise ValueError(f"`{name}` must be {self.allowed()}, got {value!r}")
         value = int(value)
         if (self.lo is not None and value < self.lo) or (self.hi is not None and value > self.hi):
-            raise ValueError(f"{name} must be {self.allowed()}, got {value}")
+            raise ValueError(f"`{name}` must be {self.allowed()}, got {value}")
         return value
 
     def parse(self, text: str) -> int:
@@ -103,12 +103,12 @@ class Float(Param):
 
     def check(self, name: str, value) -> float:
         if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}")
+            raise ValueError(f"`{name}` must be {self.allowed()}, got {value!r}")
         value = float(value)
         lo_bad = self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo)
         hi_bad = self.hi is not None and (value >= self.hi if self.hi_open else value > self.hi)
         if lo_bad or hi_bad:
-            raise ValueError(f"{name} must be {self.allowed()}, got {value:g}")
+            raise ValueError(f"`{name}` must be {self.allowed()}, got {value:g}")
         return value
 
     def parse(self, text: str) -> float:
@@ -129,7 +129,7 @@ class Choice(Param):
 
     def check(self, name: str, value) -> str:
         if value not in self.options:
-            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}")
+            raise ValueError(f"`{name}` must be {self.allowed()}, got {value!r}")
         return value
 
     def parse(self, text: str) -> str:
@@ -145,7 +145,7 @@ class Bool(Param):
 
     def check(self, name: str, value) -> bool:
         if not isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}")
+            raise ValueError(f"`{name}` must be {self.allowed()}, got {value!r}")
         return bool(value)
 
     def parse(self, text: str) -> bool:
@@ -168,7 +168,7 @@ class Text(Param):
 
     def check(self, name: str, value) -> str:
         if not isinstance(value, str):
-            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}")
+            raise ValueError(f"`{name}` must be {self.allowed()}, got {value!r}")
         return value
 
     def parse(self, text: str) -> str:
@@ -197,12 +197,12 @@ class Floats(Param):
         try:
             out = [float(v) for v in np.asarray(value, dtype=float).reshape(-1)]
         except (TypeError, ValueError):
-            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}") from None
+            raise ValueError(f"`{name}` must be {self.allowed()}, got {value!r}") from None
         bad = not self.min_len <= len(out) <= self.max_len or not all(map(math.isfinite, out))
         bad = bad or (self.positive and not all(v > 0 for v in out))
         bad = bad or (self.lo is not None and not all(self.lo <= v <= self.hi for v in out))
         if bad:
-            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}")
+            raise ValueError(f"`{name}` must be {self.allowed()}, got {value!r}")
         return out
 
     def parse(self, text: str):

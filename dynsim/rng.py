@@ -38,9 +38,9 @@ def make_seed(seed: int | None) -> int:
     if seed is None:
         return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer in [0, {SEED_MAX}] or None, got {seed!r}")
+        raise ValueError(f"`seed` must be an integer in [0, {SEED_MAX}] or None, got {seed!r}")
     if not 0 <= int(seed) <= SEED_MAX:
-        raise ValueError(f"seed must be in [0, {SEED_MAX}], got {seed}")
+        raise ValueError(f"`seed` must be in [0, {SEED_MAX}], got {seed}")
     return int(seed)
 
 

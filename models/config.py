@@ -97,7 +97,7 @@ class TrainConfig:
     window: int = _setting("probes", Int(1, 10**6, default=100,
                                          help="Steps per window of the update statistics."))
     proj_k: int = _setting("probes", Int(1, 64, default=2, help="Random directions the "
-                                         "parameters are projected on (proj)."))
+                                         "parameters are projected on (channel param_proj)."))
     # run
     device: str = _setting("run", Choice(("auto", "cpu", "cuda"), default="auto", help="Device."))
     chunk_size: int | None = _setting("run", Int(
@@ -110,7 +110,7 @@ class TrainConfig:
         p = check_params(PARAMS, dataclasses.asdict(self), "train")
         for name, value in p.items():
             if value is None and PARAMS[name].default is not None:
-                raise ValueError(f"{name} must be {PARAMS[name].allowed()}, got None")
+                raise ValueError(f"`{name}` must be {PARAMS[name].allowed()}, got None")
         _check_choices(p)
         return dataclasses.replace(self, **p)
 
@@ -135,23 +135,23 @@ def config_table() -> str:
 
 def _check_choices(p: dict) -> None:
     if p["opt"] == "sgd" and p["batch_size"] is None:
-        raise ValueError("opt='sgd' needs batch_size (full-batch training is opt='gd')")
+        raise ValueError("`opt='sgd'` needs `batch_size` (full-batch training is `opt='gd'`)")
     if p["opt"] == "gd" and p["batch_size"] is not None:
-        raise ValueError(f"opt='gd' is full-batch: batch_size must be left unset, got "
-                         f"{p['batch_size']} (minibatches are opt='sgd')")
+        raise ValueError(f"`opt='gd'` is full-batch: `batch_size` must be left unset, got "
+                         f"{p['batch_size']} (minibatches are `opt='sgd'`)")
     if p["batch_norm"] and p["bn_mode"] is None:
-        raise ValueError("batch_norm=True needs an explicit bn_mode for the Hessian probes "
-                         "(--bn-mode eval: running statistics, train: the probe batch's, ghost: "
-                         "ghost batches of chunk_size); it is recorded in the run, got none")
+        raise ValueError("`batch_norm=True` needs an explicit `bn_mode` for the Hessian probes "
+                         "(eval: running statistics, train: the probe batch's, ghost: "
+                         "ghost batches of `chunk_size`); it is recorded in the run, got none")
     if p["bn_mode"] == "ghost" and p["chunk_size"] is None:
-        raise ValueError("bn_mode='ghost' needs chunk_size (--chunk-size), the ghost batch size")
+        raise ValueError("`bn_mode='ghost'` needs `chunk_size`, the ghost batch size")
     if p["bottom_k"] is not None and not p["hessian_bottom"]:
-        raise ValueError(f"bottom_k={p['bottom_k']} needs hessian_bottom=True (--hessian-bottom)")
+        raise ValueError(f"`bottom_k={p['bottom_k']}` needs `hessian_bottom=True`")
     k = max(p["top_k"], p["bottom_k"] or 1)
     if k > p["lanczos_iter"]:
-        raise ValueError(f"top_k / bottom_k must be <= lanczos_iter={p['lanczos_iter']}, got {k}")
+        raise ValueError(f"`top_k` / `bottom_k` must be <= `lanczos_iter={p['lanczos_iter']}`, got {k}")
     if p["grad_noise"] and p["batch_size"] is None:
-        raise ValueError("grad_noise=True needs minibatches (batch_size): full-batch GD has no "
+        raise ValueError("`grad_noise=True` needs minibatches (`batch_size`): full-batch GD has no "
                          "gradient noise")
 
 

@@ -106,7 +106,7 @@ def modular(p: int = 97, frac_train: float = 0.5, seed: int = 0) -> Dataset:
     """(a + b) mod p for all p^2 pairs, inputs one-hot(a) ++ one-hot(b); a random ``frac_train``
     of the pairs for training (Power et al. 2022, grokking)."""
     if not 0 < frac_train < 1:
-        raise ValueError(f"frac_train must be in (0, 1), got {frac_train}")
+        raise ValueError(f"`frac_train` must be in (0, 1), got {frac_train}")
     a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
     a, b = a.ravel(), b.ravel()
     x = np.zeros((p * p, 2 * p), np.float32)
@@ -184,7 +184,7 @@ def load_data(name: str, *, folder=None, subset: int | None = None, seed: int = 
         ds = modular(seed=seed)
     elif name in ("mnist", "cifar10"):
         if folder is None:
-            raise ValueError(f"the {name} data set is read from a folder you name: pass --data-dir")
+            raise ValueError(f"the {name} data set is read from a folder you name: pass `data_dir`")
         return (mnist if name == "mnist" else cifar10)(folder, subset)
     else:
         raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")

@@ -72,15 +72,15 @@ class HVPOperator:
 
     def __init__(self, model, loss_fn, inputs, targets, bn_mode, method, chunk_size, params):
         if bn_mode not in BN_MODES:
-            raise ValueError(f"bn_mode must be one of {BN_MODES}, got {bn_mode!r}")
+            raise ValueError(f"`bn_mode` must be one of {BN_MODES}, got {bn_mode!r}")
         if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+            raise ValueError(f"`method` must be one of {METHODS}, got {method!r}")
         n = int(inputs.shape[0])
         if n < 1 or int(targets.shape[0]) != n:
             raise ValueError(f"inputs and targets need the same number (>= 1) of examples, got "
                              f"{n} and {int(targets.shape[0])}")
         if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
-            raise ValueError(f"chunk_size must be an integer >= 1 or None, got {chunk_size!r}")
+            raise ValueError(f"`chunk_size` must be an integer >= 1 or None, got {chunk_size!r}")
         has_bn = any(isinstance(m, _NormBase) for m in model.modules())
         if bn_mode == "ghost" and chunk_size is None:
             raise ValueError("bn_mode='ghost' needs chunk_size (the ghost batch size)")
@@ -95,7 +95,7 @@ class HVPOperator:
             ids = {id(p): k for k, p in named.items()}
             given = {p if isinstance(p, str) else ids.get(id(p)) for p in params}
             if None in given or not given <= named.keys():
-                raise ValueError("params must be names or tensors from model.named_parameters(), "
+                raise ValueError("`params` must be names or tensors from model.named_parameters(), "
                                  f"got unknown {sorted(map(str, given - named.keys()))}")
             names = [k for k in named if k in given]
         if not names:
@@ -146,7 +146,7 @@ class HVPOperator:
                               (self.inputs[s:e],))
         value = self.loss_fn(out, self.targets[s:e])
         if value.dim() != 0:
-            raise ValueError(f"loss_fn must return a scalar (the batch mean), got shape "
+            raise ValueError(f"`loss_fn` must return a scalar (the batch mean), got shape "
                              f"{tuple(value.shape)}")
         return value
 
@@ -201,7 +201,7 @@ class HVPOperator:
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
         if v.dim() != 1 or v.numel() != self.dim:
-            raise ValueError(f"v must be a flat vector of {self.dim} entries, got shape {tuple(v.shape)}")
+            raise ValueError(f"`v` must be a flat vector of {self.dim} entries, got shape {tuple(v.shape)}")
         v = v.to(dtype=self.dtype, device=self.device)
         n = self.info["n_examples"]
         out = torch.zeros_like(self.theta)
@@ -262,7 +262,7 @@ def preconditioned_operator(op, diag):
     """
     d = torch.as_tensor(diag).reshape(-1).to(dtype=op.dtype, device=op.device)
     if d.numel() != op.dim or not bool(torch.all(torch.isfinite(d) & (d > 0))):
-        raise ValueError(f"diag must hold {op.dim} finite positive entries, got {d.numel()} "
+        raise ValueError(f"`diag` must hold {op.dim} finite positive entries, got {d.numel()} "
                          f"(min {float(d.min()) if d.numel() else float('nan'):g})")
     s = d.rsqrt()
     return _Operator(lambda v: s * op(s * v), op.dim, op.dtype, op.device,

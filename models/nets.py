@@ -96,9 +96,9 @@ class Transformer(nn.Module):
 def make_net(cfg: NetConfig, seed: int) -> nn.Module:
     """Build the net with parameters drawn from ``seed`` (global torch RNG state untouched)."""
     if cfg.model not in MODELS:
-        raise ValueError(f"model must be one of {', '.join(MODELS)}, got {cfg.model!r}")
+        raise ValueError(f"`model` must be one of {', '.join(MODELS)}, got {cfg.model!r}")
     if cfg.activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {cfg.activation!r}")
+        raise ValueError(f"`activation` must be one of {', '.join(ACTIVATIONS)}, got {cfg.activation!r}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return {"mlp": MLP, "cnn": CNN, "transformer": Transformer}[cfg.model](cfg)

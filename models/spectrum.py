@@ -46,7 +46,7 @@ class _Operator:
 def matrix_operator(A: torch.Tensor):
     """A dense symmetric matrix as an operator (tests, benchmarks)."""
     if A.dim() != 2 or A.shape[0] != A.shape[1]:
-        raise ValueError(f"A must be square, got shape {tuple(A.shape)}")
+        raise ValueError(f"`A` must be square, got shape {tuple(A.shape)}")
     return _Operator(lambda v: A @ v, A.shape[0], A.dtype, A.device, {"operator": "matrix"})
 
 
@@ -146,7 +146,7 @@ class Spectrum:
         """An Estimate of one Ritz value with its residual norm as the error bar (not a standard
         error: a bound; the interval is theta +- r)."""
         if end not in ("top", "bottom"):
-            raise ValueError(f"end must be 'top' or 'bottom', got {end!r}")
+            raise ValueError(f"`end` must be 'top' or 'bottom', got {end!r}")
         values, res = (self.top, self.top_residuals) if end == "top" else (self.bottom, self.bottom_residuals)
         v, r = float(values[index]), float(res[index])
         return Estimate(v, r, (v - r, v + r), f"{self.method}; error bar = residual ||Hy - theta y||",
@@ -174,7 +174,7 @@ def _start(op, v0, generator):
     v0 = torch.as_tensor(v0)
     v0 = v0.sum(0) if v0.dim() == 2 else v0          # several previous vectors: start from their sum
     if v0.shape != (op.dim,) or not float(torch.linalg.vector_norm(v0.double())) > 0:
-        raise ValueError(f"v0 must be a nonzero vector of {op.dim} entries (or k x {op.dim}), "
+        raise ValueError(f"`v0` must be a nonzero vector of {op.dim} entries (or k x {op.dim}), "
                          f"got shape {tuple(v0.shape)}")
     return v0, "v0 (warm)", generator
 
@@ -198,13 +198,13 @@ def lanczos(op, k: int = 1, *, which: str = "top", max_iter: int = 100, tol: flo
     if isinstance(op, torch.Tensor):
         op = matrix_operator(op)
     if which not in ("top", "bottom", "both"):
-        raise ValueError(f"which must be 'top', 'bottom' or 'both', got {which!r}")
+        raise ValueError(f"`which` must be 'top', 'bottom' or 'both', got {which!r}")
     if isinstance(k, bool) or not 1 <= int(k) <= op.dim:
-        raise ValueError(f"k must be an integer in [1, {op.dim}], got {k!r}")
+        raise ValueError(f"`k` must be an integer in [1, {op.dim}], got {k!r}")
     if isinstance(max_iter, bool) or int(max_iter) < 1:
-        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+        raise ValueError(f"`max_iter` must be an integer >= 1, got {max_iter!r}")
     if not tol >= 0:
-        raise ValueError(f"tol must be >= 0, got {tol!r}")
+        raise ValueError(f"`tol` must be >= 0, got {tol!r}")
     q, start, generator = _start(op, v0, generator)
     history = []
 
@@ -237,7 +237,7 @@ def power_iteration(op, iters: int = 20, *, v0=None, generator=None, tol: float 
     if isinstance(op, torch.Tensor):
         op = matrix_operator(op)
     if isinstance(iters, bool) or int(iters) < 1:
-        raise ValueError(f"iters must be an integer >= 1, got {iters!r}")
+        raise ValueError(f"`iters` must be an integer >= 1, got {iters!r}")
     q, start, _ = _start(op, v0, generator)
     q = q.to(dtype=_work_dtype(op.dtype), device=op.device)
     q = q / torch.linalg.vector_norm(q)
@@ -263,7 +263,7 @@ def power_iteration(op, iters: int = 20, *, v0=None, generator=None, tol: float 
 
 def _need_generator(generator):
     if not isinstance(generator, torch.Generator):
-        raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+        raise ValueError(f"`generator` must be a torch.Generator, got {type(generator).__name__}")
 
 
 def hutchinson_trace(op, n_samples: int = 100, *, generator) -> Estimate:
@@ -274,7 +274,7 @@ def hutchinson_trace(op, n_samples: int = 100, *, generator) -> Estimate:
         op = matrix_operator(op)
     _need_generator(generator)
     if isinstance(n_samples, bool) or int(n_samples) < 2:
-        raise ValueError(f"n_samples must be an integer >= 2, got {n_samples!r}")
+        raise ValueError(f"`n_samples` must be an integer >= 2, got {n_samples!r}")
     samples = np.empty(int(n_samples))
     for i in range(int(n_samples)):
         z = _random(op, generator, rademacher=True)
@@ -325,7 +325,7 @@ def spectral_density(op, *, n_vectors: int = 10, iters: int = 80, grid=None, sig
     if isinstance(n_vectors, bool) or int(n_vectors) < 1 or isinstance(iters, bool) or int(iters) < 1:
         raise ValueError(f"n_vectors and iters must be integers >= 1, got {n_vectors!r}, {iters!r}")
     if sigma is not None and not sigma > 0:
-        raise ValueError(f"sigma must be > 0 or None, got {sigma!r}")
+        raise ValueError(f"`sigma` must be > 0 or None, got {sigma!r}")
     nodes, weights, n0 = [], [], op.n_hvp if hasattr(op, "n_hvp") else 0
     for _ in range(int(n_vectors)):
         alpha, beta, b, _, _ = _lanczos_run(op, _random(op, generator, rademacher=True), iters,
@@ -341,7 +341,7 @@ def spectral_density(op, *, n_vectors: int = 10, iters: int = 80, grid=None, sig
         grid = np.linspace(nodes.min() - pad, nodes.max() + pad, 512)
     grid = np.asarray(grid, dtype=np.float64)
     if grid.ndim != 1 or grid.size < 2 or np.any(np.diff(grid) <= 0):
-        raise ValueError("grid must be an increasing 1-D array of at least 2 points")
+        raise ValueError("`grid` must be an increasing 1-D array of at least 2 points")
     dens = (weights * np.exp(-0.5 * ((grid[:, None] - nodes) / sigma) ** 2)).sum(1)
     dens /= sigma * math.sqrt(2 * math.pi)
     mass = float(_trapezoid(dens, grid))

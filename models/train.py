@@ -71,7 +71,7 @@ LOSS_CONVENTION = {"mse": "mse: 0.5 * sum over outputs, mean over samples (Cohen
 def loss_fn(kind: str, n_classes: int | None):
     if kind == "ce":
         if n_classes is None:
-            raise ValueError("loss='ce' needs a classification data set; use loss='mse'")
+            raise ValueError("`loss='ce'` needs a classification data set; use `loss='mse'`")
         return lambda out, y: F.cross_entropy(out, y)
     if n_classes is None:
         return lambda out, y: 0.5 * ((out - y) ** 2).sum(dim=1).mean()
@@ -126,7 +126,7 @@ def train(config: TrainConfig | None = None, *, seed: int | None = None, progres
     cuda = c.device == "cuda" or (c.device == "auto" and torch.cuda.is_available())
     dev = torch.device("cuda" if cuda else "cpu")
     if c.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' but torch sees no CUDA device; use device='auto' or 'cpu'")
+        raise ValueError("`device='cuda'` but torch sees no CUDA device; use `device='auto'` or `device='cpu'`")
     ds = load_data(c.data, folder=c.data_dir, subset=c.subset, seed=child_seed(seed, 1))
     x, y = ds.x_train.to(dev), ds.y_train.to(dev)
     xt, yt = ds.x_test.to(dev), ds.y_test.to(dev)
@@ -143,13 +143,13 @@ def train(config: TrainConfig | None = None, *, seed: int | None = None, progres
     pb = min(c.probe_batch or n, n)
     has_bn = any(isinstance(m, _NormBase) for m in net.modules())
     if has_bn and chunk < n and (full or c.grad_noise):
-        raise ValueError(f"chunk_size={c.chunk_size} < {n} training examples on a batch-norm net: "
+        raise ValueError(f"`chunk_size={c.chunk_size}` < {n} training examples on a batch-norm net: "
                          "the full-batch gradient (of GD, or of grad_noise) would use per-chunk "
-                         "statistics, which is not the full-batch gradient; leave chunk_size unset")
+                         "statistics, which is not the full-batch gradient; leave `chunk_size` unset")
     if has_bn and c.bn_mode == "train" and chunk < pb:
-        raise ValueError(f"chunk_size={c.chunk_size} < probe batch {pb} with bn_mode='train' "
+        raise ValueError(f"`chunk_size={c.chunk_size}` < probe batch {pb} with `bn_mode='train'` "
                          "changes the probed function (statistics per chunk): use "
-                         "bn_mode='ghost' or 'eval'")
+                         "`bn_mode='ghost'` or `bn_mode='eval'`")
     probe_every = c.probe_every or default_probe_every(c.steps)
     window = min(c.window, max(1, c.steps // 2))
     gen = torch.Generator().manual_seed(child_seed(seed, 3))  # minibatches only

@@ -207,7 +207,7 @@ def test_help_documents_the_measure_switch():
 def bad_files(tmp_path_factory):
     base = tmp_path_factory.mktemp("bad")
     files = {"cube": np.zeros((4, 5, 6)), "wide": np.ones((2, 1000)),
-             "nan": np.array([[1.0, np.nan]] * 100), "series": np.sin(np.arange(500) * 0.3)}
+             "nan": np.array([[1.0, np.nan]] * 100), "series": np.sin(np.arange(500) * 0.3), "empty": np.array([])}
     for name, arr in files.items():
         np.save(base / f"{name}.npy", arr)
     return base
@@ -227,14 +227,15 @@ def bad_files(tmp_path_factory):
     (["{series}", "--theiler", "2"], "add --embed"),
     (["{series}", "--embed", "--xmin", "1"], "--xmin applies to --measure powerlaw"),
     (["{series}", "--embed", "--theiler", "400"], "--theiler 400 is too large"),
-    (["{series}", "--embed", "--lyap-fit", "3", "4"], "fit_range"),
+    (["{series}", "--embed", "--lyap-fit", "3", "4"], "--lyap-fit must hold >= 2 steps"),
     (["{series}", "--embed", "--measure", "dimension", "--dt", "0.1"], "--dt applies to"),
     (["{nan}"], "finite"),
+    (["{empty}"], "the samples are empty: '"),                      # an empty .npy
     (["{run}", "--embed"], "add --channel"),
     (["{run}", "--channel", "jacobian", "--measure", "dimension"], "(20000, 2, 2) array"),
 ])
 def test_bad_input_one_line_exit_2(args, needle, bad_files, plane, henon_run):
-    paths = {name: bad_files / f"{name}.npy" for name in ("cube", "wide", "nan", "series")}
+    paths = {name: bad_files / f"{name}.npy" for name in ("cube", "wide", "nan", "series", "empty")}
     args = [a.format(plane=plane, run=henon_run, **paths) for a in args]
     r = run(*args)
     assert r.exit_code == 2, r.output

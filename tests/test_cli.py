@@ -61,7 +61,7 @@ def test_api_value_error_is_one_line():
     # a combination only the API can judge: top_only needs levels > 0
     r = run("walk", "peaks", "--dims", "2", "--top-only")
     assert r.exit_code == 2
-    assert r.output.strip().count("\n") == 0 and "top_only needs discrete heights" in r.output
+    assert r.output.strip().count("\n") == 0 and "--top-only needs discrete heights (--levels > 0)" in r.output
 
 
 def test_distance_json_out_and_plot(tmp_path):
@@ -234,3 +234,17 @@ def test_study_signatures_are_their_schemas():
         for name, c in fn.PARAMS.items():
             assert params[name].default == c.default, (fn.__name__, name)
         assert params["seed"].default is None, fn.__name__   # drawn and recorded
+
+
+@pytest.mark.parametrize("args,flags", [
+    (["eos", "bifurcation", "--lr-min", "2", "--lr-max", "1"], ("--lr-min must be", "--lr-max")),
+    (["eos", "bifurcation", "--keep", "100", "--steps", "50"], ("--keep must be", "--steps + 1")),
+    (["eos", "run", "--system", "quadratic", "--opt", "sgd", "--minibatch", "3",
+      "--n-quadratics", "2"], ("--minibatch must be in [1, 2]", "--n-quadratics")),
+])
+def test_library_errors_name_the_flags(args, flags):
+    # the library words them with backticked API names; the CLI maps those onto its flags
+    r = run(*args)
+    assert r.exit_code == 2
+    assert r.output.strip().count("\n") == 0 and "`" not in r.output, r.output
+    assert all(f in r.output for f in flags) and "lr_min" not in r.output, r.output

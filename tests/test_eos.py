@@ -630,8 +630,8 @@ def test_cli_flows_refuses_a_diverging_gd_at_once(lr):
 @pytest.mark.parametrize("args,flag", [
     (["eos", "run", "--lr", "0"], "--lr"), (["eos", "run", "--opt", "lbfgs"], "--opt"),
     (["eos", "run", "--system", "minimalist", "--spectrum", "1,2"], "--spectrum"),
-    (["eos", "run", "--system", "quadratic", "--x0", "1,2,3"], "x0"),
-    (["eos", "bifurcation", "--lr-min", "2", "--lr-max", "1"], "lr_min"),
+    (["eos", "run", "--system", "quadratic", "--x0", "1,2,3"], "--x0 must have"),
+    (["eos", "bifurcation", "--lr-min", "2", "--lr-max", "1"], "--lr-min must be < --lr-max"),
     (["eos", "flows", "--tau", "0"], "--tau"),
 ])
 def test_cli_bad_input_one_line_exit_2(args, flag):

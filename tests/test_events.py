@@ -98,18 +98,18 @@ def test_vectorised_events_match_a_plain_loop():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(signal=np.ones((3, 3)), threshold=0.5), "signal must be a 1-D"),
+    (dict(signal=np.ones((3, 3)), threshold=0.5), "`signal` must be a 1-D"),
     (dict(signal=[1.0], threshold=0.5), "at least 2"),
     (dict(signal=[1.0, np.nan, 2.0], threshold=0.5), "finite, got nan at index 1"),
-    (dict(signal=["a", "b"], threshold=0.5), "signal must be"),
+    (dict(signal=["a", "b"], threshold=0.5), "`signal` must be"),
     (dict(signal=[1.0, 2.0]), "exactly one of threshold or quantile"),
     (dict(signal=[1.0, 2.0], threshold=1.0, quantile=0.5), "exactly one"),
-    (dict(signal=[1.0, 2.0], quantile=1.0), r"quantile must be in \(0, 1\), got 1.0"),
-    (dict(signal=[1.0, 2.0], quantile=0.0), "quantile must be in"),
-    (dict(signal=[1.0, 2.0], threshold=np.inf), "threshold must be a finite number"),
-    (dict(signal=[1.0, 2.0], threshold="x"), "threshold must be a finite number"),
-    (dict(signal=[1.0, 2.0], threshold=True), "threshold must be a finite number"),
-    (dict(signal=[1.0, 2.0, 3.0], threshold=1.0, time=[0.0, 1.0]), "time must have"),
+    (dict(signal=[1.0, 2.0], quantile=1.0), r"`quantile` must be in \(0, 1\), got 1.0"),
+    (dict(signal=[1.0, 2.0], quantile=0.0), "`quantile` must be in"),
+    (dict(signal=[1.0, 2.0], threshold=np.inf), "`threshold` must be a finite number"),
+    (dict(signal=[1.0, 2.0], threshold="x"), "`threshold` must be a finite number"),
+    (dict(signal=[1.0, 2.0], threshold=True), "`threshold` must be a finite number"),
+    (dict(signal=[1.0, 2.0, 3.0], threshold=1.0, time=[0.0, 1.0]), "`time` must have"),
     (dict(signal=[1.0, 2.0, 3.0], threshold=1.0, time=[0.0, 1.0, 1.0]), "strictly increasing"),
 ])
 def test_find_events_rejects_bad_input(kwargs, match):
@@ -279,7 +279,7 @@ def test_exceedances_reject_bad_input():
         exceedances(np.ones(5))
     with pytest.raises(ValueError, match="quantile"):
         exceedances(np.ones((5, 2)), 1.5)
-    with pytest.raises(ValueError, match="per must be"):
+    with pytest.raises(ValueError, match="`per` must be"):
         exceedances(np.ones((5, 2)), per="layer")
     with pytest.raises(ValueError, match="finite"):
         exceedances(np.array([[1.0, np.nan], [1.0, 2.0]]))
@@ -323,7 +323,28 @@ def test_ls_recipe_drops_bins_after_removing_empty_ones():
         interval_hist_fit_ls(counts, edges[:-1])
     with pytest.raises(ValueError, match="strictly increasing"):
         interval_hist_fit_ls(counts, edges[::-1])
-    with pytest.raises(ValueError, match="counts must be >= 0"):
+    with pytest.raises(ValueError, match="`counts` must be >= 0"):
         interval_hist_fit_ls(-counts, edges)
-    with pytest.raises(ValueError, match="drop_first must be an integer"):
+    with pytest.raises(ValueError, match="`drop_first` must be an integer"):
         interval_hist_fit_ls(counts, edges, drop_first=1.5)
+
+
+def test_events_and_null_test_print_themselves():
+    import json
+
+    from dynsim.analysis.results import format_table
+
+    ev = find_events([0.0, 2.0, 3.0, 0.0, 0.0, 5.0, 0.0], threshold=1.0)
+    line = str(ev)
+    assert line.split()[0] == "2" and "events above 1" in line and "±" in line
+    assert "2 events above 1" in ev.details() and "0 touch an end" in ev.details()
+    assert "mean size 3.5, mean duration 1.5" in ev.details() and ev.details("events").startswith("events: ")
+    d = json.loads(ev.to_json())
+    assert d["n_events"] == 2 and d["size"] == [3.0, 4.0] and d["threshold"] == 1.0
+    t = exponential_null(np.random.default_rng(21).exponential(3.0, 300), boot=50, seed=1)
+    assert f"{t.p_value:.6g}" in str(t) and "KS distance" in str(t)
+    assert 0.0 <= t.ci[0] <= t.p_value <= t.ci[1] <= 1.0
+    assert "scale = " in t.details() and "50 replicates" in t.details()
+    assert json.loads(t.to_json())["p_value"] == t.p_value and "\n" not in str(t)
+    table = format_table({"waiting_null": t, "events": ev})
+    assert table.count("\n") == 2 and "waiting_null" in table

@@ -166,19 +166,19 @@ def test_sharpness_exponents_sgd_averages_over_minibatches():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: lyapunov_spectrum(np.zeros((10, 2, 3))), "jacobians must be"),
+    (lambda: lyapunov_spectrum(np.zeros((10, 2, 3))), "`jacobians` must be"),
     (lambda: lyapunov_spectrum(np.full((10, 2, 2), np.nan)), "finite"),
-    (lambda: lyapunov_spectrum(np.ones((10, 2, 2)), blocks=1), "blocks must be"),
-    (lambda: lyapunov_spectrum(np.ones((10, 2, 2)), blocks=11), "blocks must be"),
-    (lambda: lyapunov_spectrum(np.ones((10, 2, 2)), transient=10), "transient must be"),
-    (lambda: lyapunov_spectrum(np.ones((10, 2, 2)), dt=0.0), "dt must be"),
-    (lambda: kaplan_yorke_dimension([]), "exponents must be"),
-    (lambda: kaplan_yorke_dimension([0.1, np.nan]), "exponents must"),
-    (lambda: kaplan_yorke_dimension([0.1, -1.0], [0.1]), "stderr must be"),
-    (lambda: sharpness_exponents(np.ones((3, 2)), lr=0.0), "lr must be"),
+    (lambda: lyapunov_spectrum(np.ones((10, 2, 2)), blocks=1), "`blocks` must be"),
+    (lambda: lyapunov_spectrum(np.ones((10, 2, 2)), blocks=11), "`blocks` must be"),
+    (lambda: lyapunov_spectrum(np.ones((10, 2, 2)), transient=10), "`transient` must be"),
+    (lambda: lyapunov_spectrum(np.ones((10, 2, 2)), dt=0.0), "`dt` must be"),
+    (lambda: kaplan_yorke_dimension([]), "`exponents` must be"),
+    (lambda: kaplan_yorke_dimension([0.1, np.nan]), "`exponents` must"),
+    (lambda: kaplan_yorke_dimension([0.1, -1.0], [0.1]), "`stderr` must be"),
+    (lambda: sharpness_exponents(np.ones((3, 2)), lr=0.0), "`lr` must be"),
     (lambda: sharpness_exponents(np.ones(3), lr=0.1), "must be"),
-    (lambda: sharpness_exponents(np.ones((3, 2)), lr=0.1, d=1), "d must be"),
-    (lambda: sharpness_dimension([0.1, -0.2], d=1), "d must be"),
+    (lambda: sharpness_exponents(np.ones((3, 2)), lr=0.1, d=1), "`d` must be"),
+    (lambda: sharpness_dimension([0.1, -0.2], d=1), "`d` must be"),
 ])
 def test_bad_inputs_raise_value_error(call, match):
     with pytest.raises(ValueError, match=match):

@@ -81,18 +81,18 @@ def test_divergent_orbit_keeps_finite_part():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: henon(0), "n must be"),
-    (lambda: henon(10, a=float("nan")), "a must be"),
-    (lambda: henon(10, x0=[1.0]), "x0 must be"),
-    (lambda: henon(10, x0=[1.0, float("inf")]), "x0 must be"),
-    (lambda: henon(10, transient=-1), "transient must be"),
-    (lambda: logistic(10, r=4.5), "r must be"),
-    (lambda: logistic(10, x0=[1.5]), "x0 must be"),
-    (lambda: lorenz(10, dt=0.0), "dt must be"),
-    (lambda: lorenz(10, dt=0.5), "dt must be"),
-    (lambda: lorenz(10, sigma=-1.0), "sigma must be"),
-    (lambda: lorenz(10, x0="a,b,c"), "x0 must be"),
-    (lambda: henon(10, seed=-1), "seed must be"),
+    (lambda: henon(0), "`n` must be"),
+    (lambda: henon(10, a=float("nan")), "`a` must be"),
+    (lambda: henon(10, x0=[1.0]), "`x0` must be"),
+    (lambda: henon(10, x0=[1.0, float("inf")]), "`x0` must be"),
+    (lambda: henon(10, transient=-1), "`transient` must be"),
+    (lambda: logistic(10, r=4.5), "`r` must be"),
+    (lambda: logistic(10, x0=[1.5]), "`x0` must be"),
+    (lambda: lorenz(10, dt=0.0), "`dt` must be"),
+    (lambda: lorenz(10, dt=0.5), "`dt` must be"),
+    (lambda: lorenz(10, sigma=-1.0), "`sigma` must be"),
+    (lambda: lorenz(10, x0="a,b,c"), "`x0` must be"),
+    (lambda: henon(10, seed=-1), "`seed` must be"),
     (lambda: henon(10**8), "GiB"),
 ])
 def test_bad_arguments_raise_value_error(call, match):

@@ -97,11 +97,11 @@ def test_smoothing_has_no_oracle_and_lowers_peaks():
 
 
 def test_peak_arguments():
-    with pytest.raises(ValueError, match="side must be"):
+    with pytest.raises(ValueError, match="`side` must be"):
         landscape_peaks(side=2)
     with pytest.raises(ValueError, match="sites"):
         landscape_peaks(d=30, side=4)
-    with pytest.raises(ValueError, match="smooth needs continuous"):
+    with pytest.raises(ValueError, match="`smooth` needs continuous"):
         landscape_peaks(levels=3, smooth=1)
 
 

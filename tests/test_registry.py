@@ -44,7 +44,7 @@ def test_registry_errors():
         registry.get("walk.levy")
     with pytest.raises(ValueError, match="unknown parameter"):
         registry.run("walk.lattice", dims=3)
-    with pytest.raises(ValueError, match="walkers must be"):
+    with pytest.raises(ValueError, match="`walkers` must be"):
         registry.run("walk.lattice", walkers=0)
 
 

@@ -47,7 +47,7 @@ def test_constraints(constraint, good, bad):
     for v in good:
         constraint.check("x", v)
     for v in bad:
-        with pytest.raises(ValueError, match=r"^x must be"):
+        with pytest.raises(ValueError, match=r"^`x` must be"):
             constraint.check("x", v)
 
 

@@ -242,7 +242,7 @@ def test_block_bootstrap_sees_correlated_avalanches():
     for a, b in ((blocked.D_stderr, honest.D_stderr), (blocked.tau_stderr, honest.tau_stderr)):
         assert 0.6 < a / b < 1.5, (a, b)
     assert single.D_stderr < 0.35 * honest.D_stderr and single.tau_stderr < 0.35 * honest.tau_stderr
-    with pytest.raises(ValueError, match="blocks must be"):
+    with pytest.raises(ValueError, match="`blocks` must be"):
         moment_analysis(base, blocks=0)
 
 
@@ -434,21 +434,21 @@ def test_stream_histograms_hold_the_same_avalanches():
 
 def test_bad_inputs_raise_value_error():
     cases = [
-        (btw_sandpile, dict(L=1), "L must be"), (btw_sandpile, dict(d=4), "d must be"),
-        (btw_sandpile, dict(grains=0), "grains must be"),
+        (btw_sandpile, dict(L=1), "`L` must be"), (btw_sandpile, dict(d=4), "`d` must be"),
+        (btw_sandpile, dict(grains=0), "`grains` must be"),
         (btw_sandpile, dict(grains=1.5), "grains"),
-        (manna_sandpile, dict(replicas=0), "replicas must be"),
-        (manna_sandpile, dict(stream="yes"), "stream must be"),
-        (oslo_ricepile, dict(height_every=0), "height_every must be"),
+        (manna_sandpile, dict(replicas=0), "`replicas` must be"),
+        (manna_sandpile, dict(stream="yes"), "`stream` must be"),
+        (oslo_ricepile, dict(height_every=0), "`height_every` must be"),
         (oslo_ricepile, dict(seed=-1), "seed"),
         (btw_sandpile, dict(L=4096, d=3), "sites"),
         (btw_sandpile, dict(L=64, grains=10**10), "GiB"),
-        (graph_sandpile, dict(graph="ws"), "graph must be"),
+        (graph_sandpile, dict(graph="ws"), "`graph` must be"),
         (graph_sandpile, dict(graph="ba", k=3), "even k"),
         (graph_sandpile, dict(graph="rr", n=11, k=3), "n \\* k even"),
         (graph_sandpile, dict(sink_fraction=0.0), "both 0"),
-        (graph_sandpile, dict(loss=1.0), "loss must be"),
-        (graph_sandpile, dict(sink_fraction=float("nan")), "sink_fraction must be"),
+        (graph_sandpile, dict(loss=1.0), "`loss` must be"),
+        (graph_sandpile, dict(sink_fraction=float("nan")), "`sink_fraction` must be"),
     ]
     for fn, kwargs, msg in cases:
         with pytest.raises(ValueError, match=msg):
@@ -456,9 +456,9 @@ def test_bad_inputs_raise_value_error():
     G = nx.cycle_graph(6)
     with pytest.raises(ValueError, match="never stop"):
         sandpile_on_graph(G)
-    with pytest.raises(ValueError, match="threshold must be >="):
+    with pytest.raises(ValueError, match="`threshold` must be >="):
         sandpile_on_graph(G, sinks=[0], threshold=1)
-    with pytest.raises(ValueError, match="sinks must be nodes"):
+    with pytest.raises(ValueError, match="`sinks` must be nodes"):
         sandpile_on_graph(G, sinks=[99])
     with pytest.raises(ValueError, match="undirected"):
         sandpile_on_graph(nx.DiGraph(G), sinks=[0])
@@ -639,3 +639,21 @@ def test_cli_bad_options_one_line_exit_2(args, flag):
     assert r.exit_code == 2, r.output
     lines = r.output.strip().splitlines()
     assert len(lines) == 1 and "error:" in lines[0] and flag in lines[0], r.output
+
+
+def test_fss_result_prints_itself():
+    import json
+
+    from dynsim.analysis.fss import FssResult
+
+    res = FssResult(D=2.2, D_stderr=0.05, tau=1.55, tau_stderr=0.01, q=np.array([1.0, 2.0]),
+                    sigma=np.array([0.9, 3.1]), sigma_stderr=np.array([0.01, 0.02]),
+                    sizes=(32, 64, 128), q_range=(1.0, 2.0), data={"blocks": 20})
+    line = str(res)
+    assert line.split()[0] == "2.2" and "0.05" in line and "moment analysis" in line
+    assert "\n" not in line and res.ci == pytest.approx((2.2 - 1.96 * 0.05, 2.2 + 1.96 * 0.05))
+    text = res.details("fss")
+    assert text.startswith("fss: D = 2.2000 ± 0.0500, tau = 1.5500 ± 0.0100")
+    assert "L = [32, 64, 128]" in text and "2: 3.1 ± 0.02" in text and "bootstrap" in text
+    d = json.loads(res.to_json())
+    assert d["sigma"] == [0.9, 3.1] and d["sizes"] == [32, 64, 128] and d["data"]["blocks"] == 20

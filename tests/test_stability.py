@@ -226,5 +226,5 @@ def test_stationary_window_rule():
     tr.meta.pop("stationary_from")
     idx, _ = stationary_window(tr, "hessian_top")
     np.testing.assert_array_equal(idx, np.arange(5, 11))              # steps >= 50
-    with pytest.raises(ValueError, match="late must be"):
+    with pytest.raises(ValueError, match="`late` must be"):
         stationary_window(tr, "hessian_top", late=0.0)

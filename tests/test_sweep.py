@@ -48,7 +48,7 @@ def test_expand_and_ids(tmp_path):
                     "grid": {"steps": {"range": [100, 300, 100]}, "d": [2, 3]}})
     assert {r.id for r in runs} == {r.id for r in again}  # ids depend on the configuration only
     for bad, msg in [({"grid": {}}, "system"), ({"system": "walk.nope"}, "unknown system"),
-                     ({"system": "walk.lattice", "grid": {"d": [0]}}, "d must be"),
+                     ({"system": "walk.lattice", "grid": {"d": [0]}}, "`d` must be"),
                      ({"system": "walk.lattice", "grid": {"d": {"range": [1]}}}, "grid axis"),
                      ({"system": "walk.lattice", "typo": 1}, "unknown key")]:
         with pytest.raises(ValueError, match=msg):

@@ -51,12 +51,12 @@ def test_hill_uses_the_upper_tail_and_caps_k_max():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(x=np.ones((3, 3))), "x must be 1-D"),
+    (dict(x=np.ones((3, 3))), "`x` must be 1-D"),
     (dict(x=[1.0, 2.0, -1.0]), "at least 3 positive"),
     (dict(x=[1.0, np.nan, 2.0, 3.0]), "finite"),
-    (dict(x=[1.0, 2.0, 3.0, 4.0], k=0), r"k must be an integer in \[1, 3\], got 0"),
-    (dict(x=[1.0, 2.0, 3.0, 4.0], k=2.5), "k must be an integer"),
-    (dict(x=[1.0, 2.0, 3.0, 4.0], k_max=4), r"k_max must be an integer in \[2, 3\]"),
+    (dict(x=[1.0, 2.0, 3.0, 4.0], k=0), r"`k` must be an integer in \[1, 3\], got 0"),
+    (dict(x=[1.0, 2.0, 3.0, 4.0], k=2.5), "`k` must be an integer"),
+    (dict(x=[1.0, 2.0, 3.0, 4.0], k_max=4), r"`k_max` must be an integer in \[2, 3\]"),
 ])
 def test_hill_rejects_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -128,9 +128,9 @@ def test_block_length_rule():
     (np.ones(3), {}, "at least 4 samples"),
     (5.0, {}, "got a scalar"),
     (np.array([1.0, np.nan, 2.0, 3.0, 4.0]), {}, "finite"),
-    (np.arange(1.0, 101.0), dict(K1=1), r"K1 must be an integer in \[2, 50\]"),
-    (np.arange(1.0, 101.0), dict(K1=51), "K1 must be an integer"),
-    (np.arange(1.0, 101.0), dict(K1=10.0), "K1 must be an integer"),
+    (np.arange(1.0, 101.0), dict(K1=1), r"`K1` must be an integer in \[2, 50\]"),
+    (np.arange(1.0, 101.0), dict(K1=51), "`K1` must be an integer"),
+    (np.arange(1.0, 101.0), dict(K1=10.0), "`K1` must be an integer"),
     (np.r_[0.0, np.arange(1.0, 100.0)], {}, "1 samples of norm 0"),
     (np.tile([1.0, -1.0], 50), dict(K1=2), "block sums of norm 0"),
 ])

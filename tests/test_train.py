@@ -36,7 +36,7 @@ def test_mnist1d_is_offline_deterministic_and_leaves_global_rng_alone():
     assert abs(float(a.x_train.mean())) < 1e-5 and a.n_classes == 10
     m = modular(p=11, frac_train=0.5)
     assert m.x_train.shape[1] == 22 and int(m.y_train.max()) < 11
-    with pytest.raises(ValueError, match="--data-dir"):
+    with pytest.raises(ValueError, match="pass `data_dir`"):
         load_data("mnist")
     with pytest.raises(ValueError, match="not found"):
         load_data("cifar10", folder="/nonexistent")
@@ -185,7 +185,7 @@ def test_train_cli_refuses_bad_options_in_one_line(args):
 
 
 def test_batch_norm_needs_an_explicit_mode_and_chunks_are_honoured(tmp_path):
-    with pytest.raises(ValueError, match="explicit bn_mode"):
+    with pytest.raises(ValueError, match="explicit `bn_mode`"):
         train(**SMALL, batch_norm=True, seed=0)
     with pytest.raises(ValueError, match="per-chunk statistics"):   # GD gradient per chunk
         train(**SMALL, batch_norm=True, bn_mode="eval", chunk_size=100, seed=0)
@@ -330,5 +330,5 @@ def test_train_takes_a_config_or_its_fields():
     assert a.meta["timings"].keys() >= {"train", "probe"}
     with pytest.raises(ValueError, match="unknown parameter.*widht"):
         train(widht=3, seed=0)
-    with pytest.raises(ValueError, match=r"^lr must be a finite number > 0, got None"):
+    with pytest.raises(ValueError, match=r"^`lr` must be a finite number > 0, got None"):
         train(lr=None, seed=0)

@@ -129,11 +129,11 @@ def test_walkers_are_uncorrelated():
 
 
 def test_bad_arguments_raise_value_error():
-    for kwargs, msg in [(dict(d=0), "d must be"), (dict(walkers=1), "walkers must be"),
-                        (dict(steps=1.5), "steps must be"), (dict(seed=-3), "seed")]:
+    for kwargs, msg in [(dict(d=0), "`d` must be"), (dict(walkers=1), "`walkers` must be"),
+                        (dict(steps=1.5), "`steps` must be"), (dict(seed=-3), "seed")]:
         with pytest.raises(ValueError, match=msg):
             lattice_walk(**kwargs)
-    with pytest.raises(ValueError, match="step_std must be"):
+    with pytest.raises(ValueError, match="`step_std` must be"):
         gaussian_walk(step_std=float("nan"))
     with pytest.raises(ValueError, match="GiB"):
         lattice_walk(walkers=10**8, steps=10**6, records=1000)

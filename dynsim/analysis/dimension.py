@@ -248,16 +248,16 @@ def correlation_dimension(points, *, theiler: int = 0, n_radii: int = 30, radii=
     if max_pairs is not None:
         max_pairs = _iv_int("max_pairs", max_pairs, n - 1)
     if not (isinstance(tol, (int, float)) and 0 < tol < 1):
-        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+        raise ValueError(f"`tol` must be a number in (0, 1), got {tol!r}")
     if not (isinstance(min_decades, (int, float)) and 0 <= min_decades <= 10):
-        raise ValueError(f"min_decades must be a number in [0, 10], got {min_decades!r}")
+        raise ValueError(f"`min_decades` must be a number in [0, 10], got {min_decades!r}")
     seed, rng = make_rng(seed)
     if radii is None:
         radii = _default_radii(x, theiler, n_radii, rng)
     else:
         radii = np.asarray(radii, dtype=float)
         if radii.ndim != 1 or radii.size < 3 or not np.all(radii > 0) or np.any(np.diff(radii) <= 0):
-            raise ValueError(f"radii must be >= 3 increasing positive numbers, got {radii!r}")
+            raise ValueError(f"`radii` must be >= 3 increasing positive numbers, got {radii!r}")
     m = n if max_pairs is None or n * (n - 1) <= max_pairs else max(1, max_pairs // (n - 1))
     centres = np.arange(n) if m == n else np.sort(rng.choice(n, size=m, replace=False))
     counts, total = correlation_sum(x, radii, theiler=theiler, centres=centres)
@@ -302,12 +302,12 @@ def participation_ratio(explained_variance) -> Estimate:
     a truncated spectrum (the top k only) gives the PR of that truncation, between 1 and k."""
     ev = np.asarray(explained_variance, dtype=float)
     if ev.ndim not in (1, 2) or ev.shape[-1] < 1 or not np.all(np.isfinite(ev)) or np.any(ev < 0):
-        raise ValueError(f"explained_variance must be a 1-D or 2-D array of finite values >= 0, "
+        raise ValueError(f"`explained_variance` must be a 1-D or 2-D array of finite values >= 0, "
                          f"got shape {ev.shape}")
     rows = np.atleast_2d(ev)
     sq = (rows**2).sum(axis=1)
     if np.any(sq == 0):
-        raise ValueError("explained_variance has a row of zeros")
+        raise ValueError("`explained_variance` has a row of zeros")
     pr = rows.sum(axis=1) ** 2 / sq
     se = float(pr.std(ddof=1) / math.sqrt(pr.size)) if pr.size > 1 else math.nan
     return Estimate.normal(float(pr.mean()), se, method="participation ratio (sum l)^2 / sum l^2",
@@ -387,25 +387,25 @@ def largest_lyapunov_rosenstein(series, *, dim: int | None = None, delay: int = 
     x = np.asarray(series, dtype=float)
     if x.ndim == 1:
         if dim is None:
-            raise ValueError("dim is required for a 1-D series (or pass (N, m) states)")
+            raise ValueError("`dim` is required for a 1-D series (or pass (N, m) states)")
         y = delay_embed(x, dim, delay)
     else:
         y = _iv_points(x, "series")
     if fit_range is not None:
         k0, k1 = (_iv_int("fit_range[0]", fit_range[0], 0), _iv_int("fit_range[1]", fit_range[1], 1))
         if k1 - k0 < 2:
-            raise ValueError(f"fit_range must hold >= 2 steps [k0, k1), got {fit_range!r}")
+            raise ValueError(f"`fit_range` must hold >= 2 steps [k0, k1), got {fit_range!r}")
         default_len = k1
     else:
         k1 = 3
         default_len = max(20, min(y.shape[0] // 5, 2000))
     if not (isinstance(tol, (int, float)) and 0 < tol < 1):
-        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+        raise ValueError(f"`tol` must be a number in (0, 1), got {tol!r}")
     tlen = _iv_int("trajectory_len", default_len if trajectory_len is None else trajectory_len, k1)
     theiler = _iv_int("theiler", theiler, 0)
     blocks = _iv_int("blocks", blocks, 2)
     if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be a finite number > 0, got {dt!r}")
+        raise ValueError(f"`dt` must be a finite number > 0, got {dt!r}")
     n_ref = y.shape[0] - tlen + 1
     if n_ref < max(2 * theiler + 2, blocks):
         raise ValueError(f"{y.shape[0]} vectors are too few for trajectory_len={tlen}, "

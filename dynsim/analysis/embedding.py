@@ -70,18 +70,18 @@ def _iv_points(points, name="points", min_n=10) -> np.ndarray:
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim != 2 or x.shape[0] < min_n or x.shape[1] < 1:
-        raise ValueError(f"{name} must be an (N >= {min_n}, dim) array, got shape {np.shape(points)}")
+        raise ValueError(f"`{name}` must be an (N >= {min_n}, dim) array, got shape {np.shape(points)}")
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} must be finite (found NaN or inf)")
+        raise ValueError(f"`{name}` must be finite (found NaN or inf)")
     return x
 
 
 def _iv_series(series, min_n=10) -> np.ndarray:
     x = np.asarray(series, dtype=float)
     if x.ndim != 1 or x.size < min_n:
-        raise ValueError(f"series must be 1-D with >= {min_n} values, got shape {x.shape}")
+        raise ValueError(f"`series` must be 1-D with >= {min_n} values, got shape {x.shape}")
     if not np.all(np.isfinite(x)):
-        raise ValueError("series must be finite (found NaN or inf)")
+        raise ValueError("`series` must be finite (found NaN or inf)")
     return x
 
 
@@ -89,7 +89,7 @@ def _iv_int(name, value, lo, hi=None) -> int:
     bad = isinstance(value, bool) or not isinstance(value, (int, np.integer))
     if bad or value < lo or (hi is not None and value > hi):
         rng = f"in [{lo}, {hi}]" if hi is not None else f">= {lo}"
-        raise ValueError(f"{name} must be an integer {rng}, got {value!r}")
+        raise ValueError(f"`{name}` must be an integer {rng}, got {value!r}")
     return int(value)
 
 
@@ -175,7 +175,7 @@ def choose_delay(series, *, max_delay: int | None = None, bins: int | None = Non
     """
     x = _iv_series(series, min_n=20)
     if np.ptp(x) == 0:
-        raise ValueError("series is constant: no delay can be chosen")
+        raise ValueError("`series` is constant: no delay can be chosen")
     max_delay = _iv_int("max_delay", min(x.size // 10, 500) if max_delay is None else max_delay,
                         2, x.size // 2)
     bins = _iv_int("bins", int(np.clip(math.sqrt(x.size / 5), 8, 64)) if bins is None else bins, 2)
@@ -211,12 +211,12 @@ def false_nearest_neighbours(series, delay: int, max_dim: int = 10, *, rtol: flo
     for name, v, hi in (("rtol", rtol, math.inf), ("atol", atol, math.inf),
                         ("threshold", threshold, 1)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < hi:
-            raise ValueError(f"{name} must be a number in (0, {hi:g}), got {v!r}")
+            raise ValueError(f"`{name}` must be a number in (0, {hi:g}), got {v!r}")
     if x.size - max_dim * delay < 2 * theiler + 3:
         raise ValueError(f"series of {x.size} values too short for max_dim={max_dim}, delay={delay}")
     sd = float(np.std(x))
     if sd == 0:
-        raise ValueError("series is constant: no embedding dimension can be chosen")
+        raise ValueError("`series` is constant: no embedding dimension can be chosen")
     frac = np.empty(max_dim)
     for m in range(1, max_dim + 1):
         emb = delay_embed(x, m + 1, delay)

@@ -30,7 +30,7 @@ import numpy as np
 from scipy import stats
 
 from dynsim import references
-from dynsim.analysis.results import Z95, Estimate
+from dynsim.analysis.results import Z95, Estimate, Printable, short_method, table_line
 from dynsim.rng import make_rng
 
 GB2008 = "Goh & Barabasi, EPL 81, 48002 (2008)"
@@ -45,14 +45,14 @@ def _iv_1d(name: str, x, min_n: int = 2) -> np.ndarray:
     try:
         a = np.asarray(x, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a 1-D array of finite numbers, got {x!r:.80}") from None
+        raise ValueError(f"`{name}` must be a 1-D array of finite numbers, got {x!r:.80}") from None
     if a.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array, got shape {a.shape}")
+        raise ValueError(f"`{name}` must be a 1-D array, got shape {a.shape}")
     if a.size < min_n:
-        raise ValueError(f"{name} needs at least {min_n} samples, got {a.size}")
+        raise ValueError(f"`{name}` needs at least {min_n} samples, got {a.size}")
     bad = np.flatnonzero(~np.isfinite(a))
     if bad.size:
-        raise ValueError(f"{name} must be finite, got {a[bad[0]]} at index {bad[0]}")
+        raise ValueError(f"`{name}` must be finite, got {a[bad[0]]} at index {bad[0]}")
     return a
 
 
@@ -60,25 +60,25 @@ def _iv_scalar(name: str, v) -> float:
     try:
         f = float(v)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number, got {v!r}") from None
+        raise ValueError(f"`{name}` must be a finite number, got {v!r}") from None
     if isinstance(v, (bool, np.bool_)) or not math.isfinite(f):
-        raise ValueError(f"{name} must be a finite number, got {v!r}")
+        raise ValueError(f"`{name}` must be a finite number, got {v!r}")
     return f
 
 
 def _iv_quantile(q) -> float:
     q = _iv_scalar("quantile", q)
     if not 0.0 < q < 1.0:
-        raise ValueError(f"quantile must be in (0, 1), got {q}")
+        raise ValueError(f"`quantile` must be in (0, 1), got {q}")
     return q
 
 
 def _iv_intervals(x, min_n: int) -> np.ndarray:
     tau = _iv_1d("intervals", x, min_n)
     if (tau < 0).any():
-        raise ValueError(f"intervals must be >= 0, got {tau.min()}")
+        raise ValueError(f"`intervals` must be >= 0, got {tau.min()}")
     if not tau.mean() > 0:
-        raise ValueError("intervals must not all be 0")
+        raise ValueError("`intervals` must not all be 0")
     return tau
 
 
@@ -87,7 +87,7 @@ def _iv_intervals(x, min_n: int) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class Events:
+class Events(Printable):
     """Events of a signal above a threshold (module docstring for the definitions).
 
     ``size``, ``duration``, ``start`` and ``truncated`` have one entry per event, ``waiting`` one
@@ -114,9 +114,24 @@ class Events:
         return float(self.n_events)
 
     def __str__(self) -> str:
-        mean = f"  mean size {self.size.mean():.4g}" if self.n_events else ""
-        return (f"{self.n_events} events above {self.threshold:.6g} ({self.rule}) in "
-                f"{self.n_samples} samples{mean}")
+        """The table line: the number of events (no SE), the threshold as the method."""
+        return table_line(float(self.n_events), math.nan, (math.nan, math.nan), None,
+                          f"events above {self.threshold:.4g}")
+
+    def details(self, name: str | None = None) -> str:
+        head = f"{name}: " if name else ""
+        lines = [f"{head}{self.n_events} events above {self.threshold:.6g} ({self.rule}) in "
+                 f"{self.n_samples} samples; {int(np.sum(self.truncated))} touch an end "
+                 f"(truncated)"]
+        if self.n_events:
+            lines.append(f"  mean size {self.size.mean():.4g}, mean duration "
+                         f"{self.duration.mean():.4g}" + (f", mean waiting time "
+                                                          f"{self.waiting.mean():.4g}"
+                                                          if self.waiting.size else ""))
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"n_events": self.n_events, **super().to_dict()}
 
 
 def _run_sums(w: np.ndarray, first: np.ndarray) -> np.ndarray:
@@ -148,11 +163,11 @@ def find_events(signal, *, threshold: float | None = None, quantile: float | Non
     if time is not None:
         t = _iv_1d("time", time)
         if t.shape != x.shape:
-            raise ValueError(f"time must have the signal's shape {x.shape}, got {t.shape}")
+            raise ValueError(f"`time` must have the signal's shape {x.shape}, got {t.shape}")
         step = np.diff(t)
         bad = np.flatnonzero(step <= 0)
         if bad.size:
-            raise ValueError(f"time must be strictly increasing, got time[{bad[0] + 1}] = "
+            raise ValueError(f"`time` must be strictly increasing, got time[{bad[0] + 1}] = "
                              f"{t[bad[0] + 1]} after {t[bad[0]]}")
         dt = np.append(step, step[-1])
 
@@ -213,7 +228,7 @@ def burstiness(intervals, *, boot: int = 0, seed: int | None = 0,
                          f"{tau[(tau < 1) | (tau != np.round(tau))][0]}")
     boot = int(boot)
     if boot < 0:
-        raise ValueError(f"boot must be >= 0, got {boot}")
+        raise ValueError(f"`boot` must be >= 0, got {boot}")
     n, mu = tau.size, float(tau.mean())
     b = _burstiness_value(tau)
     c = tau - mu
@@ -277,7 +292,7 @@ def memory_coefficient(intervals) -> Estimate:
 
 
 @dataclass(frozen=True, eq=False)
-class NullTest:
+class NullTest(Printable):
     """A goodness-of-fit test: the statistic, its bootstrap p-value and the direction of p."""
 
     statistic: float         # KS distance of the data from the fitted null
@@ -294,9 +309,26 @@ class NullTest:
     def headline(self) -> float:
         return self.p_value
 
+    @property
+    def ci(self) -> tuple[float, float]:
+        """95% interval of the Monte-Carlo p, clipped to [0, 1]."""
+        return (max(0.0, self.p_value - Z95 * self.p_stderr),
+                min(1.0, self.p_value + Z95 * self.p_stderr))
+
     def __str__(self) -> str:
-        return (f"D={self.statistic:.4g}  p={self.p_value:.3g} ± {self.p_stderr:.2g}  n={self.n}  "
-                f"null: {self.null}  ({self.direction})")
+        """The table line: the p-value, its Monte-Carlo SE and interval, the test as the method."""
+        return table_line(self.p_value, self.p_stderr, self.ci, None, short_method(self.method))
+
+    def details(self, name: str | None = None) -> str:
+        head = f"{name}: " if name else ""
+        params = ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
+                           for k, v in self.params.items())
+        return "\n".join([
+            f"{head}KS distance {self.statistic:.4g} from the fitted {self.null} null ({params}); "
+            f"p = {self.p_value:.3g} ± {self.p_stderr:.2g} ({self.boot} replicates, seed "
+            f"{self.seed}, n = {self.n})",
+            f"  {self.direction}",
+            f"  method: {self.method}"])
 
 
 def _ks_exponential(x_sorted: np.ndarray) -> float:
@@ -338,7 +370,7 @@ def exponential_null(intervals, *, discrete: bool | None = None, boot: int = 200
         discrete = bool(np.issubdtype(raw.dtype, np.integer))
     boot = int(boot)
     if boot < 1:
-        raise ValueError(f"boot must be >= 1, got {boot}")
+        raise ValueError(f"`boot` must be >= 1, got {boot}")
     if discrete:
         if (tau < 1).any() or (tau != np.round(tau)).any():
             raise ValueError("discrete intervals must be integers >= 1, got "
@@ -382,19 +414,19 @@ def exceedances(updates, quantile: float = ZT_QUANTILE, *, per: str = "global") 
     try:
         u = np.abs(np.asarray(updates, dtype=float))
     except (TypeError, ValueError):
-        raise ValueError(f"updates must be a numeric (steps, parameters) array, got {updates!r:.80}"
+        raise ValueError(f"`updates` must be a numeric (steps, parameters) array, got {updates!r:.80}"
                          ) from None
     if u.ndim != 2 or u.shape[0] < 2 or u.shape[1] < 1:
-        raise ValueError("updates must be a (steps >= 2, parameters >= 1) array, "
+        raise ValueError("`updates` must be a (steps >= 2, parameters >= 1) array, "
                          f"got shape {u.shape}")
     if not np.isfinite(u).all():
-        raise ValueError("updates must be finite, got NaN or inf")
+        raise ValueError("`updates` must be finite, got NaN or inf")
     q = _iv_quantile(quantile)
     if per == "global":
         return u > np.quantile(u, q)
     if per == "parameter":
         return u > np.quantile(u, q, axis=0)
-    raise ValueError(f"per must be 'global' or 'parameter', got {per!r}")
+    raise ValueError(f"`per` must be 'global' or 'parameter', got {per!r}")
 
 
 def pooled_intervals(exceed) -> np.ndarray:
@@ -403,7 +435,7 @@ def pooled_intervals(exceed) -> np.ndarray:
     The censored stretches before a parameter's first and after its last exceedance are left out."""
     e = np.asarray(exceed)
     if e.dtype != bool or e.ndim != 2:
-        raise ValueError(f"exceed must be a 2-D boolean (steps, parameters) array, got "
+        raise ValueError(f"`exceed` must be a 2-D boolean (steps, parameters) array, got "
                          f"dtype {e.dtype} and shape {e.shape}")
     param, step = np.nonzero(e.T)                # sorted by parameter, then by step
     same = param[1:] == param[:-1]
@@ -423,7 +455,7 @@ def zt_rebin(counts, edges, bins: int = ZT_BINS):
     c = _iv_1d("counts", counts, 1)
     e = _iv_1d("edges", edges, 2)
     if e.size != c.size + 1:
-        raise ValueError(f"edges must have len(counts) + 1 = {c.size + 1} entries, got {e.size}")
+        raise ValueError(f"`edges` must have len(counts) + 1 = {c.size + 1} entries, got {e.size}")
     if not np.allclose(np.diff(e), np.diff(e)[0]):
         raise ValueError("zt_rebin needs equal-width (linear) bins")
     filled = np.flatnonzero(c > 0)
@@ -455,14 +487,14 @@ def interval_hist_fit_ls(counts, edges, *, drop_first: int = 1, drop_last: int =
     c = _iv_1d("counts", counts, 1)
     e = _iv_1d("edges", edges, 2)
     if e.size != c.size + 1:
-        raise ValueError(f"edges must have len(counts) + 1 = {c.size + 1} entries, got {e.size}")
+        raise ValueError(f"`edges` must have len(counts) + 1 = {c.size + 1} entries, got {e.size}")
     if (c < 0).any():
-        raise ValueError(f"counts must be >= 0, got {c.min()}")
+        raise ValueError(f"`counts` must be >= 0, got {c.min()}")
     if (np.diff(e) <= 0).any():
-        raise ValueError("edges must be strictly increasing")
+        raise ValueError("`edges` must be strictly increasing")
     for name, v in (("drop_first", drop_first), ("drop_last", drop_last)):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 0:
-            raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+            raise ValueError(f"`{name}` must be an integer >= 0, got {v!r}")
     width = np.diff(e)
     centre = e[:-1] + width / 2
     keep = np.flatnonzero(c > 0)

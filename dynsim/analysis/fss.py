@@ -28,11 +28,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dynsim.analysis.results import Printable, short_method, table_line
 from dynsim.rng import make_seed
 
 
 @dataclass(frozen=True)
-class FssResult:
+class FssResult(Printable):
+    """The moment analysis: D (the cutoff exponent, s_c ~ L^D) as the table line, tau, sigma(q)
+    and the sizes in :meth:`details`, every field in :meth:`to_dict`."""
+
     D: float
     D_stderr: float
     tau: float
@@ -64,8 +68,19 @@ class FssResult:
         return self.D
 
     def __str__(self) -> str:
-        return (f"D={self.D:.4f}±{self.D_stderr:.4f}  tau={self.tau:.4f}±{self.tau_stderr:.4f}  "
-                f"L={list(self.sizes)}  q in [{self.q_range[0]:g}, {self.q_range[1]:g}]")
+        return table_line(self.D, self.D_stderr, self.ci, None, short_method(self.method))
+
+    def details(self, name: str | None = None) -> str:
+        head = f"{name}: " if name else ""
+        sig = ", ".join(f"{q:g}: {s:.4g} ± {se:.2g}"
+                        for q, s, se in zip(self.q, self.sigma, self.sigma_stderr))
+        return "\n".join([
+            f"{head}D = {self.D:.4f} ± {self.D_stderr:.4f}, tau = {self.tau:.4f} ± "
+            f"{self.tau_stderr:.4f}",
+            f"  sizes L = {list(self.sizes)}; sigma(q) fitted on q in [{self.q_range[0]:g}, "
+            f"{self.q_range[1]:g}]",
+            f"  sigma(q) ± SE: {sig}",
+            f"  method: {self.method}"])
 
 
 def _moments(samples, q):
@@ -141,7 +156,7 @@ def moment_analysis(samples_by_size: dict, *, q=None, q_range=(1.0, 3.0), boot: 
                          f"{len(samples_by_size)}")
     if blocks is not None and (isinstance(blocks, bool) or not isinstance(blocks, (int, np.integer))
                                or blocks < 1):
-        raise ValueError(f"blocks must be an integer >= 1 or None, got {blocks!r}")
+        raise ValueError(f"`blocks` must be an integer >= 1 or None, got {blocks!r}")
     sizes = sorted(samples_by_size)
     runs = [_runs(samples_by_size[L], L) for L in sizes]
     samples = [np.concatenate(r) for r in runs]

@@ -47,7 +47,7 @@ def orbit_period(x, *, max_period: int = 64, rtol: float = 1e-6) -> int:
     x = np.asarray(x, dtype=float)
     x = x.reshape(x.shape[0], -1)
     if x.shape[0] < 2 or not np.all(np.isfinite(x)):
-        raise ValueError(f"x must hold at least 2 finite iterates, got shape {x.shape}")
+        raise ValueError(f"`x` must hold at least 2 finite iterates, got shape {x.shape}")
     tol = rtol * (1.0 + float(np.abs(x).max()))
     for p in range(1, min(max_period, x.shape[0] - 1) + 1):
         if np.abs(x[p:] - x[:-p]).max() <= tol:
@@ -77,7 +77,7 @@ def divergence_steps(diverged_at, windows=None) -> np.ndarray:
     if windows is None:
         return div
     if len(windows) != div.size:
-        raise ValueError(f"windows must hold one window per run ({div.size}), got {len(windows)}")
+        raise ValueError(f"`windows` must hold one window per run ({div.size}), got {len(windows)}")
     for i, window in enumerate(windows):
         if div[i] < 0 and is_growing(window):
             div[i] = 0
@@ -114,7 +114,7 @@ def bifurcation_summary(lr, lyapunov_1, lyapunov_1_se, diverged_at=None, *,
         raise ValueError(f"lr, lyapunov_1, lyapunov_1_se and diverged_at must be non-empty and of "
                          f"one length, got {lr.size}, {lam.size}, {se.size}, {div.size}")
     if isinstance(k, bool) or not isinstance(k, (int, float)) or not k >= 0:
-        raise ValueError(f"k must be a number >= 0, got {k!r}")
+        raise ValueError(f"`k` must be a number >= 0, got {k!r}")
     ok = (div < 0) & np.isfinite(lam)
     if not ok.any():
         raise ValueError("every run diverged or has no Lyapunov exponent")

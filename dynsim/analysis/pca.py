@@ -19,9 +19,9 @@ def principal_components(path: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarr
     d x d covariance, so either regime costs min(T, d)^3."""
     x = np.asarray(path, dtype=float)
     if x.ndim != 2 or x.shape[0] < 2:
-        raise ValueError(f"path must be a (T >= 2, d) array, got shape {x.shape}")
+        raise ValueError(f"`path` must be a (T >= 2, d) array, got shape {x.shape}")
     if not 1 <= k <= min(x.shape):
-        raise ValueError(f"k must be in [1, {min(x.shape)}], got {k}")
+        raise ValueError(f"`k` must be in [1, {min(x.shape)}], got {k}")
     xc = x - x.mean(axis=0)
     if xc.shape[0] <= xc.shape[1]:
         evals, evecs = np.linalg.eigh(xc @ xc.T)

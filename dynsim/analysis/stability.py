@@ -73,16 +73,16 @@ RATIO_METHOD = "median of sharpness / threshold over the late window, block SE"
 def _iv_positive(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
             or not math.isfinite(value) or not value > 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        raise ValueError(f"`{name}` must be a finite number > 0, got {value!r}")
     return float(value)
 
 
 def _iv_convention(convention: str, beta) -> float:
     if convention not in CONVENTIONS:
-        raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+        raise ValueError(f"`convention` must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
     if isinstance(beta, bool) or not isinstance(beta, (int, float, np.number)) \
             or not 0.0 <= beta < 1.0:
-        raise ValueError(f"beta must be a number in [0, 1), got {beta!r}")
+        raise ValueError(f"`beta` must be a number in [0, 1), got {beta!r}")
     return float(beta)
 
 
@@ -116,7 +116,7 @@ def quadratic_multipliers(convention: str, lr: float, h, beta: float = 0.9) -> n
     lr = _iv_positive("lr", lr)
     a = lr * np.atleast_1d(np.asarray(h, dtype=float))
     if not np.all(np.isfinite(a)):
-        raise ValueError(f"h must be finite, got {h!r}")
+        raise ValueError(f"`h` must be finite, got {h!r}")
     if convention in ("gd", "rmsprop_precond"):
         return (1.0 - a)[:, None].astype(complex)
     if convention == "heavy_ball":
@@ -178,14 +178,14 @@ def _iv_stability(steps, ratio, late, blocks, edge_tol, growth):
         raise ValueError(f"steps and ratio must be non-empty and of one length, got {steps.size} "
                          f"and {ratio.size}")
     if steps.size > 1 and np.any(np.diff(steps) <= 0):
-        raise ValueError("steps must increase strictly")
+        raise ValueError("`steps` must increase strictly")
     if isinstance(late, bool) or not isinstance(late, (int, float)) or not 0 < late <= 1:
-        raise ValueError(f"late must be a fraction in (0, 1], got {late!r}")
+        raise ValueError(f"`late` must be a fraction in (0, 1], got {late!r}")
     if isinstance(blocks, bool) or not isinstance(blocks, (int, np.integer)) or blocks < 2:
-        raise ValueError(f"blocks must be an integer >= 2, got {blocks!r}")
+        raise ValueError(f"`blocks` must be an integer >= 2, got {blocks!r}")
     _iv_positive("edge_tol", edge_tol)
     if _iv_positive("growth", growth) <= 1:
-        raise ValueError(f"growth must be > 1, got {growth!r}")
+        raise ValueError(f"`growth` must be > 1, got {growth!r}")
     return steps, ratio
 
 

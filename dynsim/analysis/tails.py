@@ -39,18 +39,18 @@ def _iv_samples(name: str, x) -> np.ndarray:
     try:
         a = np.asarray(x, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an array of finite numbers, got {x!r:.80}") from None
+        raise ValueError(f"`{name}` must be an array of finite numbers, got {x!r:.80}") from None
     if a.ndim == 0:
-        raise ValueError(f"{name} must be an array with samples along axis 0, got a scalar")
+        raise ValueError(f"`{name}` must be an array with samples along axis 0, got a scalar")
     bad = np.argwhere(~np.isfinite(a))
     if bad.size:
-        raise ValueError(f"{name} must be finite, got {a[tuple(bad[0])]} at index {tuple(bad[0])}")
+        raise ValueError(f"`{name}` must be finite, got {a[tuple(bad[0])]} at index {tuple(bad[0])}")
     return a
 
 
 def _iv_int(name: str, v, lo: int, hi: int) -> int:
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
-        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {v!r}")
+        raise ValueError(f"`{name}` must be an integer in [{lo}, {hi}], got {v!r}")
     return int(v)
 
 
@@ -131,11 +131,11 @@ def hill_estimator(x, *, k: int | None = None, k_max: int | None = None) -> Hill
     with alpha near 2) the estimate carries a bias that no choice of k removes at moderate n."""
     a = _iv_samples("x", x)
     if a.ndim != 1:
-        raise ValueError(f"x must be 1-D, got shape {a.shape}")
+        raise ValueError(f"`x` must be 1-D, got shape {a.shape}")
     pos = a[a > 0]
     n_pos = int(pos.size)
     if n_pos < 3:
-        raise ValueError(f"x needs at least 3 positive samples, got {n_pos}")
+        raise ValueError(f"`x` needs at least 3 positive samples, got {n_pos}")
     if k_max is None:
         k_max = min(n_pos - 1, K_MAX_DEFAULT)
     k_max = _iv_int("k_max", k_max, 2, n_pos - 1)
@@ -193,7 +193,7 @@ def stable_tail_index(X, *, K1: int | None = None) -> Estimate:
     a = _iv_samples("X", X)
     K = int(a.shape[0])
     if K < 4:
-        raise ValueError(f"X needs at least 4 samples along axis 0, got {K}")
+        raise ValueError(f"`X` needs at least 4 samples along axis 0, got {K}")
     if K1 is None:
         K1, k1_rule = default_K1(K)
     else:
@@ -206,7 +206,7 @@ def stable_tail_index(X, *, K1: int | None = None) -> Estimate:
     for name, v in (("samples", norm_x), ("block sums", norm_y)):
         zeros = int(np.count_nonzero(v == 0))
         if zeros:
-            raise ValueError(f"X has {zeros} {name} of norm 0; the estimator takes their log")
+            raise ValueError(f"`X` has {zeros} {name} of norm 0; the estimator takes their log")
     d = (np.log(norm_y) - np.log(norm_x).reshape(K2, K1).mean(axis=1)) / math.log(K1)
     inv = float(d.mean())
     inv_se = float(d.std(ddof=1) / math.sqrt(K2))

@@ -23,9 +23,9 @@ def edge_window(ratio, *, tol: float = 0.05, window: int = 50) -> tuple[int, int
     toy) is (benchmarks/RESULTS.md has both trajectories).  Non-finite ratios end a run."""
     r = np.asarray(ratio, dtype=float).reshape(-1)
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-        raise ValueError(f"window must be an integer >= 1, got {window!r}")
+        raise ValueError(f"`window` must be an integer >= 1, got {window!r}")
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
-        raise ValueError(f"tol must be in (0, 1), got {tol!r}")
+        raise ValueError(f"`tol` must be in (0, 1), got {tol!r}")
     with np.errstate(invalid="ignore"):
         near = np.abs(r - 1.0) <= tol
     edges = np.diff(np.concatenate([[0], near.astype(np.int8), [0]]))
@@ -41,7 +41,7 @@ def time_average(x, window: int) -> np.ndarray:
     to the record at its two ends (an even window averages whole period-2 oscillations)."""
     x = np.asarray(x, dtype=float).reshape(-1)
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-        raise ValueError(f"window must be an integer >= 1, got {window!r}")
+        raise ValueError(f"`window` must be an integer >= 1, got {window!r}")
     c = np.concatenate([[0.0], np.cumsum(x)])
     i = np.arange(x.size)
     lo = np.clip(i - window // 2, 0, x.size)
@@ -65,9 +65,9 @@ def tracking_gap(reference, model, *, start: int, stop: int | None = None, block
     n = min(ref.size, mod.size)
     stop = n if stop is None else min(stop, n)
     if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not 0 <= start < stop:
-        raise ValueError(f"start must be an integer in [0, {stop - 1}], got {start!r}")
+        raise ValueError(f"`start` must be an integer in [0, {stop - 1}], got {start!r}")
     if isinstance(blocks, bool) or not isinstance(blocks, (int, np.integer)) or blocks < 2:
-        raise ValueError(f"blocks must be an integer >= 2, got {blocks!r}")
+        raise ValueError(f"`blocks` must be an integer >= 2, got {blocks!r}")
     r, m = ref[start:stop], mod[start:stop]
     with np.errstate(divide="ignore", invalid="ignore"):
         if log:

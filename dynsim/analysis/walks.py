@@ -35,7 +35,7 @@ EXACT_MAX_STEPS = 20_000
 
 def _check_d(d, name: str = "d", hi: int = 4096) -> int:
     if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or not 1 <= d <= hi:
-        raise ValueError(f"{name} must be an integer in [1, {hi}], got {d!r}")
+        raise ValueError(f"`{name}` must be an integer in [1, {hi}], got {d!r}")
     return int(d)
 
 
@@ -129,7 +129,7 @@ def _check_exact(d, n) -> tuple[int, int]:
     d = _check_d(d)
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or \
             not 1 <= n <= EXACT_MAX_STEPS:
-        raise ValueError(f"n must be an integer in [1, {EXACT_MAX_STEPS}] for the exact curve, "
+        raise ValueError(f"`n` must be an integer in [1, {EXACT_MAX_STEPS}] for the exact curve, "
                          f"got {n!r}")
     return d, int(n)
 
@@ -252,7 +252,7 @@ def return_fraction(first_return, n: int, d: int | None = None) -> Estimate:
     F(n) when d is given and n <= EXACT_MAX_STEPS."""
     r = np.asarray(first_return)
     if r.ndim != 1 or r.size < 2 or r.dtype.kind not in "iu":
-        raise ValueError(f"first_return must be a 1-D integer array of >= 2 walkers, got "
+        raise ValueError(f"`first_return` must be a 1-D integer array of >= 2 walkers, got "
                          f"{r.dtype} of shape {r.shape}")
     if d is not None:
         d = _check_d(d)
@@ -284,11 +284,11 @@ def return_probability(first_return, n: int, d: int, *, n_lo: int | None = None,
     if d < 3:
         raise ValueError(f"extrapolation needs d >= 3 (p = 1 for d <= 2), got d={d}")
     if boot < 2 or points < 3:
-        raise ValueError(f"boot must be >= 2 and points >= 3, got boot={boot}, points={points}")
+        raise ValueError(f"`boot` must be >= 2 and points >= 3, got boot={boot}, points={points}")
     r = np.asarray(first_return)
     n_lo = min(max(50, n // 100), max(2, n // 4)) if n_lo is None else n_lo
     if n_lo >= n:
-        raise ValueError(f"n_lo must be < n, got n_lo={n_lo}, n={n}")
+        raise ValueError(f"`n_lo` must be < n, got n_lo={n_lo}, n={n}")
     m = np.unique((np.geomspace(n_lo, n, points) // 2 * 2).astype(np.int64))
     m = m[m >= 2]
     x = m.astype(float) ** (-(d - 2) / 2)
@@ -325,13 +325,13 @@ def peak_probability(d: int, levels: int = 0, neighbours: str = "all", top_only:
     counting only top-level sites."""
     d = _check_d(d)
     if isinstance(levels, (bool, np.bool_)) or not isinstance(levels, (int, np.integer)) or levels < 0:
-        raise ValueError(f"levels must be an integer >= 0 (0: continuous), got {levels!r}")
+        raise ValueError(f"`levels` must be an integer >= 0 (0: continuous), got {levels!r}")
     if neighbours not in ("all", "axis"):
-        raise ValueError(f"neighbours must be 'all' or 'axis', got {neighbours!r}")
+        raise ValueError(f"`neighbours` must be 'all' or 'axis', got {neighbours!r}")
     k = 2 * d if neighbours == "all" else d
     if levels == 0:
         if top_only:
-            raise ValueError("top_only needs levels > 0")
+            raise ValueError("`top_only` needs levels > 0")
         return 1.0 / (k + 1)
     m = levels
     if top_only:

@@ -179,7 +179,7 @@ def _buffers(n: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
     need = 8 * n * (dim + dim * dim)
     if need > MAX_BYTES:
         raise ValueError(f"n = {n} steps of a {dim}-d system need {need / 2**30:.1f} GiB for proj and "
-                         f"jacobian (limit {MAX_BYTES / 2**30:.0f} GiB); lower n")
+                         f"jacobian (limit {MAX_BYTES / 2**30:.0f} GiB); lower `n`")
     return np.empty((n, dim)), np.empty((n, dim, dim))
 
 

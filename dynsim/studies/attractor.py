@@ -24,6 +24,7 @@ from dynsim.analysis.dimension import (correlation_dimension, delay_embed,
 from dynsim.analysis.embedding import (DelayChoice, DimensionChoice, choose_delay,
                                        false_nearest_neighbours)
 from dynsim.analysis.results import Printable, details_of, format_table
+from dynsim.inputs import one_column
 from dynsim.jsonutil import to_jsonable
 from dynsim.studies.base import StudyResult
 
@@ -140,10 +141,6 @@ def _check_theiler(theiler, n: int, what: str) -> None:
         raise ValueError(f"`theiler` {theiler} is too large for {n} {what} (at most {n // 2 - 1})")
 
 
-def _one_column(arr: np.ndarray) -> bool:
-    return arr.ndim <= 1 or (arr.ndim == 2 and min(arr.shape) == 1)
-
-
 def attractor(x, *, measures=MEASURES, embed: bool = False, delay: int | None = None,
               dim: int | None = None, max_dim: int | None = None, theiler: int | None = None,
               fit_range: tuple[int, int] | None = None, dt: float | None = None, seed: int | None = None,
@@ -177,7 +174,7 @@ def attractor(x, *, measures=MEASURES, embed: bool = False, delay: int | None = 
     if arr.ndim > 2:
         raise ValueError(f"{name} holds a {arr.shape} array; give a point cloud (N x dim, points "
                          f"as rows) or one column (a series, with `embed`)")
-    if embed and not _one_column(arr):
+    if embed and not one_column(arr):
         raise ValueError(f"`embed` takes a scalar series (one column); {name} is a "
                          f"{arr.shape[0]} x {arr.shape[1]} point cloud: drop `embed`")
     if not embed and arr.ndim == 2 and 1 < arr.shape[0] < arr.shape[1]:

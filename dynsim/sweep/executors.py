@@ -183,7 +183,7 @@ def dask_client(scheduler):
     try:
         from distributed import Client
     except ImportError:
-        raise ValueError("--scheduler needs dask.distributed: pip install 'dask[distributed]'"
+        raise ValueError("`scheduler` needs dask.distributed: pip install 'dask[distributed]'"
                          ) from None
     if not isinstance(scheduler, str):
         return scheduler
@@ -238,11 +238,11 @@ def run_sweep(path, out, *, workers: int | None = None, scheduler=None, progress
     if dry_run:
         return {"runs": runs}
     if scheduler is not None and workers is not None:
-        raise ValueError("--workers is for the local pool; with --scheduler the Dask cluster's "
+        raise ValueError("`workers` is for the local pool; with `scheduler` the Dask cluster's "
                          "workers run the sweep (size them when starting the cluster)")
     workers = 1 if workers is None else workers  # the local pool's default: one spawn worker
     if not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1):
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+        raise ValueError(f"`workers` must be an integer >= 1, got {workers!r}")
     gpu = spec.get("gpu", False)
     client = dask_client(scheduler) if scheduler is not None else None
     try:

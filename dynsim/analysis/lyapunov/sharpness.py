@@ -169,18 +169,18 @@ def sharpness_exponents(hessian_eigenvalues_per_iterate, lr: float, *, d: int | 
     if h.ndim == 2:
         h = h[None]
     if h.ndim != 3 or min(h.shape) < 1:
-        raise ValueError(f"hessian_eigenvalues_per_iterate must be (iterates, k) or (minibatches, "
+        raise ValueError(f"`hessian_eigenvalues_per_iterate` must be (iterates, k) or (minibatches, "
                          f"iterates, k), got shape {np.shape(hessian_eigenvalues_per_iterate)}")
     if not np.all(np.isfinite(h)):
         raise ValueError("hessian eigenvalues must be finite (found NaN or inf)")
     if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not lr > 0 \
             or not math.isfinite(lr):
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+        raise ValueError(f"`lr` must be a finite number > 0, got {lr!r}")
     if stochastic and density is None and h.shape[0] == 1 and h.shape[1] > 1:
         h = h[0][:, None]  # one path: one draw of omega per iterate (SUP_RULE_ONE_PATH)
     m, t, k = h.shape
     if d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < k):
-        raise ValueError(f"d must be an integer >= {k} (the number of eigenvalues supplied), got {d!r}")
+        raise ValueError(f"`d` must be an integer >= {k} (the number of eigenvalues supplied), got {d!r}")
     eigenvalues = dict(channels) if channels else {"supplied": f"{k} eigenvalues per iterate"}
     if density is None:
         with np.errstate(divide="ignore"):
@@ -197,11 +197,11 @@ def sharpness_exponents(hessian_eigenvalues_per_iterate, lr: float, *, d: int | 
     grid = np.asarray(density_grid, dtype=float)
     w = np.asarray(density, dtype=float)
     if grid.ndim < 1 or grid.shape[-1] < 1 or not np.all(np.isfinite(grid)):
-        raise ValueError(f"density_grid must be a finite array of grid points (last axis), got "
+        raise ValueError(f"`density_grid` must be a finite array of grid points (last axis), got "
                          f"shape {grid.shape}")
     bins = grid.shape[-1]
     if w.shape[-1:] != (bins,) or not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError(f"density must hold finite weights >= 0 on the {bins} grid points "
+        raise ValueError(f"`density` must hold finite weights >= 0 on the {bins} grid points "
                          f"(last axis), got shape {w.shape}")
 
     def per_iterate(a, what):
@@ -248,10 +248,10 @@ def jacobian_sharpness_exponents(jacobians, *, lr: float = math.nan, stochastic:
     if jac.ndim == 3:  # one path: GD's iterates, or for SGD one fresh draw of omega per step
         jac = jac[:, None] if stochastic and jac.shape[0] > 1 else jac[None]
     if jac.ndim != 4 or jac.shape[2] != jac.shape[3] or min(jac.shape) < 1:
-        raise ValueError(f"jacobians must be (iterates, D, D) or (minibatches, iterates, D, D), got "
+        raise ValueError(f"`jacobians` must be (iterates, D, D) or (minibatches, iterates, D, D), got "
                          f"shape {np.shape(jacobians)}")
     if not np.all(np.isfinite(jac)):
-        raise ValueError("jacobians must be finite (found NaN or inf)")
+        raise ValueError("`jacobians` must be finite (found NaN or inf)")
     with np.errstate(divide="ignore"):
         logs = np.log(np.linalg.svd(jac, compute_uv=False))     # decreasing per iterate
     return _sharpness_result(logs.max(axis=1), logs.argmax(axis=1), lr, jac.shape[1], None,
@@ -300,13 +300,13 @@ def sharpness_dimension(sharpness_exponents, *, stderr=None, d: int | None = Non
     if d is None:
         d = k
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < k:
-        raise ValueError(f"d must be an integer >= {k} (the number of exponents supplied), got {d!r}")
+        raise ValueError(f"`d` must be an integer >= {k} (the number of exponents supplied), got {d!r}")
     if supply is None:
         supply = "largest" if d > k else "complete"
     if stderr is not None:
         stderr = np.asarray(stderr, dtype=float)
         if stderr.shape != (k,) or np.any(stderr < 0):
-            raise ValueError(f"stderr must be {k} non-negative numbers, got {stderr!r}")
+            raise ValueError(f"`stderr` must be {k} non-negative numbers, got {stderr!r}")
     order = np.argsort(raw)[::-1]
     lam = raw[order]
     j, partial = _ky_index(lam)

@@ -201,19 +201,19 @@ class LyapunovSpectrum(Printable):
 def _iv_jacobians(jacobians, dt, transient, blocks) -> np.ndarray:
     jac = np.asarray(jacobians, dtype=float)
     if jac.ndim != 3 or jac.shape[1] != jac.shape[2] or jac.shape[1] < 1 or jac.shape[0] < 1:
-        raise ValueError(f"jacobians must be an (n, d, d) array, got shape {jac.shape}")
+        raise ValueError(f"`jacobians` must be an (n, d, d) array, got shape {jac.shape}")
     if not np.all(np.isfinite(jac)):
-        raise ValueError("jacobians must be finite (found NaN or inf)")
+        raise ValueError("`jacobians` must be finite (found NaN or inf)")
     if isinstance(dt, bool) or not isinstance(dt, (int, float, np.number)) or not dt > 0 \
             or not math.isfinite(dt):
-        raise ValueError(f"dt must be a finite number > 0, got {dt!r}")
+        raise ValueError(f"`dt` must be a finite number > 0, got {dt!r}")
     for name, v in (("transient", transient), ("blocks", blocks)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise ValueError(f"{name} must be an integer, got {v!r}")
+            raise ValueError(f"`{name}` must be an integer, got {v!r}")
     if not 0 <= transient < jac.shape[0]:
-        raise ValueError(f"transient must be in [0, {jac.shape[0] - 1}] (n - 1), got {transient}")
+        raise ValueError(f"`transient` must be in [0, {jac.shape[0] - 1}] (n - 1), got {transient}")
     if not 2 <= blocks <= jac.shape[0] - transient:
-        raise ValueError(f"blocks must be in [2, {jac.shape[0] - transient}] (steps after the "
+        raise ValueError(f"`blocks` must be in [2, {jac.shape[0] - transient}] (steps after the "
                          f"transient), got {blocks}")
     return np.ascontiguousarray(jac)
 
@@ -273,9 +273,9 @@ def _ky_index(lam: np.ndarray) -> tuple[int, np.ndarray]:
 def _iv_exponents(exponents, name="exponents") -> np.ndarray:
     lam = np.asarray(exponents, dtype=float)
     if lam.ndim != 1 or lam.size < 1:
-        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {lam.shape}")
+        raise ValueError(f"`{name}` must be a non-empty 1-D array, got shape {lam.shape}")
     if np.any(np.isnan(lam)) or np.any(lam == np.inf):
-        raise ValueError(f"{name} must not contain NaN or +inf, got {lam}")
+        raise ValueError(f"`{name}` must not contain NaN or +inf, got {lam}")
     return lam
 
 
@@ -326,14 +326,14 @@ def kaplan_yorke_dimension(exponents, stderr=None, *, cov=None, reference: float
     if cov is not None:
         c = np.asarray(cov, dtype=float)
         if c.shape != (d, d):
-            raise ValueError(f"cov must be ({d}, {d}), got shape {c.shape}")
+            raise ValueError(f"`cov` must be ({d}, {d}), got shape {c.shape}")
         c = c[np.ix_(order, order)]
         var = lambda g: float(g @ c @ g)  # noqa: E731
         se_partial = np.sqrt(np.clip(np.cumsum(np.cumsum(c, axis=0), axis=1).diagonal(), 0, None))
     elif stderr is not None:
         se = np.asarray(stderr, dtype=float)
         if se.shape != (d,) or np.any(se < 0):
-            raise ValueError(f"stderr must be {d} non-negative numbers, got {stderr!r}")
+            raise ValueError(f"`stderr` must be {d} non-negative numbers, got {stderr!r}")
         se = se[order]
         var = lambda g: float(np.sum((g * se) ** 2))  # noqa: E731
         se_partial = np.sqrt(np.cumsum(se**2))

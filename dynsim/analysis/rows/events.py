@@ -128,9 +128,7 @@ def _waiting_poisson(tr, ctx):
     if w.size < 20:
         return None
     test = events.exponential_null(w, boot=200, seed=ctx.seed)
-    half = 1.959963984540054 * test.p_stderr
-    return Estimate(test.p_value, test.p_stderr,
-                    (max(0.0, test.p_value - half), min(1.0, test.p_value + half)),
+    return Estimate(test.p_value, test.p_stderr, test.ci,
                     method=f"{test.method}; {test.direction}", n=test.n,
                     data={"ks": test.statistic, "null": test.null, "params": test.params})
 

@@ -64,7 +64,7 @@ def sharpness_summary(trace, *, late: float = 0.25, blocks: int = 10) -> Sharpne
     if s.size == 0:
         raise ValueError(f"trace of {trace.system!r} has no finite sharpness")
     if isinstance(late, bool) or not isinstance(late, (int, float)) or not 0 < late <= 1:
-        raise ValueError(f"late must be a fraction in (0, 1], got {late!r}")
+        raise ValueError(f"`late` must be a fraction in (0, 1], got {late!r}")
     med, se, m = _late_block_median(s, late, blocks)
     steps = channel_steps(trace, "sharpness")
     return SharpnessSummary.normal(med, se, method="late median sharpness, block SE", n=m,
@@ -95,7 +95,7 @@ def stationary_window(trace, name: str, *, late: float | None = None) -> tuple[n
                 f"steps >= {int(start)} (meta stationary_from)")
     f = LATE if late is None else late
     if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 1:
-        raise ValueError(f"late must be a fraction in (0, 1], got {late!r}")
+        raise ValueError(f"`late` must be a fraction in (0, 1], got {late!r}")
     s0 = math.ceil(steps[0] + (1 - f) * (steps[-1] - steps[0]))
     why = "" if late is not None else "; no stationary_from in meta"
     return np.flatnonzero(steps >= s0), f"the last {f:.0%} of the run (steps >= {s0}{why})"

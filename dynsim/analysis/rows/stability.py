@@ -31,7 +31,7 @@ def _threshold_at(trace, steps: np.ndarray, n_values: int) -> np.ndarray:
         return thr
     if steps.size and thr.size > steps.max():
         return thr[steps]
-    raise ValueError(f"threshold has {thr.size} values and no threshold_step; the sharpness has "
+    raise ValueError(f"`threshold` has {thr.size} values and no threshold_step; the sharpness has "
                      f"{n_values} (steps up to {int(steps.max()) if steps.size else 0})")
 
 

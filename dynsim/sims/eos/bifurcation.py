@@ -69,9 +69,9 @@ def bifurcation(system: str, lr_min: float, lr_max: float, n_lr: int, steps: int
         x0=x0, degree=degree, spectrum=spectrum, rotated=rotated, beta=beta, beta1=beta1,
         beta2=beta2, eps=eps, noise_std=noise_std), "eos.bifurcation")
     if not p["lr_min"] < p["lr_max"]:
-        raise ValueError(f"lr_min must be < lr_max, got {p['lr_min']:g} and {p['lr_max']:g}")
+        raise ValueError(f"`lr_min` must be < `lr_max`, got {p['lr_min']:g} and {p['lr_max']:g}")
     if p["keep"] > p["steps"] + 1:
-        raise ValueError(f"keep must be <= steps + 1 = {p['steps'] + 1}, got {p['keep']}")
+        raise ValueError(f"`keep` must be <= `steps` + 1 = {p['steps'] + 1}, got {p['keep']}")
     seed, rng = make_rng(seed)
     loss = make_loss(p["system"], spectrum=p["spectrum"], rotated=p["rotated"],
                      degree=p["degree"], rng=rng)

@@ -117,7 +117,7 @@ def quadratic_components(q: np.ndarray, spectrum: np.ndarray, n: int,
     moment."""
     d = spectrum.size
     if n < d:
-        raise ValueError(f"n_quadratics must be >= d = {d} (the rows must span R^d), got {n}")
+        raise ValueError(f"`n_quadratics` must be >= d = {d} (the rows must span R^d), got {n}")
     if np.any(spectrum < 0):
         raise ValueError(f"a minibatch of quadratics needs a spectrum >= 0, got "
                          f"{[float(v) for v in spectrum]}")
@@ -152,7 +152,7 @@ def make_loss(system: str, *, spectrum=None, rotated: bool = False, degree: int 
     if system == "product":
         return Loss("product", PRODUCT, np.zeros(0), int(degree),
                     f"1/2 (1 - w_1 ... w_{int(degree)})^2")
-    raise ValueError(f"system must be one of {', '.join(LOSSES)}, got {system!r}")
+    raise ValueError(f"`system` must be one of {', '.join(LOSSES)}, got {system!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,7 +272,7 @@ def minimalist_eos_minimum(lr: float) -> tuple[float, float]:
     """Zhu et al.'s lr-EoS minimum in (x, y) on the slice: x^2 - y^2 = (lr^-2 - 4)^(1/2), xy = 1.
     Its 4-D sharpness 2 (x^2 + y^2) equals 2/lr exactly (needs lr < 1/2)."""
     if not 0 < lr < 0.5:
-        raise ValueError(f"lr must be in (0, 0.5) for the lr-EoS minimum, got {lr!r}")
+        raise ValueError(f"`lr` must be in (0, 0.5) for the lr-EoS minimum, got {lr!r}")
     c2 = math.sqrt(lr ** -2 - 4.0)
     x2 = 0.5 * (c2 + math.sqrt(c2 * c2 + 4.0))
     return math.sqrt(x2), 1.0 / math.sqrt(x2)

@@ -68,28 +68,28 @@ def opt_spec(opt: str, *, beta: float, beta1: float, beta2: float | None, eps: f
     of them; a number is repeated, to ``dim`` or MAX_NU0 entries).  ``minibatch``: SGD's noise
     comes from a minibatch of quadratics, so its additive noise defaults to 0 (and may be 0)."""
     if opt not in CODES:
-        raise ValueError(f"opt must be one of {', '.join(OPTIMIZERS)}, got {opt!r}")
+        raise ValueError(f"`opt` must be one of {', '.join(OPTIMIZERS)}, got {opt!r}")
     if minibatch and opt != "sgd":
-        raise ValueError(f"a minibatch of quadratics is an SGD noise model: use opt='sgd', "
-                         f"got opt={opt!r}")
+        raise ValueError(f"a minibatch of quadratics is an SGD noise model: use `opt='sgd'`, "
+                         f"got `opt={opt!r}`")
     if beta2 is None:
         beta2 = DEFAULT_BETA2.get(opt, 0.99)
     if noise_std is None:
         noise_std = DEFAULT_NOISE if opt == "sgd" and not minibatch else 0.0
     if opt == "sgd" and not minibatch and not noise_std > 0:
-        raise ValueError(f"noise_std must be > 0 for opt='sgd' without a minibatch (use "
-                         f"opt='gd' for no noise), got {noise_std!r}")
+        raise ValueError(f"`noise_std` must be > 0 for `opt='sgd'` without a `minibatch` (use "
+                         f"`opt='gd'` for no noise), got {noise_std!r}")
     nu = np.asarray(nu0, dtype=float).reshape(-1)
     if nu.size == 0 or not np.all(np.isfinite(nu)) or np.any(nu < 0):
-        raise ValueError(f"nu0 must be one number >= 0 or one per coordinate, got {nu0!r}")
+        raise ValueError(f"`nu0` must be one number >= 0 or one per coordinate, got {nu0!r}")
     if nu.size == 1:
         nu = np.full(dim or MAX_NU0, nu[0])
     elif dim is not None and nu.size != dim:
-        raise ValueError(f"nu0 must have 1 or {dim} entries (one per coordinate), got {nu.size}")
+        raise ValueError(f"`nu0` must have 1 or {dim} entries (one per coordinate), got {nu.size}")
     nu0 = float(nu[0]) if np.all(nu == nu[0]) and np.asarray(nu0).size == 1 else \
         [float(v) for v in nu]
     if freeze_at is not None and opt not in ADAPTIVE:
-        raise ValueError(f"freeze_at applies to rmsprop and adam only, got opt={opt!r}")
+        raise ValueError(f"`freeze_at` applies to rmsprop and adam only, got `opt={opt!r}`")
     used = {"beta": beta, "beta1": beta1, "beta2": beta2, "eps": eps, "noise_std": noise_std,
             "freeze_at": freeze_at, "nu0": nu0}
     arr = np.concatenate([np.array([beta, beta1, beta2, eps, noise_std,

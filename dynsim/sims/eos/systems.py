@@ -90,7 +90,7 @@ def resolve_x0(system: str, x0, dim: int) -> np.ndarray:
         x = np.array([x[0], x[1], x[0], x[1]])
     if x.size != dim:
         want = "2 (x, y on the slice) or 4" if system == "minimalist" else str(dim)
-        raise ValueError(f"x0 must have {want} numbers for {system}, got {x.size}")
+        raise ValueError(f"`x0` must have {want} numbers for {system}, got {x.size}")
     return x
 
 
@@ -98,8 +98,8 @@ def _check_bytes(runs: int, rows: int, dim: int, slots: int, jacobian: bool) -> 
     per = 8 * rows * (3 * dim + 2 + (slots * dim) ** 2 * jacobian)
     if per * runs > MAX_BYTES:
         raise ValueError(f"{runs} run(s) x {rows} recorded steps need {per * runs / 2**30:.1f} GiB "
-                         f"(limit {MAX_BYTES / 2**30:.0f} GiB); lower steps"
-                         + (" or pass jacobian=False" if jacobian else ""))
+                         f"(limit {MAX_BYTES / 2**30:.0f} GiB); lower `steps`"
+                         + (" or pass `jacobian=False`" if jacobian else ""))
 
 
 def simulate(loss, opt_code: int, op: np.ndarray, lrs: np.ndarray, x0s: np.ndarray, seed: int,
@@ -110,8 +110,8 @@ def simulate(loss, opt_code: int, op: np.ndarray, lrs: np.ndarray, x0s: np.ndarr
     runs, d = x0s.shape
     comps = loss.components if loss.components is not None else np.zeros((0, d))
     if batch and not 0 < batch <= comps.shape[0]:
-        raise ValueError(f"minibatch must be in [1, {comps.shape[0]}] (the number of "
-                         f"quadratics), got {batch}")
+        raise ValueError(f"`minibatch` must be in [1, {comps.shape[0]}] (the number of "
+                         f"quadratics, `n_quadratics`), got {batch}")
     rows_max = steps + 1 - rec_from
     slots = SLOTS[opt_code] * d
     _check_bytes(runs, rows_max, d, SLOTS[opt_code], jacobian)
@@ -147,17 +147,17 @@ def run_toy(system: str, *, seed: int | None = None, **params) -> Trace:
     every toy); ``minibatch`` / ``n_quadratics``: SGD on a minibatch of quadratics (quadratic
     only)."""
     if system not in LOSSES:
-        raise ValueError(f"system must be one of {', '.join(LOSSES)}, got {system!r}")
+        raise ValueError(f"`system` must be one of {', '.join(LOSSES)}, got {system!r}")
     schema = SCHEMAS[system]
     minibatch, n_quadratics = params.get("minibatch"), params.get("n_quadratics")
     if system != "quadratic" and (minibatch is not None or n_quadratics is not None):
-        raise ValueError(f"minibatch and n_quadratics apply to the quadratic system only, got "
-                         f"system={system!r}")
+        raise ValueError(f"`minibatch` and `n_quadratics` apply to the quadratic system only, got "
+                         f"`system={system!r}`")
     own = {k: v for k, v in params.items() if k in schema or k not in TOY_EXTRAS}
     p = resolve_defaults(system, check_params(schema, {**defaults(schema), **own}, f"eos.{system}"))
     batch = p.get("minibatch") or 0
     if p.get("n_quadratics") is not None and not batch:
-        raise ValueError("n_quadratics needs minibatch (the rows drawn per step)")
+        raise ValueError("`n_quadratics` needs `minibatch` (the rows drawn per step)")
     if batch:
         dim = len(p["spectrum"] or (15.0, 1.0))
         p["n_quadratics"] = p["n_quadratics"] or max(DEFAULT_N_QUADRATICS, dim)
@@ -258,10 +258,10 @@ class Starts(Param):
         try:
             rows = [[float(v) for v in np.asarray(row, dtype=float).reshape(-1)] for row in value]
         except (TypeError, ValueError):
-            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}") from None
+            raise ValueError(f"`{name}` must be {self.allowed()}, got {value!r}") from None
         if not 1 <= len(rows) <= self.max_runs or any(
                 not r or not all(np.isfinite(r)) for r in rows) or len({len(r) for r in rows}) > 1:
-            raise ValueError(f"{name} must be {self.allowed()} of one length, got {value!r}")
+            raise ValueError(f"`{name}` must be {self.allowed()} of one length, got {value!r}")
         return rows
 
     def parse(self, text: str):
@@ -298,7 +298,7 @@ def starts(system: str, x0s, opt: str, lr: float, steps: int, keep: int, beta: f
         beta2=beta2, eps=eps, noise_std=noise_std, freeze_at=freeze_at, nu0=nu0,
         spectrum=spectrum, rotated=rotated, degree=degree), "eos.starts")
     if p["keep"] > p["steps"] + 1:
-        raise ValueError(f"keep must be <= steps + 1 = {p['steps'] + 1}, got {p['keep']}")
+        raise ValueError(f"`keep` must be <= `steps` + 1 = {p['steps'] + 1}, got {p['keep']}")
     seed, rng = make_rng(seed)
     loss = make_loss(p["system"], spectrum=p["spectrum"], rotated=p["rotated"],
                      degree=p["degree"], rng=rng)

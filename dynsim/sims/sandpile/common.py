@@ -86,7 +86,7 @@ def check_memory(grains: int, replicas: int, stream: bool, sites: int, bytes_per
     grains apart) may need more than MAX_EVENT_BYTES."""
     if sites > MAX_SITES:
         raise ValueError(f"the system has {sites} sites; at most {MAX_SITES} are allowed: "
-                         "lower L (or d, or n)")
+                         "lower `L` (or `d`, or `n`)")
     state = replicas * sites * bytes_per_site
     events = 0 if stream else 24 * grains * replicas
     hists = 0
@@ -99,7 +99,7 @@ def check_memory(grains: int, replicas: int, stream: bool, sites: int, bytes_per
         hint = "" if stream else " or pass stream=True (--stream: histograms, not events)"
         raise ValueError(f"grains x replicas = {grains} x {replicas} on {sites} sites may need "
                          f"{total / 2**30:.1f} GiB (limit {MAX_EVENT_BYTES / 2**30:.0f} "
-                         f"GiB); lower grains, replicas, the size or the height samples{hint}")
+                         f"GiB); lower `grains`, `replicas`, the size or the height samples{hint}")
 
 
 def default_grains(model: str, L: int, d: int = 1) -> int:
@@ -117,7 +117,7 @@ def default_grains(model: str, L: int, d: int = 1) -> int:
     elif model == "oslo":
         most = L * (L + 1)
     else:
-        raise ValueError(f"model must be btw, manna or oslo, got {model!r}")
+        raise ValueError(f"`model` must be btw, manna or oslo, got {model!r}")
     return 2 * most + 200_000
 
 

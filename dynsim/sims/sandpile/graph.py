@@ -132,16 +132,16 @@ def _thresholds(nodes, degree, threshold) -> np.ndarray:
     if isinstance(threshold, dict):
         missing = [v for v in nodes if v not in threshold]
         if missing:
-            raise ValueError(f"threshold (a dict) must give every node, missing {missing[0]!r}")
+            raise ValueError(f"`threshold` (a dict) must give every node, missing {missing[0]!r}")
         th = np.array([threshold[v] for v in nodes])
     else:
         th = np.broadcast_to(np.asarray(threshold), (len(nodes),))
     if th.dtype.kind not in "iu":
-        raise ValueError(f"threshold must be an integer (or one per node), got dtype {th.dtype}")
+        raise ValueError(f"`threshold` must be an integer (or one per node), got dtype {th.dtype}")
     bad = np.flatnonzero(th < np.maximum(degree, 1))
     if bad.size:
         v = nodes[bad[0]]
-        raise ValueError(f"threshold must be >= max(degree, 1) at every node (a toppling sends one "
+        raise ValueError(f"`threshold` must be >= max(degree, 1) at every node (a toppling sends one "
                          f"grain along each edge), got {int(th[bad[0]])} at node {v!r} of degree "
                          f"{int(degree[bad[0]])}")
     return th.astype(np.int32)
@@ -165,17 +165,17 @@ def sandpile_on_graph(G, grains: int = PARAMS["grains"].default, sinks=(),
                         dict(grains=grains, loss=loss, replicas=replicas, stream=stream,
                              height_every=height_every), system)
     if not isinstance(G, nx.Graph) or G.is_directed() or G.is_multigraph():
-        raise ValueError("G must be an undirected networkx Graph (not directed, not a "
+        raise ValueError("`G` must be an undirected networkx Graph (not directed, not a "
                          f"multigraph), got {type(G).__name__}")
     if nx.number_of_selfloops(G):
-        raise ValueError(f"G has {nx.number_of_selfloops(G)} self-loops; remove them")
+        raise ValueError(f"`G` has {nx.number_of_selfloops(G)} self-loops; remove them")
     nodes = list(G)
     if len(nodes) < 2:
-        raise ValueError(f"G must have at least 2 nodes, got {len(nodes)}")
+        raise ValueError(f"`G` must have at least 2 nodes, got {len(nodes)}")
     index = {v: i for i, v in enumerate(nodes)}
     missing = [s for s in sinks if s not in index]
     if missing:
-        raise ValueError(f"sinks must be nodes of G, got {missing[0]!r}")
+        raise ValueError(f"`sinks` must be nodes of G, got {missing[0]!r}")
     indptr, indices = _csr(G, index)
     degree = np.diff(indptr)
     th = _thresholds(nodes, degree, threshold)
@@ -189,7 +189,7 @@ def sandpile_on_graph(G, grains: int = PARAMS["grains"].default, sinks=(),
             if not (is_sink[idx].any() or (th[idx] > degree[idx]).any()):
                 raise ValueError(f"a connected component of {len(idx)} nodes (e.g. node "
                                  f"{nodes[idx[0]]!r}) has no sink and no threshold above the "
-                                 "degree, so its avalanches never stop: add sinks or loss > 0")
+                                 "degree, so its avalanches never stop: add `sinks` or `loss` > 0")
     seed = make_seed(seed)
     R = base["replicas"]
     every = sample_every(base["grains"], base["height_every"])
@@ -266,14 +266,14 @@ def graph_sandpile(graph: str, n: int, k: int, grains: int, sink_fraction: float
                                   sink_fraction=sink_fraction, loss=loss, replicas=replicas,
                                   stream=stream, height_every=height_every), "sandpile.graph")
     if p["sink_fraction"] == 0.0 and p["loss"] == 0.0:
-        raise ValueError("sink_fraction and loss are both 0: the grains could never leave; "
-                         "give sink_fraction > 0 or loss > 0")
+        raise ValueError("`sink_fraction` and `loss` are both 0: the grains could never leave; "
+                         "give `sink_fraction` > 0 or `loss` > 0")
     seed = make_seed(seed)
     G = make_graph(p["graph"], p["n"], p["k"], child_seed(seed, 1))
     nodes = G.number_of_nodes()
     n_sinks = 0 if p["sink_fraction"] == 0.0 else max(1, round(p["sink_fraction"] * nodes))
     if n_sinks >= nodes:
-        raise ValueError(f"sink_fraction={p['sink_fraction']} leaves no node to drive")
+        raise ValueError(f"`sink_fraction={p['sink_fraction']}` leaves no node to drive")
     sinks = make_rng(seed, 2)[1].choice(nodes, size=n_sinks, replace=False)
     return sandpile_on_graph(G, p["grains"], sinks=[int(s) for s in sinks], loss=p["loss"],
                              replicas=p["replicas"], stream=p["stream"],

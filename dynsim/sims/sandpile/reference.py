@@ -86,7 +86,7 @@ def dhar_mean(L: int, d: int) -> float:
         pair_c, pair_l = np.multiply.outer(c2, c2), np.add.outer(lam, lam)
         total = float(sum(np.sum(c2[a] * pair_c / (lam[a] + pair_l)) for a in range(k.size)))
     else:
-        raise ValueError(f"d must be 1, 2 or 3, got {d}")
+        raise ValueError(f"`d` must be 1, 2 or 3, got {d}")
     return total / L**d
 
 
@@ -102,4 +102,4 @@ def exact_mean_size(model: str, L: int, d: int = 1) -> float:
         return d * dhar_mean(L, d)
     if model == "oslo":
         return float(L)
-    raise ValueError(f"model must be btw, manna or oslo, got {model!r}")
+    raise ValueError(f"`model` must be btw, manna or oslo, got {model!r}")

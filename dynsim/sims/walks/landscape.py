@@ -50,17 +50,17 @@ def landscape_peaks(d: int, side: int, levels: int, neighbours: str, top_only: b
                                        top_only=top_only, smooth=smooth, landscapes=landscapes),
                      "walk.peaks")
     if p["top_only"] and p["levels"] == 0:
-        raise ValueError("top_only needs discrete heights (levels > 0), got levels=0")
+        raise ValueError("`top_only` needs discrete heights (`levels` > 0), got `levels=0`")
     if p["smooth"] and p["levels"]:
-        raise ValueError(f"smooth needs continuous heights (levels=0), got levels={p['levels']}")
+        raise ValueError(f"`smooth` needs continuous heights (`levels=0`), got `levels={p['levels']}`")
     if p["smooth"] and p["side"] < 5:
-        raise ValueError(f"smooth needs side >= 5 (on side {p['side']} a site and its neighbours "
+        raise ValueError(f"`smooth` needs `side` >= 5 (on side {p['side']} a site and its neighbours "
                          "overlap so much that the smoothed values stay exchangeable), got "
-                         f"side={p['side']}")
+                         f"`side={p['side']}`")
     sites = p["side"] ** p["d"]
     if sites > MAX_SITES:
         raise ValueError(f"side**d = {p['side']}**{p['d']} = {sites} sites; at most {MAX_SITES} "
-                         "are allowed: lower side or d")
+                         "are allowed: lower `side` or `d`")
     seed = make_seed(seed)
     field = np.empty(sites)
     spare = np.empty(sites) if p["smooth"] else None
@@ -93,7 +93,7 @@ def random_vectors(d: int, pairs: int, *, seed: int | None = None) -> Trace:
     p = check_params(VECTOR_PARAMS, dict(d=d, pairs=pairs), "walk.vectors")
     if 2 * p["pairs"] * p["d"] > 2**28:
         raise ValueError(f"2 * pairs * d = {2 * p['pairs'] * p['d']} numbers; at most 2**28: "
-                         "lower pairs or d")
+                         "lower `pairs` or `d`")
     seed = make_seed(seed)
     timer = Timer()
     with timer.phase("simulate"):

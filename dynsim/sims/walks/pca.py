@@ -41,7 +41,7 @@ def walk_pca(d: int, walks: int, steps: int, k: int | None, lattice: bool,
     Channels ``pca_explained`` and ``pca_cos_corr`` (walks, k), and ``pca_scores`` (steps + 1, k) of walk 0.
     """
     if lattice is True and step_std is not None:
-        raise ValueError(f"step_std applies to Gaussian walks (lattice=False), got {step_std!r}")
+        raise ValueError(f"`step_std` applies to Gaussian walks (`lattice=False`), got {step_std!r}")
     if not lattice:
         step_std = default_step_std(d, step_std)
     if k is None and isinstance(d, (int, np.integer)) and isinstance(steps, (int, np.integer)):
@@ -49,7 +49,7 @@ def walk_pca(d: int, walks: int, steps: int, k: int | None, lattice: bool,
     p = check_params(PARAMS, dict(d=d, walks=walks, steps=steps, k=k, lattice=lattice,
                                   step_std=None if lattice else step_std), "walk.pca")
     if p["k"] > min(p["d"], p["steps"]):
-        raise ValueError(f"k must be <= min(d, steps) = {min(p['d'], p['steps'])}, got {p['k']}")
+        raise ValueError(f"`k` must be <= min(d, steps) = {min(p['d'], p['steps'])}, got {p['k']}")
     seed = make_seed(seed)
     n1, dd = p["steps"] + 1, p["d"]
     per_walk = 8 * n1 * dd

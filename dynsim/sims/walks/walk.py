@@ -64,7 +64,7 @@ def _check_memory(walkers: int, n_rec: int) -> None:
     need = 7 * 8 * walkers * n_rec
     if need > MAX_BYTES:
         raise ValueError(f"walkers x records = {walkers} x {n_rec} needs about {need / 2**30:.1f} GiB "
-                         f"(limit {MAX_BYTES / 2**30:.0f} GiB); lower walkers or records")
+                         f"(limit {MAX_BYTES / 2**30:.0f} GiB); lower `walkers` or `records`")
 
 
 def _summarise(r2: np.ndarray, c2: np.ndarray, linf: np.ndarray) -> dict:
