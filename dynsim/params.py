@@ -238,10 +238,10 @@ class Ints(Param):
         ok = not isinstance(value, (str, bytes, bool)) and hasattr(items, "__iter__")
         items = list(items) if ok else []
         if not ok or not all(isinstance(v, Integral) and not isinstance(v, bool) for v in items):
-            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}")
+            raise ValueError(f"`{name}` must be {self.allowed()}, got {value!r}")
         out = tuple(sorted({int(v) for v in items}))
         if len(out) < max(self.min_len, 1) or not all(self.lo <= v <= self.hi for v in out):
-            raise ValueError(f"{name} must be {self.allowed()}, got {value!r}")
+            raise ValueError(f"`{name}` must be {self.allowed()}, got {value!r}")
         return out
 
     def parse(self, text: str) -> list[int]:

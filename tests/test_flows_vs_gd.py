@@ -139,7 +139,7 @@ def test_flows_vs_gd_refuses_an_average_longer_than_the_run():
     # GD's time average over more steps than the run has would be accepted silently otherwise
     with pytest.raises(ValueError, match=r"`average` must be <= `steps` = 100 .*got 2000"):
         flows_vs_gd(average=2000, steps=100, seed=0)
-    with pytest.raises(ValueError, match=r"average must be an integer in \[1, 1000000\], got 0"):
+    with pytest.raises(ValueError, match=r"`average` must be an integer in \[1, 1000000\], got 0"):
         flows_vs_gd(average=0, seed=0)
 
 

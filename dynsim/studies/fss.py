@@ -62,13 +62,8 @@ PARAMS = {
 def _checked(**values) -> dict:
     """The values checked against PARAMS (None: the default, unchecked); errors name the API
     parameter in backticks, so that the CLI shows its flag."""
-    out = {}
-    for name, value in values.items():
-        try:
-            out[name] = None if value is None else PARAMS[name].check(name, value)
-        except ValueError as err:
-            raise ValueError(f"`{name}`{str(err)[len(name):]}") from None
-    return out
+    return {name: None if value is None else PARAMS[name].check(name, value)
+            for name, value in values.items()}
 
 
 @dataclass(frozen=True)
