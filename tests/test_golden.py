@@ -64,10 +64,14 @@ COMMANDS = {
     "analyze-henon": "analyze {henon} --measure dimension --seed 10 --json",
     "analyze-pareto": "analyze {pareto} --boot 20 --seed 11 --json",
     "analyze-run": "analyze {run} --seed 12 --json",
+    "walk-claims": "walk claims --quick --seed 0 --json",
+    "sandpile-fss": "sandpile fss --model oslo --L 16,32,64 --grains 30000 --seed 13 --json",
+    "sweep-report": "sweep report {sweep} --json",
 }
 
 # keys whose values depend on the machine or the moment, not on the seed
-VOLATILE = {"timings", "created", "versions", "elapsed", "out", "path", "wall_s", "source", "run"}
+VOLATILE = {"timings", "created", "versions", "elapsed", "out", "path", "wall_s", "source", "run",
+            "folder", "seconds"}
 
 
 def _fingerprint(a: np.ndarray) -> list[float]:
@@ -130,15 +134,23 @@ def _inputs(folder: Path) -> dict:
     from dynsim import registry
     from dynsim.trace import save_run
 
+    files = {"henon": folder / "henon.npy", "pareto": folder / "pareto.npy", "run": folder / "run",
+             "sweep": folder / "sweep"}
     if (folder / "run").exists():
-        return {"henon": folder / "henon.npy", "pareto": folder / "pareto.npy", "run": folder / "run"}
+        return files
     channels = registry.run("map.henon", n=3000, transient=100, seed=0).channels
     np.save(folder / "henon.npy", channels["trajectory"] if "trajectory" in channels
             else channels["trajectory"])
     rng = np.random.default_rng(0)
     np.save(folder / "pareto.npy", (1.0 - rng.random(3000)) ** (-1 / 1.5))
     save_run(registry.run("eos.minimalist", lr=0.1, steps=300, seed=0), folder / "run")
-    return {"henon": folder / "henon.npy", "pareto": folder / "pareto.npy", "run": folder / "run"}
+    from dynsim.sweep import run_sweep
+
+    (folder / "sweep.toml").write_text('system = "walk.lattice"\nseeds = 2\n[fixed]\n'
+                                       'walkers = 300\nsteps = 100\nrecords = 10\n'
+                                       '[grid]\nd = [1, 3]\n')
+    run_sweep(folder / "sweep.toml", files["sweep"], workers=1)
+    return files
 
 
 def cli_record(key: str, folder: Path) -> dict:
